@@ -1,0 +1,1 @@
+"""Paved Road's Pulumi components, one layer each (see DESIGN.md)."""

@@ -1,0 +1,482 @@
+"""The platform's configuration: the only module that reads `pulumi.Config`.
+
+Everything a stack file says is parsed here into frozen, typed models before the first resource is
+registered, so a broken stack file never half-applies. Every problem is collected and reported in
+one go, each naming the file and the field, the bad value and what was expected — a platform engineer
+fixes a stack file in one pass, not one error per `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
+
+import pulumi
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components import versions
+
+PROJECT = "paved-road"
+STACK_CONFIG_DIR = "stacks"
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one field of one file."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """All configuration problems at once. A `RunError`, so `pulumi up` prints no traceback."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.file, i.field, i.message))
+        count = len(self.issues)
+        lines = [f"{count} configuration error{'s' if count != 1 else ''}:"]
+        lines += [f"  {issue}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------------
+# Value checks shared by the models
+
+_AWS_ACCOUNT = r"\d{12}"
+IAM_PRINCIPAL_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[\w+=,.@/-]{{1,512}}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+
+def parse_cidr(value: str) -> ipaddress.IPv4Network:
+    """A strict IPv4 CIDR block: host bits must be zero, so `10.0.0.1/16` is a typo, not a VPC."""
+    if not isinstance(value, str) or "/" not in value:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR block (expected e.g. '10.0.0.0/16')")
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+
+
+def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+class Model(BaseModel):
+    """Stack-file sections: camelCase keys, unknown keys rejected, immutable once parsed."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# paved-road:network
+
+
+class FlowLogsConfig(Model):
+    enabled: bool = True
+    retention_days: int = 365
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention period {LOG_RETENTION_DAYS}")
+        return value
+
+
+class ExistingVpcConfig(Model):
+    """A VPC owned by another team: Paved Road uses it and creates no network of its own."""
+
+    vpc_id: str
+    private_subnet_ids: list[str] = Field(min_length=2)
+    public_subnet_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: str) -> str:
+        return check_pattern(value, re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id (vpc-…)")
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        for subnet in value:
+            check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-…)")
+        return value
+
+
+class NetworkConfig(Model):
+    cidr: str = "10.0.0.0/16"
+    availability_zones: Optional[list[str]] = Field(default=None, min_length=2, max_length=3)
+    az_count: int = Field(default=3, ge=2, le=3)
+    private_subnets: Optional[list[str]] = None
+    public_subnets: Optional[list[str]] = None
+    nat_gateways: Literal["single", "perAz"] = "perAz"
+    flow_logs: FlowLogsConfig = FlowLogsConfig()
+    existing_vpc: Optional[ExistingVpcConfig] = None
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        network = parse_cidr(value)
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError(f"{value!r} must be between /16 and /20 to hold the node subnets")
+        return value
+
+    @field_validator("private_subnets", "public_subnets")
+    @classmethod
+    def _subnets(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        for cidr in value or []:
+            parse_cidr(cidr)
+        return value
+
+    @property
+    def zone_count(self) -> int:
+        return len(self.availability_zones) if self.availability_zones else self.az_count
+
+    def subnet_plan(self) -> tuple[list[str], list[str]]:
+        """Private and public subnet CIDRs, one per zone: as configured, or carved from `cidr`.
+
+        Private subnets get an eighth of the VPC each (pods take VPC addresses with the VPC CNI);
+        public subnets hold only load balancers and NAT gateways, so they are small.
+        """
+        vpc = ipaddress.IPv4Network(self.cidr)
+        eighths = list(vpc.subnets(new_prefix=vpc.prefixlen + 3))
+        private = self.private_subnets or [str(n) for n in eighths[: self.zone_count]]
+        small = list(eighths[3].subnets(new_prefix=vpc.prefixlen + 6))
+        public = self.public_subnets or [str(n) for n in small[: self.zone_count]]
+        return private, public
+
+
+# --------------------------------------------------------------------------------------------------
+# paved-road:cluster
+
+
+class TaintConfig(Model):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+
+
+class NodeGroupConfig(Model):
+    name: str
+    instance_types: list[str] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: int = Field(default=2, ge=0, le=1000)
+    max_size: int = Field(default=4, ge=1, le=1000)
+    desired_size: Optional[int] = Field(default=None, ge=0, le=1000)
+    disk_size_gib: int = Field(default=50, ge=20, le=16384)
+    metadata_hop_limit: int = Field(default=1, ge=1, le=2)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[TaintConfig] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, value: list[str]) -> list[str]:
+        for instance_type in value:
+            check_pattern(instance_type, INSTANCE_TYPE, "an EC2 instance type (e.g. 'm6i.large')")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for label in value.values():
+            check_pattern(label, LABEL_VALUE, "a Kubernetes label value")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "NodeGroupConfig":
+        if self.min_size > self.max_size:
+            raise ValueError(f"minSize {self.min_size} is greater than maxSize {self.max_size}")
+        desired = self.desired
+        if not self.min_size <= desired <= self.max_size:
+            raise ValueError(
+                f"desiredSize {desired} is outside minSize..maxSize ({self.min_size}..{self.max_size})"
+            )
+        return self
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+
+class ClusterConfig(Model):
+    version: str = versions.DEFAULT_KUBERNETES_VERSION
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)
+    node_groups: list[NodeGroupConfig] = Field(
+        default_factory=lambda: [NodeGroupConfig(name="system")], min_length=1
+    )
+    log_retention_days: int = 90
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in versions.SUPPORTED_KUBERNETES_VERSIONS:
+            supported = ", ".join(versions.SUPPORTED_KUBERNETES_VERSIONS)
+            raise ValueError(f"{value!r} is not a supported Kubernetes version ({supported})")
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _public_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            parse_cidr(cidr)
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            check_pattern(arn, IAM_PRINCIPAL_ARN, "an IAM role or user ARN")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return FlowLogsConfig._retention(value)
+
+    @field_validator("node_groups")
+    @classmethod
+    def _unique_node_groups(cls, value: list[NodeGroupConfig]) -> list[NodeGroupConfig]:
+        names = [group.name for group in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"node group names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole platform
+
+
+class PlatformConfig(Model):
+    project: str
+    environment: str
+    region: str
+    production: bool
+    network: NetworkConfig
+    cluster: ClusterConfig
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix of every AWS resource: `<project>-<env>`."""
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Cost-allocation tags every AWS resource carries."""
+        return {"paved-road:environment": self.environment, "paved-road:project": self.project}
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading a stack
+
+
+def stack_file(stack: str) -> str:
+    return f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
+
+
+def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The camelCase keys allowed where an unknown key was found, for a helpful message."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        annotation = fields[part].annotation if part in fields else None
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for candidate in candidates:
+            for inner in (candidate, *getattr(candidate, "__args__", ())):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+                    break
+    return sorted(f.alias or n for n, f in current.model_fields.items())
+
+
+def issues_from(
+    error: ValidationError, file: str, prefix: str, model: type[BaseModel]
+) -> list[ConfigIssue]:
+    """Turn pydantic's errors into file-and-field messages with the bad value and the expectation."""
+    issues = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        path = _field_path(prefix, loc)
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_fields(model, loc))
+            message = f"unknown field (allowed: {allowed})"
+        elif err["type"] == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            message = f"{err['msg'][:1].lower()}{err['msg'][1:]} (got {err['input']!r})"
+        if err["type"] == "value_error" and not loc:
+            path = prefix
+        issues.append(ConfigIssue(file, path, message))
+    return issues
+
+
+Section = Callable[[], Any]
+
+
+def _parse_section(
+    raw: Any, model: type[Model], file: str, key: str, issues: list[ConfigIssue]
+) -> Optional[Model]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        issues.append(ConfigIssue(file, key, f"expected a mapping, got {raw!r}"))
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        issues.extend(issues_from(error, file, key, model))
+        return None
+
+
+def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """Rules that span fields or sections, which a single field validator cannot see."""
+    issues = []
+    network, cluster = config.network, config.cluster
+    key = "paved-road:network"
+    if network.existing_vpc is None:
+        vpc = ipaddress.IPv4Network(network.cidr)
+        private, public = network.subnet_plan()
+        for name, cidrs in (("privateSubnets", private), ("publicSubnets", public)):
+            if len(cidrs) != network.zone_count:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"{key}.{name}",
+                        f"{len(cidrs)} subnets for {network.zone_count} availability zones "
+                        "(expected one per zone)",
+                    )
+                )
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
+        for name, cidrs in (("privateSubnets", private), ("publicSubnets", public)):
+            for index, cidr in enumerate(cidrs):
+                subnet = ipaddress.IPv4Network(cidr)
+                where = f"{key}.{name}[{index}]"
+                if not subnet.subnet_of(vpc):
+                    issues.append(ConfigIssue(file, where, f"{cidr!r} is outside the VPC {vpc}"))
+                for other_where, other in seen:
+                    if subnet.overlaps(other):
+                        issues.append(
+                            ConfigIssue(file, where, f"{cidr!r} overlaps {other} ({other_where})")
+                        )
+                seen.append((where, subnet))
+    for zone_index, zone in enumerate(network.availability_zones or []):
+        if not zone.startswith(config.region):
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.availabilityZones[{zone_index}]",
+                    f"{zone!r} is not a zone of region {config.region}",
+                )
+            )
+    for index, cidr in enumerate(cluster.public_access_cidrs):
+        if config.production and ipaddress.IPv4Network(cidr).prefixlen == 0:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"paved-road:cluster.publicAccessCidrs[{index}]",
+                    f"{cidr!r} opens the Kubernetes API to the whole internet, which is not "
+                    "allowed when paved-road:production is true; list your office or VPN ranges",
+                )
+            )
+    return issues
+
+
+def load_platform_config() -> PlatformConfig:
+    """Parse and check the selected stack's configuration, or raise one `ConfigError` for all."""
+    stack = pulumi.get_stack()
+    file = stack_file(stack)
+    issues: list[ConfigIssue] = []
+    config = pulumi.Config(PROJECT)
+
+    def read_object(key: str) -> Any:
+        try:
+            return config.get_object(key)
+        except Exception:  # noqa: BLE001 — a malformed value is reported as a config issue
+            issues.append(ConfigIssue(file, f"{PROJECT}:{key}", "is not valid structured config"))
+            return None
+
+    region = pulumi.Config("aws").get("region")
+    if region is None:
+        issues.append(ConfigIssue(file, "aws:region", "is required (e.g. 'eu-west-1')"))
+    elif not REGION.match(region):
+        issues.append(ConfigIssue(file, "aws:region", f"{region!r} is not an AWS region"))
+
+    environment = config.get("environment") or stack
+    if not DNS_LABEL.match(environment) or len(environment) > 20:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{PROJECT}:environment",
+                f"{environment!r} is not a short DNS label (at most 20 characters)",
+            )
+        )
+    production_raw = read_object("production")
+    if production_raw is not None and not isinstance(production_raw, bool):
+        issues.append(
+            ConfigIssue(file, f"{PROJECT}:production", f"expected true or false, got {production_raw!r}")
+        )
+        production_raw = None
+
+    network = _parse_section(read_object("network"), NetworkConfig, file, f"{PROJECT}:network", issues)
+    cluster = _parse_section(read_object("cluster"), ClusterConfig, file, f"{PROJECT}:cluster", issues)
+
+    if issues or network is None or cluster is None:
+        raise ConfigError(issues)
+    platform = PlatformConfig(
+        project=pulumi.get_project(),
+        environment=environment,
+        region=region,
+        production=bool(production_raw),
+        network=network,
+        cluster=cluster,
+    )
+    issues.extend(_cross_checks(platform, file))
+    if issues:
+        raise ConfigError(issues)
+    return platform

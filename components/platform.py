@@ -1,0 +1,43 @@
+"""The platform: every layer, composed bottom-up, each fed the outputs of the layers below it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+
+from components.cluster import SecureCluster, SecureClusterArgs
+from components.config import PlatformConfig
+from components.network import Network, NetworkArgs
+
+
+class Platform(pulumi.ComponentResource):
+    network: Network
+    cluster: SecureCluster
+
+    def __init__(
+        self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("paved-road:index:Platform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.network = Network(
+            "network",
+            NetworkArgs(config=config.network, prefix=config.prefix, tags=config.tags),
+            opts=child,
+        )
+        self.cluster = SecureCluster(
+            "cluster",
+            SecureClusterArgs(
+                config=config.cluster,
+                prefix=config.prefix,
+                production=config.production,
+                tags=config.tags,
+                vpc_id=self.network.vpc_id,
+                private_subnet_ids=self.network.private_subnet_ids,
+                public_subnet_ids=self.network.public_subnet_ids,
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {"vpcId": self.network.vpc_id, "clusterName": self.cluster.cluster_name}
+        )

@@ -1,0 +1,1 @@
+"""pavedroad: the work around the Pulumi program that needs no Pulumi engine or cloud credentials."""

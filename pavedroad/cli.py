@@ -1,0 +1,76 @@
+"""The `pavedroad` command line: `python -m pavedroad plan|diff …`.
+
+Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
+2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from components.config import ConfigError
+    from pavedroad.engine import ROOT, StackFileError, run_program
+    from pavedroad.plan import summary, write_plan
+
+    try:
+        run = run_program(args.stack)
+    except (ConfigError, StackFileError) as error:
+        print(str(error), file=sys.stderr)
+        print("Nothing was planned. Fix the configuration and run the plan again.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out_dir = Path(args.out) if args.out else ROOT / "build" / args.stack
+    plan_path, manifests_path = write_plan(run, out_dir)
+    print(summary(run))
+    print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
+    return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from pavedroad import diff
+
+    return diff.main([args.base, args.head, *(["--markdown"] if args.markdown else [])])
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 like every other bad input (argparse's default too, made explicit)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"pavedroad: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pavedroad", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="offline plan of a stack under the mock runtime")
+    plan.add_argument("stack", nargs="?", default="dev", help="stack name (default: dev)")
+    plan.add_argument("--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)")
+    plan.set_defaults(handler=_plan)
+
+    diff = commands.add_parser("diff", help="what changes between two plan.json files")
+    diff.add_argument("base", help="plan.json of the base branch")
+    diff.add_argument("head", help="plan.json of the pull request")
+    diff.add_argument("--markdown", action="store_true", help="output for a pull-request comment")
+    diff.set_defaults(handler=_diff)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,207 @@
+"""The plan engine: runs the real `__main__.py` under Pulumi's mock runtime and records it.
+
+The program is not told it is being planned: the same code that `pulumi up` runs registers its
+resources here with a monitor that records every request as the engine would receive it (type,
+name, parent, options, inputs with wire names), while `PlatformMocks` answers with realistic,
+deterministic ids and ARNs. The tests use this engine too — one harness, not two.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from pavedroad.mocks import PlatformMocks
+
+SECRET = "[secret]"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackFileError(Exception):
+    """The stack file itself cannot be read: missing, not YAML, or not a Pulumi stack file."""
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    provider: str
+    protect: bool
+    dependencies: tuple[str, ...]
+    inputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "provider": self.provider,
+            "protect": self.protect,
+            "dependencies": list(self.dependencies),
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class PlanRun:
+    """What one run of the program registered, and what it exported."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def redact(value: Any) -> Any:
+    """Replace every secret with a marker, at any depth, so no secret reaches a plan file.
+
+    Whole numbers come back as integers: the wire carries every number as a double, and `2.0`
+    replicas would read as a mistake in a manifest.
+    """
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that keeps every registration request as the engine sees it."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 — the gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        resource_args = pulumi_mocks.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+        )
+        id_, state = self.mocks.new_resource(resource_args)
+        response_object = _sync_await(rpc.serialize_properties(state, {}))
+        recorded = RecordedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            provider=request.provider,
+            protect=bool(request.protect),
+            dependencies=tuple(sorted(set(request.dependencies))),
+            inputs=redact(inputs),
+        )
+        with self._lock:
+            self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+            self.recorded.append(recorded)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=response_object)
+
+
+def project_name(root: Path = ROOT) -> str:
+    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+
+
+def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """The stack file's config as the Pulumi CLI hands it to a program: strings, objects as JSON.
+
+    Secure values cannot be decrypted without the stack's secrets provider, so offline they are
+    passed as a marker and kept secret; the plan shows that a secret is set, never its value.
+    """
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    relative = f"stacks/Pulumi.{stack}.yaml"
+    if not path.is_file():
+        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+        raise StackFileError(f"{relative}: no such stack file (stacks: {', '.join(available)})")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{relative}: not valid YAML ({error})".replace("\n", " ")) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise StackFileError(f"{relative}: config: expected a mapping of config keys")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET
+            secret_keys.append(key)
+        elif isinstance(value, str):
+            config[key] = value
+        else:
+            config[key] = json.dumps(value)
+    return config, secret_keys
+
+
+async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    from pulumi import Output
+
+    resolved = {}
+    for name, value in outputs.items():
+        output = Output.from_input(value)
+        secret = await output.is_secret()
+        resolved[name] = SECRET if secret else redact(await output.future())
+    return resolved
+
+
+def run_program(stack: str, root: Path = ROOT, program: Optional[Path] = None) -> PlanRun:
+    """Run the program for `stack` under the mock runtime and return what it registered.
+
+    Raises the program's own exceptions (a `ConfigError` for bad configuration) unchanged.
+    """
+    project = project_name(root)
+    config, secret_keys = load_stack_config(stack, root)
+    region = config.get("aws:region", "us-east-1")
+    monitor = RecordingMonitor(PlatformMocks(region=region))
+
+    settings.ROOT.set(None)
+    set_all_config(config, secret_keys)
+    pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    run = PlanRun(project=project, stack=stack)
+
+    main = program or root / "__main__.py"
+    sys_path_entry = str(root)
+    if sys_path_entry not in sys.path:
+        sys.path.insert(0, sys_path_entry)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+
+    stack_resource = settings.get_root_resource()
+    exported = dict(getattr(stack_resource, "outputs", {}))
+    run.outputs = _sync_await(_resolve_outputs(exported))
+    run.resources = sorted(monitor.recorded, key=lambda r: r.urn)
+    return run
