@@ -28,6 +28,8 @@ from components import versions
 
 PROJECT = "paved-road"
 STACK_CONFIG_DIR = "stacks"
+# Every `paved-road:` key a stack file may set; anything else is a typo worth stopping for.
+KNOWN_KEYS = ("cluster", "environment", "network", "production")
 
 # --------------------------------------------------------------------------------------------------
 # Errors
@@ -191,7 +193,7 @@ class NodeGroupConfig(Model):
     min_size: int = Field(default=2, ge=0, le=1000)
     max_size: int = Field(default=4, ge=1, le=1000)
     desired_size: Optional[int] = Field(default=None, ge=0, le=1000)
-    disk_size_gib: int = Field(default=50, ge=20, le=16384)
+    disk_size_gib: int = Field(default=50, ge=20, le=16384, alias="diskSizeGiB")
     metadata_hop_limit: int = Field(default=1, ge=1, le=2)
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[TaintConfig] = Field(default_factory=list)
@@ -427,6 +429,14 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
+def _project_keys() -> list[str]:
+    """The project's keys the stack sets (the SDK offers lookup by key only, not a listing)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{PROJECT}:"))
+
+
 def load_platform_config() -> PlatformConfig:
     """Parse and check the selected stack's configuration, or raise one `ConfigError` for all."""
     stack = pulumi.get_stack()
@@ -440,6 +450,14 @@ def load_platform_config() -> PlatformConfig:
         except Exception:  # noqa: BLE001 — a malformed value is reported as a config issue
             issues.append(ConfigIssue(file, f"{PROJECT}:{key}", "is not valid structured config"))
             return None
+
+    for key in _project_keys():
+        if key not in KNOWN_KEYS:
+            issues.append(
+                ConfigIssue(
+                    file, f"{PROJECT}:{key}", f"unknown key (allowed: {', '.join(KNOWN_KEYS)})"
+                )
+            )
 
     region = pulumi.Config("aws").get("region")
     if region is None:

@@ -16,16 +16,16 @@ EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 
 def _plan(args: argparse.Namespace) -> int:
     from components.config import ConfigError
-    from pavedroad.engine import ROOT, StackFileError, run_program
+    from pavedroad.engine import StackFileError, run_program
     from pavedroad.plan import summary, write_plan
 
     try:
-        run = run_program(args.stack)
+        run = run_program(args.stack, Path(args.project_dir))
     except (ConfigError, StackFileError) as error:
         print(str(error), file=sys.stderr)
         print("Nothing was planned. Fix the configuration and run the plan again.", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out_dir = Path(args.out) if args.out else ROOT / "build" / args.stack
+    out_dir = Path(args.out) if args.out else Path(args.project_dir) / "build" / args.stack
     plan_path, manifests_path = write_plan(run, out_dir)
     print(summary(run))
     print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="offline plan of a stack under the mock runtime")
     plan.add_argument("stack", nargs="?", default="dev", help="stack name (default: dev)")
     plan.add_argument("--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)")
+    plan.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
+    )
     plan.set_defaults(handler=_plan)
 
     diff = commands.add_parser("diff", help="what changes between two plan.json files")

@@ -179,29 +179,43 @@ async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def run_program(stack: str, root: Path = ROOT, program: Optional[Path] = None) -> PlanRun:
-    """Run the program for `stack` under the mock runtime and return what it registered.
+class PlanEngine:
+    """One run of the program for one stack. `recorded` holds what was registered, even when the
+    program failed — which is how the tests prove that bad configuration registers nothing."""
 
-    Raises the program's own exceptions (a `ConfigError` for bad configuration) unchanged.
-    """
-    project = project_name(root)
-    config, secret_keys = load_stack_config(stack, root)
-    region = config.get("aws:region", "us-east-1")
-    monitor = RecordingMonitor(PlatformMocks(region=region))
+    def __init__(self, stack: str, root: Path = ROOT, program: Optional[Path] = None) -> None:
+        self.stack = stack
+        self.root = root
+        self.program = program or ROOT / "__main__.py"
+        self.recorded: list[RecordedResource] = []
 
-    settings.ROOT.set(None)
-    set_all_config(config, secret_keys)
-    pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    run = PlanRun(project=project, stack=stack)
+    def run(self) -> PlanRun:
+        """Run the program under the mock runtime; raises the program's own exceptions unchanged
+        (a `ConfigError` for bad configuration)."""
+        project = project_name(self.root)
+        config, secret_keys = load_stack_config(self.stack, self.root)
+        monitor = RecordingMonitor(PlatformMocks(region=config.get("aws:region", "us-east-1")))
+        self.recorded = monitor.recorded
 
-    main = program or root / "__main__.py"
-    sys_path_entry = str(root)
-    if sys_path_entry not in sys.path:
-        sys.path.insert(0, sys_path_entry)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        settings.ROOT.set(None)
+        set_all_config(config, secret_keys)
+        pulumi_mocks.set_mocks(
+            monitor.mocks, project=project, stack=self.stack, preview=False, monitor=monitor
+        )
+        code_root = str(self.program.parent)
+        if code_root not in sys.path:
+            sys.path.insert(0, code_root)
+        program = str(self.program)
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
 
-    stack_resource = settings.get_root_resource()
-    exported = dict(getattr(stack_resource, "outputs", {}))
-    run.outputs = _sync_await(_resolve_outputs(exported))
-    run.resources = sorted(monitor.recorded, key=lambda r: r.urn)
-    return run
+        exported = dict(getattr(settings.get_root_resource(), "outputs", {}))
+        return PlanRun(
+            project=project,
+            stack=self.stack,
+            resources=sorted(monitor.recorded, key=lambda r: r.urn),
+            outputs=_sync_await(_resolve_outputs(exported)),
+        )
+
+
+def run_program(stack: str, root: Path = ROOT) -> PlanRun:
+    return PlanEngine(stack, root).run()

@@ -1,0 +1,71 @@
+"""Shared harness: every test runs the real program through the same plan engine as `pavedroad plan`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pavedroad.engine import PlanEngine, PlanRun, RecordedResource  # noqa: E402
+
+SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+
+@lru_cache(maxsize=None)
+def shipped_plan(stack: str) -> PlanRun:
+    """Plans are deterministic, so each shipped stack is planned once per test session."""
+    return PlanEngine(stack, ROOT).run()
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return document["config"]
+
+
+@pytest.fixture(params=SHIPPED_STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def plan(stack: str) -> PlanRun:
+    return shipped_plan(stack)
+
+
+def make_project(tmp_path: Path, config: dict[str, Any], stack: str = "test") -> Path:
+    """A project directory holding one stack file with `config`, planned with the real program."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir(exist_ok=True)
+    (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return tmp_path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    return lambda config, stack="test": make_project(tmp_path, config, stack)
+
+
+def one(resources: Iterable[RecordedResource]) -> RecordedResource:
+    found = list(resources)
+    assert len(found) == 1, f"expected exactly one, found {[r.urn for r in found]}"
+    return found[0]
+
+
+def policy_statements(document: str | dict) -> list[dict[str, Any]]:
+    parsed = json.loads(document) if isinstance(document, str) else document
+    statements = parsed["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,189 @@
+"""The foundation's security properties, asserted on what each shipped stack actually registers."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from components import versions
+from pavedroad.engine import SECRET, PlanRun
+from pavedroad.mocks import digest
+from tests.conftest import as_list, one, policy_statements, stack_config
+
+CLUSTER = "eks:index:Cluster"
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def cluster_of(plan: PlanRun):
+    return one(plan.by_type(CLUSTER))
+
+
+def subnet_ids(plan: PlanRun, kind: str) -> list[str]:
+    subnets = sorted(r.name for r in plan.by_type(SUBNET) if f"-{kind}-" in r.name)
+    return [f"subnet-{digest(SUBNET, name)}" for name in subnets]
+
+
+def test_secrets_are_envelope_encrypted_with_a_rotating_customer_key(plan: PlanRun) -> None:
+    key = one(plan.by_type("aws:kms/key:Key"))
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["deletionWindowInDays"] == 30
+    arn = cluster_of(plan).inputs["encryptionConfigKeyArn"]
+    assert arn.startswith("arn:aws:kms:") and ":key/" in arn, "a customer key, not an alias"
+
+
+def test_all_control_plane_logs_are_on_with_retention(plan: PlanRun) -> None:
+    cluster = cluster_of(plan)
+    assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    )
+    log_group = one(r for r in plan.by_type("aws:cloudwatch/logGroup:LogGroup") if "/aws/eks/" in r.inputs["name"])
+    assert log_group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    assert log_group.inputs["retentionInDays"] >= 30
+    assert log_group.urn in cluster.dependencies, "created before EKS creates it without retention"
+
+
+def test_endpoint_is_private_and_public_only_from_listed_cidrs(plan: PlanRun, stack: str) -> None:
+    cluster = cluster_of(plan).inputs
+    listed = stack_config(stack).get("paved-road:cluster", {}).get("publicAccessCidrs", [])
+    assert cluster["endpointPrivateAccess"] is True
+    assert cluster["endpointPublicAccess"] is bool(listed)
+    assert cluster.get("publicAccessCidrs", []) == listed
+    for cidr in cluster.get("publicAccessCidrs", []):
+        assert ipaddress.IPv4Network(cidr).prefixlen > 0
+    if stack_config(stack).get("paved-road:production"):
+        assert "0.0.0.0/0" not in cluster.get("publicAccessCidrs", [])
+
+
+def test_access_is_api_mode_with_admin_access_entries(plan: PlanRun, stack: str) -> None:
+    cluster = cluster_of(plan).inputs
+    admins = stack_config(stack)["paved-road:cluster"]["admins"]
+    assert cluster["authenticationMode"] == "API"
+    assert "roleMappings" not in cluster and "userMappings" not in cluster
+    entries = cluster["accessEntries"].values()
+    assert sorted(e["principalArn"] for e in entries) == sorted(admins)
+    for entry in entries:
+        (association,) = entry["accessPolicies"].values()
+        assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+        assert association["accessScope"] == {"type": "cluster"}
+
+
+def test_oidc_provider_and_no_default_node_group(plan: PlanRun) -> None:
+    cluster = cluster_of(plan).inputs
+    assert cluster["createOidcProvider"] is True
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert cluster["nodeAssociatePublicIpAddress"] is False
+
+
+def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack: str) -> None:
+    configured = stack_config(stack)["paved-road:cluster"]["nodeGroups"]
+    groups = plan.by_type("aws:eks/nodeGroup:NodeGroup")
+    assert sorted(g.inputs["nodeGroupName"] for g in groups) == sorted(
+        f"paved-road-{stack}-{c['name']}" for c in configured
+    )
+    private, public = subnet_ids(plan, "private"), subnet_ids(plan, "public")
+    templates = {f"lt-{digest('aws:ec2/launchTemplate:LaunchTemplate', t.name)}": t for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    for group, config in zip(sorted(groups, key=lambda g: g.inputs["nodeGroupName"]), sorted(configured, key=lambda c: c["name"])):
+        assert group.inputs["subnetIds"] == private
+        assert not set(group.inputs["subnetIds"]) & set(public)
+        assert group.inputs["version"] == cluster_of(plan).inputs["version"]
+        template = templates[group.inputs["launchTemplate"]["id"]].inputs
+        metadata = template["metadataOptions"]
+        assert metadata["httpTokens"] == "required"
+        assert metadata["httpPutResponseHopLimit"] == config.get("metadataHopLimit", 1)
+        (root_volume,) = template["blockDeviceMappings"]
+        assert root_volume["ebs"]["encrypted"] == "true"
+        assert root_volume["ebs"]["volumeType"] == "gp3"
+        scaling = group.inputs["scalingConfig"]
+        assert (scaling["minSize"], scaling["maxSize"]) == (config["minSize"], config["maxSize"])
+
+
+def test_private_subnets_route_through_nat_and_carry_load_balancer_tags(plan: PlanRun, stack: str) -> None:
+    subnets = plan.by_type(SUBNET)
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+    for subnet in subnets:
+        role = "internal-elb" if "-private-" in subnet.name else "elb"
+        assert subnet.inputs["tags"][f"kubernetes.io/role/{role}"] == "1"
+    nats = plan.by_type("aws:ec2/natGateway:NatGateway")
+    per_az = stack_config(stack)["paved-road:network"].get("natGateways", "perAz") == "perAz"
+    assert len(nats) == (len(subnets) // 2 if per_az else 1)
+    private_tables = [t for t in plan.by_type("aws:ec2/routeTable:RouteTable") if "-private-" in t.name]
+    for table in private_tables:
+        (route,) = table.inputs["routes"]
+        assert route["cidrBlock"] == "0.0.0.0/0" and route["natGatewayId"].startswith("nat-")
+
+
+def test_vpc_flow_logs_go_to_a_scoped_log_group(plan: PlanRun) -> None:
+    flow_log = one(plan.by_type("aws:ec2/flowLog:FlowLog"))
+    assert flow_log.inputs["trafficType"] == "ALL"
+    assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
+    policy = one(r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in r.name)
+    for statement in policy_statements(policy.inputs["policy"]):
+        assert all(resource.startswith("arn:aws:logs:") for resource in as_list(statement["Resource"]))
+
+
+def test_addons_are_the_five_pinned_ones(plan: PlanRun) -> None:
+    version = cluster_of(plan).inputs["version"]
+    addons = {a.inputs["addonName"]: a.inputs for a in plan.by_type("aws:eks/addon:Addon")}
+    assert {name: a["addonVersion"] for name, a in addons.items()} == dict(versions.EKS_ADDONS[version])
+    assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"].endswith("-ebs-csi")
+    assert addons["vpc-cni"]["serviceAccountRoleArn"].endswith("-vpc-cni")
+    cluster = cluster_of(plan).inputs
+    assert cluster["corednsAddonOptions"]["enabled"] is False, "pulumi-eks must not float a version"
+    assert cluster["kubeProxyAddonOptions"]["enabled"] is False
+    assert cluster["useDefaultVpcCni"] is True
+
+
+def test_irsa_roles_pin_service_account_and_audience(plan: PlanRun) -> None:
+    federated = []
+    for role in plan.by_type("aws:iam/role:Role"):
+        for statement in policy_statements(role.inputs["assumeRolePolicy"]):
+            if "Federated" not in statement["Principal"]:
+                continue
+            federated.append(role)
+            conditions = statement["Condition"]["StringEquals"]
+            subs = [v for k, v in conditions.items() if k.endswith(":sub")]
+            auds = [v for k, v in conditions.items() if k.endswith(":aud")]
+            assert subs and all(s.startswith("system:serviceaccount:") and "*" not in s for s in subs)
+            assert auds == ["sts.amazonaws.com"]
+    assert len(federated) >= 2, "the vpc-cni and ebs-csi roles are IRSA roles"
+
+
+def test_no_iam_policy_allows_every_action_on_every_resource(plan: PlanRun) -> None:
+    for policy in plan.by_type("aws:iam/rolePolicy:RolePolicy") + plan.by_type("aws:iam/policy:Policy"):
+        for statement in policy_statements(policy.inputs["policy"]):
+            if statement.get("Effect") != "Allow":
+                continue
+            assert not ("*" in as_list(statement["Action"]) and "*" in as_list(statement.get("Resource", []))), policy.urn
+
+
+def test_production_protects_cluster_and_key(plan: PlanRun, stack: str) -> None:
+    production = bool(stack_config(stack).get("paved-road:production"))
+    cluster = cluster_of(plan)
+    key = one(plan.by_type("aws:kms/key:Key"))
+    assert cluster.protect is production and key.protect is production
+    assert cluster.inputs["deletionProtection"] is production
+
+
+def test_kubernetes_provider_is_built_from_the_cluster(plan: PlanRun) -> None:
+    provider = one(plan.by_type("pulumi:providers:kubernetes"))
+    assert provider.inputs["kubeconfig"] == SECRET
+    assert cluster_of(plan).urn in provider.dependencies
+    storage_class = one(plan.by_type("kubernetes:storage.k8s.io/v1:StorageClass"))
+    assert storage_class.provider.startswith(provider.urn + "::")
+    assert storage_class.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "fsType": "ext4"}
+
+
+def test_every_aws_resource_carries_the_environment_tag(plan: PlanRun, stack: str) -> None:
+    tagged = [r for r in plan.resources if r.type.startswith("aws:") and "tags" in r.inputs]
+    assert len(tagged) > 20
+    for resource in tagged:
+        assert resource.inputs["tags"]["paved-road:environment"] == stack, resource.urn
+    assert cluster_of(plan).inputs["tags"]["paved-road:environment"] == stack
+
+
+def test_every_child_has_a_parent_and_components_nest_under_the_platform(plan: PlanRun) -> None:
+    urns = {r.urn for r in plan.resources}
+    for resource in plan.resources:
+        if resource.type == "paved-road:index:Platform":
+            assert resource.parent.endswith("pulumi:pulumi:Stack::paved-road-" + plan.stack)
+        else:
+            assert resource.parent in urns, f"{resource.urn} is not parented inside the platform"
