@@ -1,0 +1,90 @@
+"""`pavedroad plan` and `pavedroad diff` as a user runs them: files, contract, determinism, diff."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+import kubernetes_validate
+import yaml
+
+from components import versions
+from pavedroad.engine import PlanEngine
+from pavedroad.plan import render_kubernetes_yaml, render_plan_json
+from tests.conftest import ROOT, make_project, shipped_plan, stack_config
+
+RESOURCE_KEYS = {
+    "urn", "type", "name", "parent", "custom", "provider", "protect", "dependencies", "inputs"
+}
+
+
+def pavedroad(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pavedroad", *args], cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def test_plan_writes_both_files_and_a_summary(tmp_path: Path) -> None:
+    result = pavedroad("plan", "dev", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Plan for stack 'dev'" in result.stdout
+    assert "SecureCluster" in result.stdout and "Network" in result.stdout
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert list(plan) == ["outputs", "project", "resources", "stack"]
+    assert (plan["project"], plan["stack"]) == ("paved-road", "dev")
+    assert plan["resources"] and all(set(r) == RESOURCE_KEYS for r in plan["resources"])
+    urns = [r["urn"] for r in plan["resources"]]
+    assert urns == sorted(urns)
+    manifests = list(yaml.safe_load_all((tmp_path / "kubernetes.yaml").read_text()))
+    assert [m["kind"] for m in manifests] == ["StorageClass"]
+
+
+def test_two_runs_are_byte_identical(stack: str) -> None:
+    first, second = PlanEngine(stack, ROOT).run(), PlanEngine(stack, ROOT).run()
+    assert render_plan_json(first) == render_plan_json(second)
+    assert render_kubernetes_yaml(first) == render_kubernetes_yaml(second)
+
+
+def test_no_secret_reaches_the_plan(stack: str) -> None:
+    plan = shipped_plan(stack)
+    text = render_plan_json(plan) + render_kubernetes_yaml(plan)
+    assert plan.outputs["kubeconfig"] == "[secret]"
+    assert "get-token" not in text, "the kubeconfig is a secret and must stay redacted"
+
+
+def test_kubernetes_objects_validate_for_the_cluster_version(stack: str) -> None:
+    plan = shipped_plan(stack)
+    version = stack_config(stack)["paved-road:cluster"].get("version", versions.DEFAULT_KUBERNETES_VERSION)
+    manifests = list(yaml.safe_load_all(render_kubernetes_yaml(plan)))
+    assert manifests
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "paved-road"
+
+
+def test_diff_shows_a_real_change_property_by_property(tmp_path: Path) -> None:
+    base_config = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    head_config = json.loads(json.dumps(base_config))
+    head_config["paved-road:cluster"]["nodeGroups"][0]["metadataHopLimit"] = 2
+    head_config["paved-road:cluster"]["nodeGroups"].append({"name": "batch", "minSize": 0})
+
+    base_dir, head_dir = tmp_path / "base", tmp_path / "head"
+    for directory, config in ((base_dir, base_config), (head_dir, head_config)):
+        directory.mkdir()
+        make_project(directory, config, "dev")
+        assert pavedroad("plan", "dev", "-C", str(directory)).returncode == 0
+
+    result = pavedroad(
+        "diff", str(base_dir / "build/dev/plan.json"), str(head_dir / "build/dev/plan.json")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "metadataOptions.httpPutResponseHopLimit: 1 → 2" in result.stdout
+    assert "cluster-ng-batch" in result.stdout and "cluster-ng-batch-lt" in result.stdout
+    markdown = pavedroad(
+        "diff",
+        str(base_dir / "build/dev/plan.json"),
+        str(head_dir / "build/dev/plan.json"),
+        "--markdown",
+    )
+    assert "```diff" in markdown.stdout
