@@ -17,7 +17,8 @@ EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 def _plan(args: argparse.Namespace) -> int:
     from components.config import ConfigError
     from pavedroad.engine import StackFileError, run_program
-    from pavedroad.plan import summary, write_plan
+    from pavedroad.plan import kubernetes_objects, kubernetes_version, summary, write_plan
+    from pavedroad.schema import check_manifests
 
     try:
         run = run_program(args.stack, Path(args.project_dir))
@@ -29,6 +30,14 @@ def _plan(args: argparse.Namespace) -> int:
     plan_path, manifests_path = write_plan(run, out_dir)
     print(summary(run))
     print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
+    version = kubernetes_version(run)
+    violations = check_manifests(kubernetes_objects(run.resources), version)
+    if violations:
+        print(f"\n{len(violations)} Kubernetes schema violation(s) for {version}:", file=sys.stderr)
+        for violation in violations:
+            print(f"  {violation}", file=sys.stderr)
+        return EXIT_VIOLATION
+    print(f"Kubernetes objects valid for {version}.")
     return EXIT_OK
 
 

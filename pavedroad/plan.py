@@ -55,6 +55,14 @@ def kubernetes_objects(resources: Iterable[RecordedResource]) -> list[dict[str, 
     return sorted(objects, key=order)
 
 
+def kubernetes_version(run: PlanRun) -> str:
+    """The minor the planned cluster runs, which is the schema its objects must satisfy."""
+    from components.versions import DEFAULT_KUBERNETES_VERSION
+
+    clusters = run.by_type("eks:index:Cluster")
+    return clusters[0].inputs.get("version", DEFAULT_KUBERNETES_VERSION) if clusters else DEFAULT_KUBERNETES_VERSION
+
+
 def render_plan_json(run: PlanRun) -> str:
     return json.dumps(plan_document(run), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

@@ -88,3 +88,24 @@ def test_diff_shows_a_real_change_property_by_property(tmp_path: Path) -> None:
         "--markdown",
     )
     assert "```diff" in markdown.stdout
+
+
+def test_schema_check_names_the_object_and_field() -> None:
+    from pavedroad.schema import check_manifests
+
+    good = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ok", "namespace": "team"},
+        "data": {"a": "b"},
+    }
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "team"},
+        "spec": {"replicas": "two", "selector": {}, "template": {}},
+    }
+    custom = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "x"}}
+    violations = check_manifests([good, bad, custom], "1.35")
+    assert [v.object for v in violations] == ["Deployment team/web"]
+    assert "spec.replicas" in violations[0].message
