@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv plan plans test bench clean
+.PHONY: help venv plan plans test fmt bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ plans: $(STAMP) ## offline plan of every stack in stacks/
 
 test: $(STAMP) ## run the tests (extra pytest options: PYTEST_ARGS='-k diff')
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+fmt: $(STAMP) ## format the code with Black (line length 100, as CI checks)
+	$(PYTHON) -m black .
 
 bench: $(STAMP) ## time the offline plan per stack (options: BENCH_ARGS='--repeat 5 --json')
 	$(PYTHON) benchmarks/plan_scale.py $(BENCH_ARGS)

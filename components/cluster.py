@@ -75,8 +75,12 @@ class SecureCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
 
         early_addons = [
-            self._addon(name, cluster, "vpc-cni", self._irsa(name, "vpc-cni", "aws-node",
-                                                              "AmazonEKS_CNI_Policy")),
+            self._addon(
+                name,
+                cluster,
+                "vpc-cni",
+                self._irsa(name, "vpc-cni", "aws-node", "AmazonEKS_CNI_Policy"),
+            ),
             self._addon(name, cluster, "kube-proxy"),
             self._addon(name, cluster, "eks-pod-identity-agent"),
         ]
@@ -91,7 +95,9 @@ class SecureCluster(pulumi.ComponentResource):
             name,
             cluster,
             "aws-ebs-csi-driver",
-            self._irsa(name, "ebs-csi", "ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
+            self._irsa(
+                name, "ebs-csi", "ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"
+            ),
             depends_on=node_groups,
         )
 

@@ -62,14 +62,38 @@ class ConfigError(pulumi.RunError):
 # Value checks shared by the models
 
 _AWS_ACCOUNT = r"\d{12}"
-IAM_PRINCIPAL_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[\w+=,.@/-]{{1,512}}$")
+IAM_PRINCIPAL_ARN = re.compile(
+    rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[\w+=,.@/-]{{1,512}}$"
+)
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def parse_cidr(value: str) -> ipaddress.IPv4Network:
@@ -109,7 +133,9 @@ class FlowLogsConfig(Model):
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period {LOG_RETENTION_DAYS}")
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention period {LOG_RETENTION_DAYS}"
+            )
         return value
 
 
@@ -477,12 +503,18 @@ def load_platform_config() -> PlatformConfig:
     production_raw = read_object("production")
     if production_raw is not None and not isinstance(production_raw, bool):
         issues.append(
-            ConfigIssue(file, f"{PROJECT}:production", f"expected true or false, got {production_raw!r}")
+            ConfigIssue(
+                file, f"{PROJECT}:production", f"expected true or false, got {production_raw!r}"
+            )
         )
         production_raw = None
 
-    network = _parse_section(read_object("network"), NetworkConfig, file, f"{PROJECT}:network", issues)
-    cluster = _parse_section(read_object("cluster"), ClusterConfig, file, f"{PROJECT}:cluster", issues)
+    network = _parse_section(
+        read_object("network"), NetworkConfig, file, f"{PROJECT}:network", issues
+    )
+    cluster = _parse_section(
+        read_object("cluster"), ClusterConfig, file, f"{PROJECT}:cluster", issues
+    )
 
     if issues or network is None or cluster is None:
         raise ConfigError(issues)

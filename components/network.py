@@ -110,7 +110,10 @@ class Network(pulumi.ComponentResource):
             public_subnets.append(public)
             if config.nat_gateways == "perAz" or index == 0:
                 eip = aws.ec2.Eip(
-                    f"{name}-nat-{index}-eip", domain="vpc", tags=self._tags(f"nat-{index}"), opts=child
+                    f"{name}-nat-{index}-eip",
+                    domain="vpc",
+                    tags=self._tags(f"nat-{index}"),
+                    opts=child,
                 )
                 nat_gateways.append(
                     aws.ec2.NatGateway(
@@ -161,7 +164,10 @@ class Network(pulumi.ComponentResource):
         if config.availability_zones:
             return list(config.availability_zones)
         available = aws.get_availability_zones_output(state="available")
-        return [available.names.apply(lambda names, i=i: sorted(names)[i]) for i in range(config.az_count)]
+        return [
+            available.names.apply(lambda names, i=i: sorted(names)[i])
+            for i in range(config.az_count)
+        ]
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc) -> None:
         config = self._args.config.flow_logs

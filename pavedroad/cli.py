@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="offline plan of a stack under the mock runtime")
     plan.add_argument("stack", nargs="?", default="dev", help="stack name (default: dev)")
-    plan.add_argument("--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)")
+    plan.add_argument(
+        "--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)"
+    )
     plan.add_argument(
         "-C",
         "--project-dir",

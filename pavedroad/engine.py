@@ -147,7 +147,9 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], li
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
     relative = f"stacks/Pulumi.{stack}.yaml"
     if not path.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+        available = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml")
+        )
         raise StackFileError(f"{relative}: no such stack file (stacks: {', '.join(available)})")
     try:
         document = yaml.safe_load(path.read_text()) or {}

@@ -90,7 +90,10 @@ class PlatformMocks(Mocks):
         if typ == "aws:eks/nodeGroup:NodeGroup":
             cluster, group = inputs.get("clusterName"), inputs.get("nodeGroupName")
             uid = _uuid(typ, name)
-            return {"arn": self._arn("eks", f"nodegroup/{cluster}/{group}/{uid}"), "status": "ACTIVE"}
+            return {
+                "arn": self._arn("eks", f"nodegroup/{cluster}/{group}/{uid}"),
+                "status": "ACTIVE",
+            }
         if typ == "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName"), inputs.get("addonName")
             uid = _uuid(typ, name)

@@ -60,7 +60,11 @@ def kubernetes_version(run: PlanRun) -> str:
     from components.versions import DEFAULT_KUBERNETES_VERSION
 
     clusters = run.by_type("eks:index:Cluster")
-    return clusters[0].inputs.get("version", DEFAULT_KUBERNETES_VERSION) if clusters else DEFAULT_KUBERNETES_VERSION
+    return (
+        clusters[0].inputs.get("version", DEFAULT_KUBERNETES_VERSION)
+        if clusters
+        else DEFAULT_KUBERNETES_VERSION
+    )
 
 
 def render_plan_json(run: PlanRun) -> str:

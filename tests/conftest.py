@@ -18,7 +18,9 @@ if str(ROOT) not in sys.path:
 
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource  # noqa: E402
 
-SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+SHIPPED_STACKS = sorted(
+    p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
+)
 
 
 @lru_cache(maxsize=None)

@@ -58,7 +58,11 @@ BAD_INPUTS = {
         "paved-road:netwrok",
         "unknown key",
     ),
-    "bad CIDR": (with_changes(network__cidr="10.0.0.0/33"), "paved-road:network.cidr", "10.0.0.0/33"),
+    "bad CIDR": (
+        with_changes(network__cidr="10.0.0.0/33"),
+        "paved-road:network.cidr",
+        "10.0.0.0/33",
+    ),
     "CIDR with host bits": (
         with_changes(network__cidr="10.0.0.1/16"),
         "paved-road:network.cidr",

@@ -35,7 +35,11 @@ def test_all_control_plane_logs_are_on_with_retention(plan: PlanRun) -> None:
     assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(
         ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     )
-    log_group = one(r for r in plan.by_type("aws:cloudwatch/logGroup:LogGroup") if "/aws/eks/" in r.inputs["name"])
+    log_group = one(
+        r
+        for r in plan.by_type("aws:cloudwatch/logGroup:LogGroup")
+        if "/aws/eks/" in r.inputs["name"]
+    )
     assert log_group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
     assert log_group.inputs["retentionInDays"] >= 30
     assert log_group.urn in cluster.dependencies, "created before EKS creates it without retention"
@@ -80,8 +84,14 @@ def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack
         f"paved-road-{stack}-{c['name']}" for c in configured
     )
     private, public = subnet_ids(plan, "private"), subnet_ids(plan, "public")
-    templates = {f"lt-{digest('aws:ec2/launchTemplate:LaunchTemplate', t.name)}": t for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")}
-    for group, config in zip(sorted(groups, key=lambda g: g.inputs["nodeGroupName"]), sorted(configured, key=lambda c: c["name"])):
+    templates = {
+        f"lt-{digest('aws:ec2/launchTemplate:LaunchTemplate', t.name)}": t
+        for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")
+    }
+    for group, config in zip(
+        sorted(groups, key=lambda g: g.inputs["nodeGroupName"]),
+        sorted(configured, key=lambda c: c["name"]),
+    ):
         assert group.inputs["subnetIds"] == private
         assert not set(group.inputs["subnetIds"]) & set(public)
         assert group.inputs["version"] == cluster_of(plan).inputs["version"]
@@ -96,7 +106,9 @@ def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack
         assert (scaling["minSize"], scaling["maxSize"]) == (config["minSize"], config["maxSize"])
 
 
-def test_private_subnets_route_through_nat_and_carry_load_balancer_tags(plan: PlanRun, stack: str) -> None:
+def test_private_subnets_route_through_nat_and_carry_load_balancer_tags(
+    plan: PlanRun, stack: str
+) -> None:
     subnets = plan.by_type(SUBNET)
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
     for subnet in subnets:
@@ -105,7 +117,9 @@ def test_private_subnets_route_through_nat_and_carry_load_balancer_tags(plan: Pl
     nats = plan.by_type("aws:ec2/natGateway:NatGateway")
     per_az = stack_config(stack)["paved-road:network"].get("natGateways", "perAz") == "perAz"
     assert len(nats) == (len(subnets) // 2 if per_az else 1)
-    private_tables = [t for t in plan.by_type("aws:ec2/routeTable:RouteTable") if "-private-" in t.name]
+    private_tables = [
+        t for t in plan.by_type("aws:ec2/routeTable:RouteTable") if "-private-" in t.name
+    ]
     for table in private_tables:
         (route,) = table.inputs["routes"]
         assert route["cidrBlock"] == "0.0.0.0/0" and route["natGatewayId"].startswith("nat-")
@@ -117,13 +131,17 @@ def test_vpc_flow_logs_go_to_a_scoped_log_group(plan: PlanRun) -> None:
     assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
     policy = one(r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in r.name)
     for statement in policy_statements(policy.inputs["policy"]):
-        assert all(resource.startswith("arn:aws:logs:") for resource in as_list(statement["Resource"]))
+        assert all(
+            resource.startswith("arn:aws:logs:") for resource in as_list(statement["Resource"])
+        )
 
 
 def test_addons_are_the_five_pinned_ones(plan: PlanRun) -> None:
     version = cluster_of(plan).inputs["version"]
     addons = {a.inputs["addonName"]: a.inputs for a in plan.by_type("aws:eks/addon:Addon")}
-    assert {name: a["addonVersion"] for name, a in addons.items()} == dict(versions.EKS_ADDONS[version])
+    assert {name: a["addonVersion"] for name, a in addons.items()} == dict(
+        versions.EKS_ADDONS[version]
+    )
     assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"].endswith("-ebs-csi")
     assert addons["vpc-cni"]["serviceAccountRoleArn"].endswith("-vpc-cni")
     cluster = cluster_of(plan).inputs
@@ -142,17 +160,24 @@ def test_irsa_roles_pin_service_account_and_audience(plan: PlanRun) -> None:
             conditions = statement["Condition"]["StringEquals"]
             subs = [v for k, v in conditions.items() if k.endswith(":sub")]
             auds = [v for k, v in conditions.items() if k.endswith(":aud")]
-            assert subs and all(s.startswith("system:serviceaccount:") and "*" not in s for s in subs)
+            assert subs and all(
+                s.startswith("system:serviceaccount:") and "*" not in s for s in subs
+            )
             assert auds == ["sts.amazonaws.com"]
     assert len(federated) >= 2, "the vpc-cni and ebs-csi roles are IRSA roles"
 
 
 def test_no_iam_policy_allows_every_action_on_every_resource(plan: PlanRun) -> None:
-    for policy in plan.by_type("aws:iam/rolePolicy:RolePolicy") + plan.by_type("aws:iam/policy:Policy"):
+    for policy in plan.by_type("aws:iam/rolePolicy:RolePolicy") + plan.by_type(
+        "aws:iam/policy:Policy"
+    ):
         for statement in policy_statements(policy.inputs["policy"]):
             if statement.get("Effect") != "Allow":
                 continue
-            assert not ("*" in as_list(statement["Action"]) and "*" in as_list(statement.get("Resource", []))), policy.urn
+            assert not (
+                "*" in as_list(statement["Action"])
+                and "*" in as_list(statement.get("Resource", []))
+            ), policy.urn
 
 
 def test_production_protects_cluster_and_key(plan: PlanRun, stack: str) -> None:
@@ -169,7 +194,11 @@ def test_kubernetes_provider_is_built_from_the_cluster(plan: PlanRun) -> None:
     assert cluster_of(plan).urn in provider.dependencies
     storage_class = one(plan.by_type("kubernetes:storage.k8s.io/v1:StorageClass"))
     assert storage_class.provider.startswith(provider.urn + "::")
-    assert storage_class.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "fsType": "ext4"}
+    assert storage_class.inputs["parameters"] == {
+        "type": "gp3",
+        "encrypted": "true",
+        "fsType": "ext4",
+    }
 
 
 def test_every_aws_resource_carries_the_environment_tag(plan: PlanRun, stack: str) -> None:

@@ -15,7 +15,15 @@ from pavedroad.plan import render_kubernetes_yaml, render_plan_json
 from tests.conftest import ROOT, make_project, shipped_plan, stack_config
 
 RESOURCE_KEYS = {
-    "urn", "type", "name", "parent", "custom", "provider", "protect", "dependencies", "inputs"
+    "urn",
+    "type",
+    "name",
+    "parent",
+    "custom",
+    "provider",
+    "protect",
+    "dependencies",
+    "inputs",
 }
 
 
@@ -55,7 +63,9 @@ def test_no_secret_reaches_the_plan(stack: str) -> None:
 
 def test_kubernetes_objects_validate_for_the_cluster_version(stack: str) -> None:
     plan = shipped_plan(stack)
-    version = stack_config(stack)["paved-road:cluster"].get("version", versions.DEFAULT_KUBERNETES_VERSION)
+    version = stack_config(stack)["paved-road:cluster"].get(
+        "version", versions.DEFAULT_KUBERNETES_VERSION
+    )
     manifests = list(yaml.safe_load_all(render_kubernetes_yaml(plan)))
     assert manifests
     for manifest in manifests:
