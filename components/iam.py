@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 STS_AUDIENCE = "sts.amazonaws.com"
+
+
+def policy_document(*statements: dict[str, Any]) -> str:
+    """An IAM policy document, serialized the same way every time so plans stay byte-identical."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+def allow(actions: Sequence[str], resources: Sequence[str], **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": list(resources), **extra}
 
 
 @dataclass(frozen=True)
@@ -30,24 +39,18 @@ def irsa_trust_policy(
 ) -> pulumi.Output[str]:
     def document(args: list[str]) -> str:
         arn, url = args
-        return json.dumps(
+        return policy_document(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": arn},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {
-                                f"{url}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                                f"{url}:aud": STS_AUDIENCE,
-                            }
-                        },
+                "Effect": "Allow",
+                "Principal": {"Federated": arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{url}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{url}:aud": STS_AUDIENCE,
                     }
-                ],
-            },
-            sort_keys=True,
+                },
+            }
         )
 
     return pulumi.Output.all(oidc.arn, oidc.url).apply(document)
@@ -88,18 +91,13 @@ def aws_managed_policy(name: str) -> str:
     return f"arn:aws:iam::aws:policy/{name}"
 
 
-def service_trust_policy(service: str) -> str:
-    """Trust for an AWS service principal (EC2 for nodes), with nothing else allowed to assume."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+def service_trust_policy(service: str, **conditions: Any) -> str:
+    """Trust for one AWS service principal (EC2 for nodes), optionally conditioned."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if conditions:
+        statement["Condition"] = conditions
+    return policy_document(statement)

@@ -8,7 +8,6 @@ A team that must use a VPC it does not own points `existingVpc` at it; nothing i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -16,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import NetworkConfig
+from components.iam import allow, policy_document, service_trust_policy
 
 ELB_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
@@ -208,37 +208,15 @@ class Network(pulumi.ComponentResource):
 
 def _flow_logs_trust(account_id: str) -> str:
     """Only the flow-logs service, acting for this account, may assume the delivery role."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ],
-        },
-        sort_keys=True,
+    return service_trust_policy(
+        "vpc-flow-logs.amazonaws.com", StringEquals={"aws:SourceAccount": account_id}
     )
 
 
 def _flow_logs_write_policy(log_group_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    "Resource": [log_group_arn, f"{log_group_arn}:*"],
-                }
-            ],
-        },
-        sort_keys=True,
+    return policy_document(
+        allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        )
     )
