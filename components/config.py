@@ -29,7 +29,7 @@ from components import versions
 PROJECT = "paved-road"
 STACK_CONFIG_DIR = "stacks"
 # Every `paved-road:` key a stack file may set; anything else is a typo worth stopping for.
-KNOWN_KEYS = ("cluster", "environment", "network", "production")
+KNOWN_KEYS = ("cluster", "core", "environment", "network", "production")
 
 # --------------------------------------------------------------------------------------------------
 # Errors
@@ -306,6 +306,178 @@ class ClusterConfig(Model):
 
 
 # --------------------------------------------------------------------------------------------------
+# paved-road:core — the shared services on the cluster
+
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+PROMETHEUS_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?(/[-a-z0-9._/]*)?$")
+
+
+class HostedZoneConfig(Model):
+    id: str
+    domain: str
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return check_pattern(value, HOSTED_ZONE_ID, "a Route 53 hosted zone id (Z…)")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return check_pattern(value, DOMAIN, "a DNS domain (e.g. 'dev.example.com')")
+
+
+class DnsConfig(Model):
+    """The Route 53 zones the platform may write to: external-dns records, ACME challenges."""
+
+    zones: list[HostedZoneConfig] = Field(default_factory=list)
+
+
+class IngressConfig(Model):
+    """AWS Load Balancer Controller and the IngressClass tenants' apps use."""
+
+    enabled: bool = True
+    class_name: str = "alb"
+
+    @field_validator("class_name")
+    @classmethod
+    def _class_name(cls, value: str) -> str:
+        return check_pattern(value, DNS_LABEL, "a DNS-1123 label")
+
+
+class CertManagerConfig(Model):
+    enabled: bool = True
+    issuer: Literal["none", "letsencrypt", "letsencrypt-staging"] = "none"
+    acme_email: Optional[str] = None
+
+    @field_validator("acme_email")
+    @classmethod
+    def _email(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, EMAIL, "an e-mail address")
+
+
+class ExternalDnsConfig(Model):
+    # None: on when DNS zones are configured, since without a zone it has nothing to manage.
+    enabled: Optional[bool] = None
+    policy: Literal["upsert-only", "sync"] = "upsert-only"
+
+
+class PrometheusConfig(Model):
+    retention: str = "15d"
+    storage_size: str = "50Gi"
+    replicas: int = Field(default=1, ge=1, le=3)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        return check_pattern(value, PROMETHEUS_DURATION, "a Prometheus duration (e.g. '15d')")
+
+    @field_validator("storage_size")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        return check_pattern(value, QUANTITY, "a Kubernetes quantity (e.g. '50Gi')")
+
+
+class LogsConfig(Model):
+    enabled: bool = True
+    retention_days: int = 30
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return FlowLogsConfig._retention(value)
+
+
+class ObservabilityConfig(Model):
+    enabled: bool = True
+    prometheus: PrometheusConfig = PrometheusConfig()
+    alertmanager_replicas: int = Field(default=1, ge=1, le=3)
+    grafana: bool = True
+    logs: LogsConfig = LogsConfig()
+
+
+class SecretsConfig(Model):
+    enabled: bool = True
+
+
+class PolicyConfig(Model):
+    enabled: bool = True
+    # None: Enforce when paved-road:production is true, Audit otherwise.
+    mode: Optional[Literal["Enforce", "Audit"]] = None
+    allowed_registries: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_registries")
+    @classmethod
+    def _registries(cls, value: list[str]) -> list[str]:
+        for registry in value:
+            check_pattern(registry, REGISTRY, "a registry or repository prefix (no scheme)")
+        return value
+
+
+class SsoConfig(Model):
+    """OIDC single sign-on for Argo CD; the client secret is read from Secrets Manager."""
+
+    issuer: str
+    client_id: str
+    admin_groups: list[str] = Field(default_factory=list)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        return check_pattern(value, re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https URL")
+
+
+class GitOpsConfig(Model):
+    enabled: bool = True
+    # None: the local admin user is off when paved-road:production is true.
+    admin_user: Optional[bool] = None
+    sso: Optional[SsoConfig] = None
+
+
+class CoreConfig(Model):
+    dns: DnsConfig = DnsConfig()
+    ingress: IngressConfig = IngressConfig()
+    cert_manager: CertManagerConfig = CertManagerConfig()
+    external_dns: ExternalDnsConfig = ExternalDnsConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+    secrets: SecretsConfig = SecretsConfig()
+    policy: PolicyConfig = PolicyConfig()
+    gitops: GitOpsConfig = GitOpsConfig()
+
+    def resolved(self, production: bool) -> "CoreConfig":
+        """Defaults that depend on the environment, made explicit so components never guess."""
+        return self.model_copy(
+            update={
+                "external_dns": self.external_dns.model_copy(
+                    update={
+                        "enabled": (
+                            bool(self.dns.zones)
+                            if self.external_dns.enabled is None
+                            else self.external_dns.enabled
+                        )
+                    }
+                ),
+                "policy": self.policy.model_copy(
+                    update={"mode": self.policy.mode or ("Enforce" if production else "Audit")}
+                ),
+                "gitops": self.gitops.model_copy(
+                    update={
+                        "admin_user": (
+                            (not production)
+                            if self.gitops.admin_user is None
+                            else self.gitops.admin_user
+                        )
+                    }
+                ),
+            }
+        )
+
+
+# --------------------------------------------------------------------------------------------------
 # The whole platform
 
 
@@ -316,6 +488,7 @@ class PlatformConfig(Model):
     production: bool
     network: NetworkConfig
     cluster: ClusterConfig
+    core: CoreConfig
 
     @property
     def prefix(self) -> str:
@@ -452,6 +625,50 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                     "allowed when paved-road:production is true; list your office or VPN ranges",
                 )
             )
+    issues.extend(_core_checks(config.core, file))
+    return issues
+
+
+def _core_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
+    """Services that need another service, or DNS zones, to do their job."""
+    key = f"{PROJECT}:core"
+    issues = []
+    if core.external_dns.enabled and not core.dns.zones:
+        issues.append(
+            ConfigIssue(
+                file, f"{key}.externalDns.enabled", f"needs at least one zone in {key}.dns.zones"
+            )
+        )
+    manager = core.cert_manager
+    if manager.issuer != "none":
+        if not manager.enabled:
+            issues.append(
+                ConfigIssue(file, f"{key}.certManager.issuer", "needs certManager.enabled")
+            )
+        if not manager.acme_email:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.certManager.acmeEmail",
+                    f"is required for issuer {manager.issuer!r}",
+                )
+            )
+        if not core.dns.zones:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.certManager.issuer",
+                    f"{manager.issuer!r} solves DNS-01 challenges and needs {key}.dns.zones",
+                )
+            )
+    if core.gitops.enabled and core.gitops.sso and not core.secrets.enabled:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.gitops.sso",
+                "reads its client secret through the secrets service; enable core.secrets",
+            )
+        )
     return issues
 
 
@@ -516,7 +733,9 @@ def load_platform_config() -> PlatformConfig:
         read_object("cluster"), ClusterConfig, file, f"{PROJECT}:cluster", issues
     )
 
-    if issues or network is None or cluster is None:
+    core = _parse_section(read_object("core"), CoreConfig, file, f"{PROJECT}:core", issues)
+
+    if issues or network is None or cluster is None or core is None:
         raise ConfigError(issues)
     platform = PlatformConfig(
         project=pulumi.get_project(),
@@ -525,6 +744,7 @@ def load_platform_config() -> PlatformConfig:
         production=bool(production_raw),
         network=network,
         cluster=cluster,
+        core=core.resolved(bool(production_raw)),
     )
     issues.extend(_cross_checks(platform, file))
     if issues:

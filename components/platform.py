@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Optional
 
 import pulumi
+import pulumi_aws as aws
 
 from components.cluster import SecureCluster, SecureClusterArgs
 from components.config import PlatformConfig
+from components.core import CoreServices, CoreServicesArgs
+from components.core.base import ClusterContext
 from components.network import Network, NetworkArgs
 
 
 class Platform(pulumi.ComponentResource):
     network: Network
     cluster: SecureCluster
+    core: CoreServices
 
     def __init__(
         self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -37,6 +41,22 @@ class Platform(pulumi.ComponentResource):
                 public_subnet_ids=self.network.public_subnet_ids,
             ),
             opts=child,
+        )
+        context = ClusterContext(
+            project=config.project,
+            environment=config.environment,
+            prefix=config.prefix,
+            region=config.region,
+            account_id=aws.get_caller_identity_output().account_id,
+            production=config.production,
+            cluster_name=self.cluster.cluster_name,
+            vpc_id=self.network.vpc_id,
+            oidc=self.cluster.oidc,
+            provider=self.cluster.provider,
+            tags=config.tags,
+        )
+        self.core = CoreServices(
+            "core", CoreServicesArgs(context=context, config=config.core), opts=child
         )
         self.register_outputs(
             {"vpcId": self.network.vpc_id, "clusterName": self.cluster.cluster_name}

@@ -8,6 +8,7 @@ with it, in the same reviewed change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -50,3 +51,47 @@ SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(sorted(EKS_ADDONS))
 
 # The EKS-optimized AMI family for managed node groups (AL2 is retired from 1.33 on).
 NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned to one version, from its publisher's repository."""
+
+    name: str
+    version: str
+    repository: str
+    app_version: str
+
+
+# Helm charts of the core services and the delivery layer. Charts that bring CRDs are pinned to
+# the app versions whose CRDs ../shared/crds holds, so the tests validate against what installs.
+CHARTS: Mapping[str, Chart] = MappingProxyType(
+    {
+        chart.name: chart
+        for chart in (
+            Chart(
+                "aws-load-balancer-controller",
+                "1.14.0",
+                "https://aws.github.io/eks-charts",
+                "v2.14.0",
+            ),
+            Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io", "v1.21.1"),
+            Chart(
+                "external-dns",
+                "1.21.1",
+                "https://kubernetes-sigs.github.io/external-dns/",
+                "v0.20.0",
+            ),
+            Chart(
+                "kube-prometheus-stack",
+                "90.2.0",
+                "https://prometheus-community.github.io/helm-charts",
+                "v0.93.0",
+            ),
+            Chart("aws-for-fluent-bit", "0.1.35", "https://aws.github.io/eks-charts", "2.32.5"),
+            Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
+            Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
+            Chart("argo-cd", "10.1.4", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+        )
+    }
+)

@@ -1,0 +1,105 @@
+"""What every core service is built from: the cluster context, a labelled namespace, a pinned chart.
+
+Each service (ingress, observability, secrets, policy, GitOps) is a small component that takes a
+`ClusterContext` and its own config section, creates its namespace, its IRSA role and its Helm
+release, and then any custom resources — which depend on the release, since the chart brings their
+CRDs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.iam import OidcProvider
+from components.kubernetes import MANAGED_BY_LABELS
+from components.versions import Chart
+
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
+PLATFORM_LABEL = "paved-road/platform"
+
+
+@dataclass(frozen=True)
+class ClusterContext:
+    """What the core services need from the layers below, as plain values and outputs."""
+
+    project: str
+    environment: str
+    prefix: str
+    region: str
+    account_id: pulumi.Output[str]
+    production: bool
+    cluster_name: str
+    vpc_id: pulumi.Input[str]
+    oidc: OidcProvider
+    provider: k8s.Provider
+    tags: dict[str, str]
+
+
+def platform_namespace(
+    name: str,
+    namespace: str,
+    *,
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    enforce: PodSecurityLevel = "restricted",
+) -> k8s.core.v1.Namespace:
+    """A platform-owned namespace. Pod Security is enforced at `enforce` and always audited and
+    warned at `restricted`, so any platform pod that needs more than `restricted` shows up."""
+    return k8s.core.v1.Namespace(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=namespace,
+            labels={
+                **MANAGED_BY_LABELS,
+                PLATFORM_LABEL: "true",
+                "pod-security.kubernetes.io/enforce": enforce,
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            },
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+    )
+
+
+def helm_release(
+    name: str,
+    chart: Chart,
+    *,
+    namespace: pulumi.Input[str],
+    values: dict[str, Any],
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+    release_name: Optional[str] = None,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart. A failed upgrade rolls back by itself (`atomic`)."""
+    return k8s.helm.v3.Release(
+        name,
+        name=release_name or chart.name,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        namespace=namespace,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        max_history=10,
+        timeout=900,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
+    )
+
+
+def resources(cpu: str, memory: str, cpu_limit: Optional[str] = None) -> dict[str, Any]:
+    """Requests and limits for a platform workload; memory limit = request (no OOM surprises)."""
+    return {
+        "requests": {"cpu": cpu, "memory": memory},
+        "limits": {"cpu": cpu_limit or cpu, "memory": memory},
+    }
+
+
+def irsa_annotation(role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    return {"eks.amazonaws.com/role-arn": role_arn}
