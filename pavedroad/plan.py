@@ -100,6 +100,12 @@ def summary(run: PlanRun) -> str:
     protected = sorted(r.name for r in run.resources if r.protect)
     objects = sum(1 for r in run.resources if is_kubernetes_object(r))
     width = max((len(t) for t in by_type), default=10)
+    releases = sorted(
+        f"  {r.inputs.get('chart')} {r.inputs.get('version')} in {r.inputs.get('namespace')}"
+        f" ({r.urn.split('::')[2].split('$')[-2].split(':')[-1]})"
+        for r in run.resources
+        if r.type == "kubernetes:helm.sh/v3:Release"
+    )
     lines = [
         f"Plan for stack {run.stack!r} of {run.project}: {len(run.resources)} resources "
         f"({len(custom)} cloud and Kubernetes resources, {len(run.resources) - len(custom)} "
@@ -110,6 +116,9 @@ def summary(run: PlanRun) -> str:
         "",
         "By type:",
         *(f"  {type_:<{width}} {count:>5}" for type_, count in sorted(by_type.items())),
+        "",
+        f"Helm releases ({len(releases)}):",
+        *releases,
         "",
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
     ]

@@ -1,0 +1,122 @@
+"""Core services across the board: pinned charts, clean switches, valid objects, no secrets."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from components import versions
+from pavedroad.engine import PlanEngine, PlanRun
+from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml, render_plan_json
+from tests.conftest import ROOT, make_project, shipped_plan, stack_config
+from tests.crds import crd_errors, has_crd, require_crds
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+# config key under paved-road:core → the component that key switches
+SERVICES = {
+    "ingress": "paved-road:core:LoadBalancerController",
+    "certManager": "paved-road:core:CertManager",
+    "externalDns": "paved-road:core:ExternalDns",
+    "observability": "paved-road:core:Observability",
+    "secrets": "paved-road:core:Secrets",
+    "policy": "paved-road:core:Policy",
+    "gitops": "paved-road:core:GitOps",
+}
+
+
+def under(urn: str, component_type: str) -> bool:
+    """Whether `urn` is the component or one of its descendants (its type chain names it)."""
+    return component_type in urn.split("::")[2].split("$")
+
+
+def test_every_release_is_a_pinned_chart_in_its_namespace(plan: PlanRun) -> None:
+    releases = plan.by_type(RELEASE)
+    assert len(releases) >= 7
+    for release in releases:
+        chart = versions.CHARTS[release.inputs["chart"]]
+        assert release.inputs["version"] == chart.version
+        assert release.inputs["repositoryOpts"]["repo"] == chart.repository
+        assert release.inputs["namespace"], "every release names its namespace"
+        assert release.inputs["atomic"] is True
+
+
+def test_the_summary_names_each_service_with_version_and_namespace(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pavedroad", "plan", "dev", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for release in shipped_plan("dev").by_type(RELEASE):
+        line = f"{release.inputs['chart']} {release.inputs['version']} in {release.inputs['namespace']}"
+        assert line in result.stdout
+
+
+def _dev_without(service: str) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config("dev"))
+    config.setdefault("paved-road:core", {}).setdefault(service, {})["enabled"] = False
+    return config
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_switching_a_service_off_removes_exactly_its_resources(
+    service: str, tmp_path: Path
+) -> None:
+    base = {r.urn for r in shipped_plan("dev").resources}
+    variant = {r.urn for r in PlanEngine("dev", make_project(tmp_path, _dev_without(service), "dev")).run().resources}
+    removed = base - variant
+    assert variant <= base, f"switching {service} off added {sorted(variant - base)}"
+    assert removed, f"{service} had no resources to remove"
+    assert removed == {urn for urn in base if under(urn, SERVICES[service])}
+
+
+def test_platform_namespaces_are_exported_and_created(plan: PlanRun) -> None:
+    created = {
+        r.inputs["metadata"]["name"]
+        for r in plan.by_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["labels"].get("paved-road/platform") == "true"
+    }
+    assert plan.outputs["platformNamespaces"] == sorted(created)
+    for release in plan.by_type(RELEASE):
+        assert release.inputs["namespace"] in created
+
+
+def test_custom_resources_validate_against_upstream_crds(plan: PlanRun) -> None:
+    require_crds()
+    custom = [m for m in kubernetes_objects(plan.resources) if "." in m["apiVersion"].split("/")[0]]
+    custom = [m for m in custom if not m["apiVersion"].startswith(("storage.k8s.io", "networking.k8s.io", "policy/", "rbac.authorization.k8s.io"))]
+    assert custom, "the core services create custom resources (ClusterPolicy, ClusterSecretStore…)"
+    for manifest in custom:
+        assert has_crd(manifest), f"no upstream CRD to validate {manifest['apiVersion']} {manifest['kind']}"
+        assert crd_errors(manifest) == [], manifest["metadata"]["name"]
+
+
+def test_core_objects_validate_for_the_cluster_version(plan: PlanRun, stack: str) -> None:
+    version = stack_config(stack)["paved-road:cluster"].get("version", versions.DEFAULT_KUBERNETES_VERSION)
+    for manifest in kubernetes_objects(plan.resources):
+        try:
+            kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            assert has_crd(manifest), f"{manifest['kind']} is neither core nor a known CRD"
+
+
+def test_no_secret_value_in_plan_manifests_or_stack_files(plan: PlanRun, stack: str) -> None:
+    manifests = kubernetes_objects(plan.resources)
+    for secret in (m for m in manifests if m["kind"] == "Secret"):
+        for field in ("data", "stringData"):
+            assert all(value == "[secret]" for value in secret.get(field, {}).values())
+    text = render_plan_json(plan) + render_kubernetes_yaml(plan)
+    assert not re.search(r"(?i)password\"?\s*[:=]\s*\"?(?!\[secret\])[A-Za-z0-9+/]{12,}", text)
+    stack_text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    assert not re.search(r"(?i)(password|secret|token)\s*:", stack_text)
