@@ -38,7 +38,7 @@ def test_all_control_plane_logs_are_on_with_retention(plan: PlanRun) -> None:
     log_group = one(
         r
         for r in plan.by_type("aws:cloudwatch/logGroup:LogGroup")
-        if "/aws/eks/" in r.inputs["name"]
+        if r.inputs["name"].endswith("/cluster")
     )
     assert log_group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
     assert log_group.inputs["retentionInDays"] >= 30

@@ -45,7 +45,11 @@ def test_plan_writes_both_files_and_a_summary(tmp_path: Path) -> None:
     urns = [r["urn"] for r in plan["resources"]]
     assert urns == sorted(urns)
     manifests = list(yaml.safe_load_all((tmp_path / "kubernetes.yaml").read_text()))
-    assert [m["kind"] for m in manifests] == ["StorageClass"]
+    assert "StorageClass" in [m["kind"] for m in manifests]
+    order = [
+        (m["metadata"].get("namespace", ""), m["kind"], m["metadata"]["name"]) for m in manifests
+    ]
+    assert order == sorted(order)
 
 
 def test_two_runs_are_byte_identical(stack: str) -> None:
@@ -69,8 +73,11 @@ def test_kubernetes_objects_validate_for_the_cluster_version(stack: str) -> None
     manifests = list(yaml.safe_load_all(render_kubernetes_yaml(plan)))
     assert manifests
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
         assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "paved-road"
+        try:
+            kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            continue  # custom resources: validated against their CRDs in test_core
 
 
 def test_diff_shows_a_real_change_property_by_property(tmp_path: Path) -> None:
