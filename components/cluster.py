@@ -10,6 +10,7 @@ managed add-ons at versions pinned in `versions.py`, so an upgrade is always a r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -80,6 +81,8 @@ class SecureCluster(pulumi.ComponentResource):
                 cluster,
                 "vpc-cni",
                 self._irsa(name, "vpc-cni", "aws-node", "AmazonEKS_CNI_Policy"),
+                # Without it the VPC CNI ignores NetworkPolicies: tenants' isolation relies on them.
+                configuration={"enableNetworkPolicy": "true"},
             ),
             self._addon(name, cluster, "kube-proxy"),
             self._addon(name, cluster, "eks-pod-identity-agent"),
@@ -209,6 +212,7 @@ class SecureCluster(pulumi.ComponentResource):
         addon: str,
         role: Optional[aws.iam.Role] = None,
         depends_on: Optional[list[pulumi.Resource]] = None,
+        configuration: Optional[dict[str, str]] = None,
     ) -> aws.eks.Addon:
         return aws.eks.Addon(
             f"{name}-addon-{addon}",
@@ -216,6 +220,9 @@ class SecureCluster(pulumi.ComponentResource):
             addon_name=addon,
             addon_version=versions.EKS_ADDONS[self._args.config.version][addon],
             service_account_role_arn=role.arn if role else None,
+            configuration_values=(
+                json.dumps(configuration, sort_keys=True) if configuration else None
+            ),
             # Adopt what EKS bootstrapped at creation; keep our settings on later updates.
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 from components import versions
 from pavedroad.engine import SECRET, PlanRun
@@ -144,6 +145,8 @@ def test_addons_are_the_five_pinned_ones(plan: PlanRun) -> None:
     )
     assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"].endswith("-ebs-csi")
     assert addons["vpc-cni"]["serviceAccountRoleArn"].endswith("-vpc-cni")
+    # NetworkPolicies are only enforced when the VPC CNI's network policy agent is on.
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
     cluster = cluster_of(plan).inputs
     assert cluster["corednsAddonOptions"]["enabled"] is False, "pulumi-eks must not float a version"
     assert cluster["kubeProxyAddonOptions"]["enabled"] is False
