@@ -10,115 +10,34 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional
+from pathlib import Path
+from typing import Any, Literal, Optional
 
 import pulumi
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
+from components.tenants_config import TenantConfig, load_tenants
+from components.config_base import (  # noqa: F401 — re-exported: the models' shared toolkit
+    DNS_LABEL,
+    IAM_PRINCIPAL_ARN,
+    INSTANCE_TYPE,
+    LABEL_VALUE,
+    LOG_RETENTION_DAYS,
+    QUANTITY,
+    REGION,
+    ConfigError,
+    ConfigIssue,
+    Model,
+    check_pattern,
+    issues_from,
+    parse_cidr,
+)
 
 PROJECT = "paved-road"
 STACK_CONFIG_DIR = "stacks"
 # Every `paved-road:` key a stack file may set; anything else is a typo worth stopping for.
-KNOWN_KEYS = ("cluster", "core", "environment", "network", "production")
-
-# --------------------------------------------------------------------------------------------------
-# Errors
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    """One problem in one field of one file."""
-
-    file: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
-
-
-class ConfigError(pulumi.RunError):
-    """All configuration problems at once. A `RunError`, so `pulumi up` prints no traceback."""
-
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        self.issues = sorted(issues, key=lambda i: (i.file, i.field, i.message))
-        count = len(self.issues)
-        lines = [f"{count} configuration error{'s' if count != 1 else ''}:"]
-        lines += [f"  {issue}" for issue in self.issues]
-        super().__init__("\n".join(lines))
-
-
-# --------------------------------------------------------------------------------------------------
-# Value checks shared by the models
-
-_AWS_ACCOUNT = r"\d{12}"
-IAM_PRINCIPAL_ARN = re.compile(
-    rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[\w+=,.@/-]{{1,512}}$"
-)
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-
-
-def parse_cidr(value: str) -> ipaddress.IPv4Network:
-    """A strict IPv4 CIDR block: host bits must be zero, so `10.0.0.1/16` is a typo, not a VPC."""
-    if not isinstance(value, str) or "/" not in value:
-        raise ValueError(f"{value!r} is not an IPv4 CIDR block (expected e.g. '10.0.0.0/16')")
-    try:
-        return ipaddress.IPv4Network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
-
-
-def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:
-    if not pattern.match(value):
-        raise ValueError(f"{value!r} is not {what}")
-    return value
-
-
-class Model(BaseModel):
-    """Stack-file sections: camelCase keys, unknown keys rejected, immutable once parsed."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
-
+KNOWN_KEYS = ("cluster", "core", "environment", "network", "production", "tenants")
 
 # --------------------------------------------------------------------------------------------------
 # paved-road:network
@@ -310,7 +229,6 @@ class ClusterConfig(Model):
 
 HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 PROMETHEUS_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?(/[-a-z0-9._/]*)?$")
@@ -489,6 +407,7 @@ class PlatformConfig(Model):
     network: NetworkConfig
     cluster: ClusterConfig
     core: CoreConfig
+    tenants: tuple[TenantConfig, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -507,57 +426,6 @@ class PlatformConfig(Model):
 
 def stack_file(stack: str) -> str:
     return f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
-
-
-def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The camelCase keys allowed where an unknown key was found, for a helpful message."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = {f.alias or n: f for n, f in current.model_fields.items()}
-        annotation = fields[part].annotation if part in fields else None
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        for candidate in candidates:
-            for inner in (candidate, *getattr(candidate, "__args__", ())):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    current = inner
-                    break
-    return sorted(f.alias or n for n, f in current.model_fields.items())
-
-
-def issues_from(
-    error: ValidationError, file: str, prefix: str, model: type[BaseModel]
-) -> list[ConfigIssue]:
-    """Turn pydantic's errors into file-and-field messages with the bad value and the expectation."""
-    issues = []
-    for err in error.errors():
-        loc = tuple(err["loc"])
-        path = _field_path(prefix, loc)
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_fields(model, loc))
-            message = f"unknown field (allowed: {allowed})"
-        elif err["type"] == "value_error":
-            message = str(err["msg"]).removeprefix("Value error, ")
-        else:
-            message = f"{err['msg'][:1].lower()}{err['msg'][1:]} (got {err['input']!r})"
-        if err["type"] == "value_error" and not loc:
-            path = prefix
-        issues.append(ConfigIssue(file, path, message))
-    return issues
-
-
-Section = Callable[[], Any]
 
 
 def _parse_section(
@@ -735,6 +603,21 @@ def load_platform_config() -> PlatformConfig:
 
     core = _parse_section(read_object("core"), CoreConfig, file, f"{PROJECT}:core", issues)
 
+    tenants: list[TenantConfig] = []
+    if network is not None and cluster is not None and core is not None:
+        from components.core import platform_namespaces
+
+        tenants, tenant_issues = load_tenants(
+            read_object("tenants"),
+            # Pulumi runs the program in the project directory, beside tenants/.
+            root=Path.cwd(),
+            stack_file=file,
+            key=f"{PROJECT}:tenants",
+            reserved_namespaces=platform_namespaces(core.resolved(bool(production_raw))),
+            admins=cluster.admins,
+        )
+        issues.extend(tenant_issues)
+
     if issues or network is None or cluster is None or core is None:
         raise ConfigError(issues)
     platform = PlatformConfig(
@@ -745,6 +628,7 @@ def load_platform_config() -> PlatformConfig:
         network=network,
         cluster=cluster,
         core=core.resolved(bool(production_raw)),
+        tenants=tuple(tenants),
     )
     issues.extend(_cross_checks(platform, file))
     if issues:

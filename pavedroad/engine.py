@@ -267,7 +267,8 @@ class PlanEngine:
         if code_root not in sys.path:
             sys.path.insert(0, code_root)
         program = str(self.program)
-        with _fast_mock_runtime():
+        # Like the Pulumi CLI, run the program in the project directory (tenant files are there).
+        with _fast_mock_runtime(), contextlib.chdir(self.root):
             _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
 
         exported = dict(getattr(settings.get_root_resource(), "outputs", {}))

@@ -33,6 +33,9 @@ class ClusterContext:
     account_id: pulumi.Output[str]
     production: bool
     cluster_name: str
+    # Depend on it for AWS resources that need the cluster to exist (e.g. access entries):
+    # `cluster_name` is a plain string and carries no dependency.
+    cluster: pulumi.Resource
     vpc_id: pulumi.Input[str]
     oidc: OidcProvider
     provider: k8s.Provider

@@ -1,0 +1,308 @@
+"""Tenant files: the contract a product team writes, and the checks that keep tenants apart.
+
+A team owns `tenants/<name>.yaml`; a stack lists which tenants run in that environment, optionally
+overriding fields (`- name: payments\n  quota: {cpu: "32"}`). A problem is reported against the
+file that caused it: the tenant file for its own fields, the stack file for an override, a missing
+file or a conflict between tenants.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from components.config_base import (
+    DNS_LABEL,
+    IAM_PRINCIPAL_ARN,
+    LABEL_VALUE,
+    QUANTITY,
+    ConfigIssue,
+    Model,
+    check_pattern,
+    issues_from,
+    parse_cidr,
+)
+
+TENANTS_DIR = "tenants"
+# Namespaces no tenant may claim, besides the platform's own.
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+REPOSITORY = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
+
+
+def _quantity(value: str) -> str:
+    if not isinstance(value, str):
+        value = str(value)
+    return check_pattern(value, QUANTITY, "a Kubernetes quantity (e.g. '8', '500m', '16Gi')")
+
+
+class QuotaConfig(Model):
+    """Per namespace: what the tenant's pods may request and use in total."""
+
+    cpu: str = "4"
+    memory: str = "8Gi"
+    pods: int = Field(default=50, ge=1, le=10000)
+    storage: str = "100Gi"
+    load_balancers: int = Field(default=0, ge=0, le=50)
+
+    @field_validator("cpu", "memory", "storage", mode="before")
+    @classmethod
+    def _quantities(cls, value: Any) -> str:
+        return _quantity(value)
+
+
+class TenantNetworkConfig(Model):
+    allow_from: list[str] = Field(default_factory=list)
+    # Destinations outside the cluster the tenant's pods may reach (e.g. a partner API).
+    egress_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            parse_cidr(cidr)
+        return value
+
+
+class TenantConfig(Model):
+    name: str
+    display_name: Optional[str] = None
+    cost_center: str
+    owners: list[str] = Field(min_length=1)
+    developers: list[str] = Field(default_factory=list)
+    viewers: list[str] = Field(default_factory=list)
+    namespaces: Optional[list[str]] = Field(default=None, min_length=1, max_length=10)
+    quota: QuotaConfig = QuotaConfig()
+    network: TenantNetworkConfig = TenantNetworkConfig()
+    repositories: list[str] = Field(default_factory=list)
+    decommission: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
+        if len(value) > 40:
+            raise ValueError(
+                f"{value!r} is longer than 40 characters (names and roles build on it)"
+            )
+        return value
+
+    @field_validator("cost_center")
+    @classmethod
+    def _cost_center(cls, value: str) -> str:
+        return check_pattern(value, LABEL_VALUE, "a Kubernetes label value (e.g. 'cc-1234')")
+
+    @field_validator("owners", "developers", "viewers")
+    @classmethod
+    def _arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            check_pattern(arn, IAM_PRINCIPAL_ARN, "an IAM role or user ARN")
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        for namespace in value or []:
+            check_pattern(namespace, DNS_LABEL, "a DNS-1123 label")
+        if value and len(set(value)) != len(value):
+            raise ValueError("namespaces are listed twice")
+        return value
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, value: list[str]) -> list[str]:
+        for repository in value:
+            check_pattern(repository, REPOSITORY, "a Git repository URL (https://, ssh:// or git@)")
+        return value
+
+    @property
+    def namespace_names(self) -> list[str]:
+        return list(self.namespaces or [self.name])
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _stack_entries(
+    raw: Any, stack_file: str, key: str
+) -> tuple[list[tuple[int, str, dict[str, Any]]], list[ConfigIssue]]:
+    """`paved-road:tenants` as (index, name, overrides), or issues naming the stack file."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, list):
+        return [], [ConfigIssue(stack_file, key, f"expected a list of tenant names, got {raw!r}")]
+    entries, issues, seen = [], [], set()
+    for index, entry in enumerate(raw):
+        where = f"{key}[{index}]"
+        overrides: dict[str, Any] = {}
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            name, overrides = entry["name"], {k: v for k, v in entry.items() if k != "name"}
+        elif isinstance(entry, str):
+            name = entry
+        else:
+            issues.append(ConfigIssue(stack_file, where, f"expected a tenant name, got {entry!r}"))
+            continue
+        if name in seen:
+            issues.append(ConfigIssue(stack_file, where, f"tenant {name!r} is listed twice"))
+            continue
+        seen.add(name)
+        entries.append((index, name, overrides))
+    return entries, issues
+
+
+def _read_tenant_file(root: Path, name: str) -> tuple[Optional[dict[str, Any]], list[ConfigIssue]]:
+    relative = f"{TENANTS_DIR}/{name}.yaml"
+    path = root / relative
+    if not DNS_LABEL.match(name) or not path.is_file():
+        return None, []
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        message = f"not valid YAML ({error})".replace("\n", " ")
+        return None, [ConfigIssue(relative, "(file)", message)]
+    if not isinstance(document, dict):
+        return None, [ConfigIssue(relative, "(file)", "expected a mapping of tenant fields")]
+    return document, []
+
+
+def _parse_tenant(
+    index: int,
+    name: str,
+    overrides: dict[str, Any],
+    document: dict[str, Any],
+    stack_file: str,
+    key: str,
+) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
+    """Validate the file alone, then with the stack's overrides: each error names its own file."""
+    relative = f"{TENANTS_DIR}/{name}.yaml"
+    try:
+        own = TenantConfig.model_validate(document)
+    except ValidationError as error:
+        return None, issues_from(error, relative, "", TenantConfig)
+    issues = []
+    if own.name != name:
+        issues.append(
+            ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
+        )
+    if not overrides:
+        return (None if issues else own), issues
+    try:
+        merged = TenantConfig.model_validate(_deep_merge(document, overrides))
+    except ValidationError as error:
+        for issue in issues_from(error, stack_file, f"{key}[{index}]", TenantConfig):
+            issues.append(issue)
+        return None, issues
+    return (None if issues else merged), issues
+
+
+def _conflicts(
+    tenants: list[TenantConfig],
+    reserved: Iterable[str],
+    admins: Iterable[str],
+) -> list[ConfigIssue]:
+    """What no single file can see: shared namespaces, unknown peers, one principal twice."""
+    issues = []
+    file_of = {t.name: f"{TENANTS_DIR}/{t.name}.yaml" for t in tenants}
+    names = set(file_of)
+    reserved = set(reserved) | set(SYSTEM_NAMESPACES)
+    claimed: dict[str, str] = {}
+    principals: dict[str, str] = {arn: "the platform admins" for arn in admins}
+    for tenant in tenants:
+        file = file_of[tenant.name]
+        for index, namespace in enumerate(tenant.namespace_names):
+            field = f"namespaces[{index}]" if tenant.namespaces else "name"
+            if namespace in reserved:
+                issues.append(
+                    ConfigIssue(file, field, f"{namespace!r} is reserved for the platform")
+                )
+            elif namespace in claimed:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        field,
+                        f"namespace {namespace!r} is already claimed by tenant "
+                        f"{claimed[namespace]!r}",
+                    )
+                )
+            elif namespace in names and namespace != tenant.name:
+                issues.append(
+                    ConfigIssue(file, field, f"{namespace!r} is the name of another tenant")
+                )
+            claimed.setdefault(namespace, tenant.name)
+        for index, peer in enumerate(tenant.network.allow_from):
+            if peer not in names:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"network.allowFrom[{index}]",
+                        f"{peer!r} is not a tenant of this stack",
+                    )
+                )
+        for role in ("owners", "developers", "viewers"):
+            for index, arn in enumerate(getattr(tenant, role)):
+                holder = principals.setdefault(arn, f"tenant {tenant.name!r}")
+                if holder != f"tenant {tenant.name!r}":
+                    issues.append(
+                        ConfigIssue(
+                            file,
+                            f"{role}[{index}]",
+                            f"{arn} already has cluster access through {holder}; "
+                            "an IAM principal can hold one EKS access entry",
+                        )
+                    )
+                elif (
+                    sum(arn in getattr(tenant, r) for r in ("owners", "developers", "viewers")) > 1
+                ):
+                    issues.append(
+                        ConfigIssue(file, f"{role}[{index}]", f"{arn} is listed in two roles")
+                    )
+                    break
+    return issues
+
+
+def load_tenants(
+    raw: Any,
+    *,
+    root: Path,
+    stack_file: str,
+    key: str,
+    reserved_namespaces: Iterable[str],
+    admins: Iterable[str],
+) -> tuple[list[TenantConfig], list[ConfigIssue]]:
+    """The stack's tenants, parsed and cross-checked, sorted by name for stable plans."""
+    entries, issues = _stack_entries(raw, stack_file, key)
+    tenants = []
+    for index, name, overrides in entries:
+        document, file_issues = _read_tenant_file(root, name)
+        issues.extend(file_issues)
+        if document is None:
+            if not file_issues:
+                issues.append(
+                    ConfigIssue(
+                        stack_file,
+                        f"{key}[{index}]",
+                        f"tenant {name!r} has no file {TENANTS_DIR}/{name}.yaml",
+                    )
+                )
+            continue
+        tenant, tenant_issues = _parse_tenant(index, name, overrides, document, stack_file, key)
+        issues.extend(tenant_issues)
+        if tenant is not None:
+            tenants.append(tenant)
+    if not issues:
+        issues.extend(_conflicts(tenants, reserved_namespaces, admins))
+    return sorted(tenants, key=lambda t: t.name), issues
