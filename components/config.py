@@ -64,6 +64,8 @@ class ExistingVpcConfig(Model):
     vpc_id: str
     private_subnet_ids: list[str] = Field(min_length=2)
     public_subnet_ids: list[str] = Field(default_factory=list)
+    # Where internet-facing load balancers live: tenants' network policies admit these ranges.
+    public_subnet_cidrs: list[str] = Field(default_factory=list)
 
     @field_validator("vpc_id")
     @classmethod
@@ -75,6 +77,13 @@ class ExistingVpcConfig(Model):
     def _subnets(cls, value: list[str]) -> list[str]:
         for subnet in value:
             check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-…)")
+        return value
+
+    @field_validator("public_subnet_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            parse_cidr(cidr)
         return value
 
 
@@ -102,6 +111,13 @@ class NetworkConfig(Model):
         for cidr in value or []:
             parse_cidr(cidr)
         return value
+
+    @property
+    def load_balancer_cidrs(self) -> list[str]:
+        """The public subnets' ranges, where internet-facing load balancers are placed."""
+        if self.existing_vpc is not None:
+            return list(self.existing_vpc.public_subnet_cidrs)
+        return self.subnet_plan()[1]
 
     @property
     def zone_count(self) -> int:

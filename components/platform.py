@@ -12,12 +12,14 @@ from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.base import ClusterContext
 from components.network import Network, NetworkArgs
+from components.tenant import Tenant, TenantArgs, TenantPlatform
 
 
 class Platform(pulumi.ComponentResource):
     network: Network
     cluster: SecureCluster
     core: CoreServices
+    tenants: list[Tenant]
 
     def __init__(
         self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -59,6 +61,30 @@ class Platform(pulumi.ComponentResource):
         self.core = CoreServices(
             "core", CoreServicesArgs(context=context, config=config.core), opts=child
         )
+        shared = TenantPlatform(
+            context=context,
+            load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),
+            monitoring_namespace=self.core.monitoring_namespace,
+            gitops_namespace=self.core.gitops_namespace,
+            secrets_service=self.core.secrets_service,
+            gitops_service=self.core.gitops_service,
+        )
+        self.tenants = [
+            Tenant(
+                tenant.name,
+                TenantArgs(
+                    tenant=tenant,
+                    platform=shared,
+                    reachable_tenants=tuple(
+                        other.name
+                        for other in config.tenants
+                        if tenant.name in other.network.allow_from
+                    ),
+                ),
+                opts=child,
+            )
+            for tenant in config.tenants
+        ]
         self.register_outputs(
             {"vpcId": self.network.vpc_id, "clusterName": self.cluster.cluster_name}
         )

@@ -47,6 +47,8 @@ def plan(stack: str) -> PlanRun:
 def make_project(tmp_path: Path, config: dict[str, Any], stack: str = "test") -> Path:
     """A project directory holding one stack file with `config`, planned with the real program."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    if not (tmp_path / "tenants").exists():
+        shutil.copytree(ROOT / "tenants", tmp_path / "tenants")
     (tmp_path / "stacks").mkdir(exist_ok=True)
     (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path

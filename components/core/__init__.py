@@ -51,6 +51,11 @@ class CoreServices(pulumi.ComponentResource):
     cluster_issuer_name: Optional[str]
     prometheus_url: Optional[str]
     cluster_secret_store_name: Optional[str]
+    monitoring_namespace: Optional[str]
+    gitops_namespace: Optional[str]
+    # The services whose CRDs tenants' custom resources need (SecretStore, AppProject).
+    secrets_service: Optional[pulumi.Resource]
+    gitops_service: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -61,6 +66,12 @@ class CoreServices(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.ingress_class_name = self.cluster_issuer_name = None
         self.prometheus_url = self.cluster_secret_store_name = None
+        # Where tenants' Prometheus scrapes come from and where their Argo CD projects live.
+        self.monitoring_namespace = (
+            observability.NAMESPACES[0] if config.observability.enabled else None
+        )
+        self.gitops_namespace = gitops.NAMESPACES[0] if config.gitops.enabled else None
+        self.secrets_service = self.gitops_service = None
 
         first: list[pulumi.Resource] = []
         installed: list[pulumi.Resource] = []
@@ -103,16 +114,16 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.cluster_secret_store_name = store.cluster_secret_store_name
+            self.secrets_service = store
             installed.append(store)
         if config.gitops.enabled:
             # After the secrets service: Argo CD's SSO client secret arrives through it.
-            installed.append(
-                gitops.GitOps(
-                    "gitops",
-                    gitops.GitOpsArgs(context, config.gitops, self.cluster_secret_store_name),
-                    pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
-                )
+            self.gitops_service = gitops.GitOps(
+                "gitops",
+                gitops.GitOpsArgs(context, config.gitops, self.cluster_secret_store_name),
+                pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
             )
+            installed.append(self.gitops_service)
         if config.policy.enabled:
             policy.PolicyEngine(
                 "policy",

@@ -1,0 +1,415 @@
+"""A tenant: one product team's isolated slice of the platform, from one file under tenants/.
+
+Isolation is layered so no single mistake opens a tenant up: Pod Security `restricted` on its
+namespaces, quotas and default limits, default-deny network policies with explicit openings, RBAC
+bound only inside its namespaces (never cluster-wide), a workload IAM role that reads only its own
+secrets prefix, and an Argo CD project that can deploy only its repositories into its namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.core.base import ClusterContext
+from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
+from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
+from components.tenants_config import TenantConfig
+
+COST_CENTER_LABEL = "paved-road/cost-center"
+WORKLOAD_SERVICE_ACCOUNT = "workload"
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+# Tenant role → (Kubernetes ClusterRole bound in its namespaces, EKS namespace-scoped access policy)
+ROLES = {
+    "owners": ("admin", "AmazonEKSAdminPolicy"),
+    "developers": ("edit", "AmazonEKSEditPolicy"),
+    "viewers": ("view", "AmazonEKSViewPolicy"),
+}
+# Guardrails the platform owns; a tenant's GitOps project may not deploy over them.
+GUARDRAIL_KINDS = (
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
+    ("networking.k8s.io", "NetworkPolicy"),
+)
+
+
+@dataclass(frozen=True)
+class TenantPlatform:
+    """What every tenant uses from the layers below: plain data and outputs, no tenant lists."""
+
+    context: ClusterContext
+    # Where internet-facing load balancers live: the only non-pod sources allowed in.
+    load_balancer_cidrs: tuple[str, ...]
+    monitoring_namespace: Optional[str]
+    gitops_namespace: Optional[str]
+    # The core services that bring the CRDs of SecretStore and AppProject (None: switched off).
+    secrets_service: Optional[pulumi.Resource]
+    gitops_service: Optional[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class TenantArgs:
+    tenant: TenantConfig
+    platform: TenantPlatform
+    # Tenants whose `allowFrom` names this one: its pods may call theirs.
+    reachable_tenants: tuple[str, ...] = ()
+
+
+def group_name(tenant: str, role: str) -> str:
+    """The Kubernetes group a tenant role's IAM principals are mapped to."""
+    return f"paved-road:{tenant}:{role}"
+
+
+def secrets_prefix(context: ClusterContext, tenant: str) -> str:
+    return f"{context.project}/{context.environment}/tenants/{tenant}/"
+
+
+class Tenant(pulumi.ComponentResource):
+    namespaces: list[str]
+    workload_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("paved-road:tenants:Tenant", name, None, opts)
+        self._tenant = tenant = args.tenant
+        self._platform = platform = args.platform
+        self._context = context = platform.context
+        self.namespaces = tenant.namespace_names
+        self._labels = {
+            **MANAGED_BY_LABELS,
+            TENANT_LABEL: tenant.name,
+            COST_CENTER_LABEL: tenant.cost_center,
+        }
+        self._tags = {
+            **context.tags,
+            "paved-road:tenant": tenant.name,
+            "paved-road:cost-center": tenant.cost_center,
+        }
+
+        role = self._workload_role()
+        for namespace in self.namespaces:
+            ns = self._namespace(namespace)
+            ns_opts = self._k8s(depends_on=[ns])
+            self._service_accounts(namespace, role, ns_opts)
+            self._guardrails(namespace, ns_opts)
+            self._network_policies(namespace, args.reachable_tenants, ns_opts)
+            self._role_bindings(namespace, ns_opts)
+            if platform.secrets_service is not None:
+                self._secret_store(namespace, self._k8s(depends_on=[ns, platform.secrets_service]))
+        self._access_entries()
+        if platform.gitops_service is not None and platform.gitops_namespace:
+            self._app_project(platform.gitops_namespace, platform.gitops_service)
+
+        self.workload_role_arn = role.arn
+        self.register_outputs({"namespaces": self.namespaces, "workloadRoleArn": role.arn})
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _k8s(self, **options: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._context.provider, **options)
+
+    def _metadata(self, name: str, namespace: Optional[str] = None, **extra: Any) -> dict:
+        metadata: dict[str, Any] = {"name": name, "labels": dict(self._labels), **extra}
+        if namespace:
+            metadata["namespace"] = namespace
+        return metadata
+
+    def _namespace(self, namespace: str) -> k8s.core.v1.Namespace:
+        restricted = {
+            f"pod-security.kubernetes.io/{mode}": "restricted"
+            for mode in ("enforce", "audit", "warn")
+        }
+        return k8s.core.v1.Namespace(
+            f"{namespace}-namespace",
+            metadata={
+                "name": namespace,
+                "labels": {**self._labels, **restricted},
+                "annotations": {"paved-road/display-name": self._tenant.title},
+            },
+            # A team's workloads live here: in production, deleting it takes a deliberate
+            # `decommission: true` first (see README, "Decommission a team").
+            opts=self._k8s(protect=self._context.production and not self._tenant.decommission),
+        )
+
+    def _service_accounts(
+        self, namespace: str, role: aws.iam.Role, opts: pulumi.ResourceOptions
+    ) -> None:
+        # Pods get no Kubernetes API token unless they ask for one.
+        k8s.core.v1.ServiceAccountPatch(
+            f"{namespace}-default-sa",
+            metadata=self._metadata("default", namespace),
+            automount_service_account_token=False,
+            opts=opts,
+        )
+        k8s.core.v1.ServiceAccount(
+            f"{namespace}-workload-sa",
+            metadata=self._metadata(
+                WORKLOAD_SERVICE_ACCOUNT,
+                namespace,
+                annotations={"eks.amazonaws.com/role-arn": role.arn},
+            ),
+            automount_service_account_token=False,
+            opts=opts,
+        )
+
+    def _guardrails(self, namespace: str, opts: pulumi.ResourceOptions) -> None:
+        quota = self._tenant.quota
+        k8s.core.v1.ResourceQuota(
+            f"{namespace}-quota",
+            metadata=self._metadata("tenant-quota", namespace),
+            spec={
+                "hard": {
+                    "requests.cpu": quota.cpu,
+                    "limits.cpu": quota.cpu,
+                    "requests.memory": quota.memory,
+                    "limits.memory": quota.memory,
+                    "requests.storage": quota.storage,
+                    "pods": str(quota.pods),
+                    "services.loadbalancers": str(quota.load_balancers),
+                    # Traffic enters through the platform's load balancers, never node ports.
+                    "services.nodeports": "0",
+                }
+            },
+            opts=opts,
+        )
+        k8s.core.v1.LimitRange(
+            f"{namespace}-limits",
+            metadata=self._metadata("tenant-limits", namespace),
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                    }
+                ]
+            },
+            opts=opts,
+        )
+
+    def _network_policies(
+        self, namespace: str, reachable: tuple[str, ...], opts: pulumi.ResourceOptions
+    ) -> None:
+        tenant, platform = self._tenant, self._platform
+        same_tenant = {"namespaceSelector": {"matchLabels": {TENANT_LABEL: tenant.name}}}
+        policies: dict[str, dict[str, Any]] = {
+            "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            "allow-dns": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                },
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+            "allow-same-tenant": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [same_tenant]}],
+                "egress": [{"to": [same_tenant]}],
+            },
+        }
+        if platform.load_balancer_cidrs:
+            policies["allow-load-balancers"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"from": [{"ipBlock": {"cidr": cidr}} for cidr in platform.load_balancer_cidrs]}
+                ],
+            }
+        if platform.monitoring_namespace:
+            policies["allow-prometheus"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": platform.monitoring_namespace
+                                    }
+                                },
+                                "podSelector": {
+                                    "matchLabels": {"app.kubernetes.io/name": "prometheus"}
+                                },
+                            }
+                        ]
+                    }
+                ],
+            }
+        if tenant.network.allow_from:
+            policies["allow-from-tenants"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_tenants_selector(tenant.network.allow_from)]}],
+            }
+        if reachable:
+            policies["allow-to-tenants"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [_tenants_selector(reachable)]}],
+            }
+        if tenant.network.egress_cidrs:
+            policies["allow-egress-cidrs"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {"to": [{"ipBlock": {"cidr": cidr}} for cidr in tenant.network.egress_cidrs]}
+                ],
+            }
+        for policy_name, spec in policies.items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{namespace}-{policy_name}",
+                metadata=self._metadata(policy_name, namespace),
+                spec=spec,
+                opts=opts,
+            )
+
+    def _role_bindings(self, namespace: str, opts: pulumi.ResourceOptions) -> None:
+        for role, (cluster_role, _) in ROLES.items():
+            if not getattr(self._tenant, role):
+                continue
+            k8s.rbac.v1.RoleBinding(
+                f"{namespace}-{role}",
+                metadata=self._metadata(f"tenant-{role}", namespace),
+                role_ref={
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": cluster_role,
+                },
+                subjects=[
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Group",
+                        "name": group_name(self._tenant.name, role),
+                    }
+                ],
+                opts=opts,
+            )
+
+    def _workload_role(self) -> aws.iam.Role:
+        """The tenant's pods' AWS identity: trusted by its own service accounts only, reading
+        only secrets under its own prefix."""
+        context, tenant = self._context, self._tenant
+        prefix = secrets_prefix(context, tenant.name)
+        role = aws.iam.Role(
+            f"{tenant.name}-workload-role",
+            name=f"{context.prefix}-tenant-{tenant.name}"[:64],
+            assume_role_policy=_workload_trust(context.oidc, self.namespaces),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{tenant.name}-workload-secrets",
+            role=role.id,
+            policy=context.account_id.apply(
+                lambda account: policy_document(
+                    allow(
+                        ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        [f"arn:aws:secretsmanager:{context.region}:{account}:secret:{prefix}*"],
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role
+
+    def _secret_store(self, namespace: str, opts: pulumi.ResourceOptions) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{namespace}-secret-store",
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata=self._metadata("tenant-secrets", namespace),
+            spec={
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": self._context.region,
+                        "auth": {"jwt": {"serviceAccountRef": {"name": WORKLOAD_SERVICE_ACCOUNT}}},
+                    }
+                }
+            },
+            opts=opts,
+        )
+
+    def _access_entries(self) -> None:
+        tenant, context = self._tenant, self._context
+        for role, (_, access_policy) in ROLES.items():
+            for index, principal in enumerate(getattr(tenant, role)):
+                entry = aws.eks.AccessEntry(
+                    f"{tenant.name}-{role}-{index}-access",
+                    cluster_name=context.cluster_name,
+                    principal_arn=principal,
+                    kubernetes_groups=[group_name(tenant.name, role)],
+                    type="STANDARD",
+                    tags=self._tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[context.cluster]),
+                )
+                aws.eks.AccessPolicyAssociation(
+                    f"{tenant.name}-{role}-{index}-access-policy",
+                    cluster_name=context.cluster_name,
+                    principal_arn=principal,
+                    policy_arn=f"arn:aws:eks::aws:cluster-access-policy/{access_policy}",
+                    access_scope={"type": "namespace", "namespaces": list(self.namespaces)},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+
+    def _app_project(self, gitops_namespace: str, gitops: pulumi.Resource) -> None:
+        tenant = self._tenant
+        k8s.apiextensions.CustomResource(
+            f"{tenant.name}-app-project",
+            api_version="argoproj.io/v1alpha1",
+            kind="AppProject",
+            metadata=self._metadata(tenant.name, gitops_namespace),
+            spec={
+                "description": f"{tenant.title}: deploys only its repositories into its namespaces",
+                "sourceRepos": list(tenant.repositories),
+                "destinations": [
+                    {"server": IN_CLUSTER, "namespace": namespace} for namespace in self.namespaces
+                ],
+                # Nothing cluster-scoped: no namespaces, CRDs, ClusterRoles or webhooks.
+                "clusterResourceWhitelist": [],
+                "namespaceResourceBlacklist": [
+                    {"group": group, "kind": kind} for group, kind in GUARDRAIL_KINDS
+                ],
+            },
+            opts=self._k8s(depends_on=[gitops]),
+        )
+
+
+def _tenants_selector(tenants: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {
+            "matchExpressions": [{"key": TENANT_LABEL, "operator": "In", "values": sorted(tenants)}]
+        }
+    }
+
+
+def _workload_trust(oidc: OidcProvider, namespaces: list[str]) -> pulumi.Output[str]:
+    """One IRSA trust for the tenant's `workload` service account in each of its namespaces."""
+    trusts = [
+        irsa_trust_policy(oidc, namespace, WORKLOAD_SERVICE_ACCOUNT) for namespace in namespaces
+    ]
+    return pulumi.Output.all(*trusts).apply(_merge_statements)
+
+
+def _merge_statements(documents: list[str]) -> str:
+    statements = [statement for doc in documents for statement in json.loads(doc)["Statement"]]
+    return policy_document(*statements)
