@@ -1,16 +1,71 @@
-"""PLACEHOLDER — being implemented."""
+"""DNS: external-dns publishes the hostnames of Ingresses and Services into Route 53.
+
+It sees only the configured hosted zones, twice over: the chart's `domainFilters` and one
+`--zone-id-filter` per zone keep it from even listing records elsewhere, and its IRSA role may read
+and write records in those zones' ARNs and nowhere else (`route53:ListHostedZones` cannot be
+scoped to a resource, so it stays on `*`). Every record it writes is claimed by a TXT record owned
+by this environment (`txtOwnerId`), so two clusters sharing a zone never delete each other's
+records, and the default policy `upsert-only` never deletes at all.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 
 from components.config import ExternalDnsConfig, HostedZoneConfig
-from components.core.base import ClusterContext
+from components.core.base import (
+    ClusterContext,
+    helm_release,
+    irsa_annotation,
+    platform_namespace,
+    resources,
+)
+from components.iam import allow, irsa_role, policy_document
+from components.versions import CHARTS
 
 NAMESPACES = ("external-dns",)
+NAMESPACE = NAMESPACES[0]
+SERVICE_ACCOUNT = "external-dns"
+SOURCES = ("service", "ingress")
+
+# The chart's defaults (already `restricted`), restated so the plan shows them.
+RESTRICTED_POD: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "fsGroup": 65534,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "privileged": False,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def hosted_zone_arn(zone_id: str) -> str:
+    return f"arn:aws:route53:::hostedzone/{zone_id}"
+
+
+def route53_policy(zones: Sequence[HostedZoneConfig]) -> str:
+    """The policy of external-dns's AWS tutorial, with `hostedzone/*` narrowed to the zones."""
+    return policy_document(
+        allow(
+            [
+                "route53:ChangeResourceRecordSets",
+                "route53:ListResourceRecordSets",
+                "route53:ListTagsForResources",
+            ],
+            [hosted_zone_arn(zone.id) for zone in zones],
+            Sid="ManageRecordsInConfiguredZones",
+        ),
+        allow(["route53:ListHostedZones"], ["*"], Sid="ListHostedZones"),
+    )
 
 
 @dataclass(frozen=True)
@@ -26,4 +81,57 @@ class ExternalDns(pulumi.ComponentResource):
         self, name: str, args: ExternalDnsArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:core:ExternalDns", name, None, opts)
-        self.register_outputs({})
+        context, config, zones = args.context, args.config, args.zones
+
+        namespace = platform_namespace(
+            f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
+        )
+        role = irsa_role(
+            f"{name}-route53",
+            role_name=f"{context.prefix}-external-dns",
+            oidc=context.oidc,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            tags=context.tags,
+            parent=self,
+            inline_policy=route53_policy(zones),
+        )
+        helm_release(
+            f"{name}-release",
+            CHARTS["external-dns"],
+            namespace=namespace.metadata.name,
+            values=chart_values(context, config, zones, role.arn),
+            parent=self,
+            provider=context.provider,
+        )
+        self.register_outputs({"roleArn": role.arn})
+
+
+def chart_values(
+    context: ClusterContext,
+    config: ExternalDnsConfig,
+    zones: Sequence[HostedZoneConfig],
+    role_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """Values of the kubernetes-sigs `external-dns` chart. It runs one replica on purpose:
+    external-dns has no leader election, and two instances would race on the same records
+    (so there is no PodDisruptionBudget either). The region is set explicitly because the
+    nodes' IMDS hop limit of 1 hides the instance metadata from pods."""
+    return {
+        "provider": {"name": "aws"},
+        "sources": list(SOURCES),
+        "policy": config.policy,
+        "registry": "txt",
+        "txtOwnerId": context.prefix,
+        "domainFilters": [zone.domain for zone in zones],
+        "extraArgs": [f"--zone-id-filter={zone.id}" for zone in zones],
+        "env": [{"name": "AWS_DEFAULT_REGION", "value": context.region}],
+        "serviceAccount": {
+            "create": True,
+            "name": SERVICE_ACCOUNT,
+            "annotations": irsa_annotation(role_arn),
+        },
+        "resources": resources("50m", "128Mi", "200m"),
+        "podSecurityContext": RESTRICTED_POD,
+        "securityContext": RESTRICTED_CONTAINER,
+    }
