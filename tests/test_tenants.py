@@ -254,7 +254,8 @@ def test_a_tenant_named_like_the_prefix_of_another_cannot_read_its_secrets(
     tmp_path: Path,
 ) -> None:
     root = make_project(
-        tmp_path, {"aws:region": "eu-west-1", "paved-road:tenants": ["pay", "payments", "storefront"]}
+        tmp_path,
+        {"aws:region": "eu-west-1", "paved-road:tenants": ["pay", "payments", "storefront"]},
     )
     (root / "tenants" / "pay.yaml").write_text(
         yaml.safe_dump(
