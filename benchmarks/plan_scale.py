@@ -6,18 +6,20 @@ times; its cost is paid over and over. This runs the real program in-process thr
 so the checkout is never written to, and reports per stack: resources registered, best and mean
 wall time over `--repeat` runs, resources per second, and the process's peak RSS.
 
-Today the platform is the shipped stacks only. `--tenants 10,40,100,500` is the growth axis for
-when tenants exist (`tenants/*.yaml` and a `paved-road:tenants` stack key): a later issue only has
-to fill in `write_synthetic_tenants`.
+`--tenants 10,40,100,500` grows the platform: each size is a copy of the project whose stacks run
+that many synthetic tenants (a realistic mix: some with two namespaces, some admitting callers),
+planned in a fresh process so each size's peak memory is its own.
 
-Run from the repository root:  .venv/bin/python benchmarks/plan_scale.py [--repeat N] [--json]
+Run from the repository root:
+  .venv/bin/python benchmarks/plan_scale.py [--repeat N] [--stacks dev] [--tenants 10,40] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import concurrent.futures
 import json
+import multiprocessing
 import platform
 import resource
 import shutil
@@ -29,6 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -38,12 +42,6 @@ from pavedroad.engine import PlanEngine, StackFileError  # noqa: E402
 PROGRAM = REPO_ROOT / "__main__.py"
 # The promotion order, so the table reads dev → prod; any other stack file follows by name.
 SHIPPED_STACKS = ("dev", "staging", "prod")
-TENANTS_NOT_YET = (
-    "--tenants: the platform has no tenants yet (nothing loads tenants/*.yaml and stacks have no "
-    "paved-road:tenants key), so there is nothing to scale. Run without --tenants to time the "
-    "shipped stacks; the tenants issue fills in write_synthetic_tenants() in "
-    "benchmarks/plan_scale.py."
-)
 EXIT_BAD_INPUT = 2
 
 
@@ -83,25 +81,39 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def tenant_count(project_dir: Path) -> int:
-    return len(list((project_dir / "tenants").glob("*.yaml")))
-
-
-def tenant_loader_found() -> bool:
-    """Whether the program can load tenants at all; without a loader, tenants are ignored input and
-    timing them would measure nothing."""
-    return importlib.util.find_spec("components.tenants") is not None
+def tenant_count(project_dir: Path, stack: str) -> int:
+    config = yaml.safe_load((project_dir / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return len(config.get("paved-road:tenants") or [])
 
 
 def write_synthetic_tenants(project_dir: Path, count: int) -> None:
-    """Write `count` synthetic tenants into the project copy at `project_dir` (never the checkout).
+    """Make every stack of the project copy at `project_dir` run `count` synthetic tenants.
 
-    A placeholder on purpose: the tenant format (tenants/*.yaml plus the `paved-road:tenants`
-    stack key) arrives with a later issue, and this is the one function it has to fill in. Until
-    then a benchmark that pretended to scale tenants would report numbers for a platform that
-    ignores them.
+    The mix follows the sample tenants: every fourth tenant has a second namespace, every third
+    admits calls from the tenant before it, all have owners and developers (access entries).
     """
-    raise NotImplementedError(TENANTS_NOT_YET)
+    tenants_dir = project_dir / "tenants"
+    shutil.rmtree(tenants_dir, ignore_errors=True)
+    tenants_dir.mkdir()
+    names = [f"team-{index:04d}" for index in range(count)]
+    for index, name in enumerate(names):
+        document: dict[str, Any] = {
+            "name": name,
+            "costCenter": f"cc-{index:04d}",
+            "owners": [f"arn:aws:iam::123456789012:role/{name}-admins"],
+            "developers": [f"arn:aws:iam::123456789012:role/{name}-devs"],
+            "quota": {"cpu": "4", "memory": "8Gi", "pods": 50},
+            "repositories": [f"https://github.com/acme/{name}"],
+        }
+        if index % 4 == 0:
+            document["namespaces"] = [name, f"{name}-jobs"]
+        if index % 3 == 0 and index > 0:
+            document["network"] = {"allowFrom": [names[index - 1]]}
+        (tenants_dir / f"{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    for stack_file in (project_dir / "stacks").glob("Pulumi.*.yaml"):
+        stack = yaml.safe_load(stack_file.read_text())
+        stack["config"]["paved-road:tenants"] = names
+        stack_file.write_text(yaml.safe_dump(stack, sort_keys=False))
 
 
 def peak_rss_mib() -> float:
@@ -137,34 +149,43 @@ def platform_sizes(tenants: Optional[list[int]]) -> Iterator[Optional[int]]:
     yield from tenants if tenants else [None]
 
 
+def measure_size(size: Optional[int], stacks: Optional[list[str]], repeat: int) -> list[Result]:
+    """Plan every selected stack at one platform size (run in its own process)."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="plan-scale-") as temp:
+        project_dir = copy_project(Path(temp))
+        if size is not None:
+            write_synthetic_tenants(project_dir, size)
+        for stack in stacks or stacks_in(project_dir):
+            resources, seconds = time_stack(stack, project_dir, repeat)
+            best, mean = min(seconds), statistics.fmean(seconds)
+            results.append(
+                Result(
+                    stack=stack,
+                    tenants=tenant_count(project_dir, stack),
+                    resources=resources,
+                    runs=repeat,
+                    best_seconds=round(best, 4),
+                    mean_seconds=round(mean, 4),
+                    resources_per_second=round(resources / mean, 1),
+                    peak_rss_mib=round(peak_rss_mib(), 1),
+                )
+            )
+    return results
+
+
 def benchmark(
     stacks: Optional[list[str]], repeat: int, tenants: Optional[list[int]]
 ) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="plan-scale-") as temp:
+        project_dir = copy_project(Path(temp))
+        cold_start = warm_up((stacks or stacks_in(project_dir))[0], project_dir)
     results: list[Result] = []
-    cold_start: Optional[float] = None
+    # A fresh process per size (forked after the imports above): its peak memory is that size's.
+    context = multiprocessing.get_context("fork")
     for size in platform_sizes(tenants):
-        with tempfile.TemporaryDirectory(prefix="plan-scale-") as temp:
-            project_dir = copy_project(Path(temp))
-            if size is not None:
-                write_synthetic_tenants(project_dir, size)
-            selected = stacks or stacks_in(project_dir)
-            if cold_start is None:
-                cold_start = warm_up(selected[0], project_dir)
-            for stack in selected:
-                resources, seconds = time_stack(stack, project_dir, repeat)
-                best, mean = min(seconds), statistics.fmean(seconds)
-                results.append(
-                    Result(
-                        stack=stack,
-                        tenants=tenant_count(project_dir),
-                        resources=resources,
-                        runs=repeat,
-                        best_seconds=round(best, 4),
-                        mean_seconds=round(mean, 4),
-                        resources_per_second=round(resources / mean, 1),
-                        peak_rss_mib=round(peak_rss_mib(), 1),
-                    )
-                )
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            results.extend(pool.submit(measure_size, size, stacks, repeat).result())
     return {
         "python": platform.python_version(),
         "repeat": repeat,
@@ -227,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tenants",
         type=positive_ints,
-        help="platform sizes to time, e.g. 10,40,100,500 (needs tenants, which do not exist yet)",
+        help="platform sizes to time: synthetic tenants per stack, e.g. 10,40,100,500",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
@@ -238,17 +259,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    if args.tenants and not tenant_loader_found():
-        print(f"plan_scale: {TENANTS_NOT_YET}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     from components.config import ConfigError
 
     try:
         report = benchmark(args.stacks, args.repeat, args.tenants)
-    except NotImplementedError as error:
-        print(f"plan_scale: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except (ConfigError, StackFileError) as error:
         print(f"plan_scale: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

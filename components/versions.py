@@ -71,16 +71,16 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
         for chart in (
             Chart(
                 "aws-load-balancer-controller",
-                "1.14.0",
+                "1.13.2",
                 "https://aws.github.io/eks-charts",
-                "v2.14.0",
+                "v2.13.2",
             ),
             Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io", "v1.21.1"),
             Chart(
                 "external-dns",
                 "1.21.1",
                 "https://kubernetes-sigs.github.io/external-dns/",
-                "v0.20.0",
+                "v0.21.0",
             ),
             Chart(
                 "kube-prometheus-stack",
@@ -88,10 +88,10 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "https://prometheus-community.github.io/helm-charts",
                 "v0.93.0",
             ),
-            Chart("aws-for-fluent-bit", "0.1.35", "https://aws.github.io/eks-charts", "2.32.5"),
+            Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", "3.2.1"),
             Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
             Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
-            Chart("argo-cd", "10.1.4", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+            Chart("argo-cd", "10.4.0", "https://argoproj.github.io/argo-helm", "v3.5.1"),
         )
     }
 )

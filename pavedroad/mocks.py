@@ -100,6 +100,10 @@ class PlatformMocks(Mocks):
             return {"arn": self._arn("eks", f"addon/{cluster}/{addon}/{uid}")}
         if typ == "eks:index:Cluster":
             return self._eks_cluster(inputs.get("name") or name)
+        if typ == "random:index/randomPassword:RandomPassword":
+            # A stand-in the plan must never show: the program keeps it a Pulumi secret.
+            placeholder = f"plan-only-password-{digest(typ, name, length=24)}"
+            return {"result": placeholder, "bcryptHash": f"$2a$10${digest(placeholder)}"}
         if typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             kind = typ.rsplit(":", 1)[-1].lower()

@@ -68,6 +68,16 @@ def platform_namespace(
     )
 
 
+def ordered_after(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:
+    """What CoreServices ordered this service after. Pulumi does not hand a component's
+    `depends_on` down to its children, so the children that must wait (charts, custom resources)
+    name these dependencies themselves."""
+    depends_on = opts.depends_on if opts is not None else None
+    if depends_on is None:
+        return []
+    return list(depends_on) if isinstance(depends_on, Sequence) else [depends_on]
+
+
 def helm_release(
     name: str,
     chart: Chart,

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import CertManagerConfig, HostedZoneConfig
 from components.core.base import (
+    ordered_after,
     ClusterContext,
     helm_release,
     irsa_annotation,
@@ -108,6 +109,7 @@ class CertManager(pulumi.ComponentResource):
             ),
             parent=self,
             provider=context.provider,
+            depends_on=ordered_after(opts),
         )
         if issuer:
             self._cluster_issuer(name, context, config, issuer, args.zones, release)

@@ -17,6 +17,7 @@ import pulumi
 
 from components.config import ExternalDnsConfig, HostedZoneConfig
 from components.core.base import (
+    ordered_after,
     ClusterContext,
     helm_release,
     irsa_annotation,
@@ -103,6 +104,7 @@ class ExternalDns(pulumi.ComponentResource):
             values=chart_values(context, config, zones, role.arn),
             parent=self,
             provider=context.provider,
+            depends_on=ordered_after(opts),
         )
         self.register_outputs({"roleArn": role.arn})
 

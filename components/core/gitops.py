@@ -1,16 +1,51 @@
-"""PLACEHOLDER — being implemented."""
+"""GitOps: Argo CD, locked down, as the one way changes reach the cluster after bootstrap.
+
+Nothing is open by default: no anonymous access, an empty default role (a logged-in user without a
+grant sees nothing), no exec into pods, TLS on the API server, and the local `admin` user only where
+config allows it (off in production). With single sign-on configured, Argo CD talks OIDC to the
+identity provider directly (no Dex), members of the configured groups become admins, and the client
+secret arrives from AWS Secrets Manager through the platform's ClusterSecretStore — never through
+config, values or the plan.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
+import yaml
 
-from components.config import GitOpsConfig
-from components.core.base import ClusterContext
+from components.config import GitOpsConfig, SsoConfig
+from components.core.base import (
+    ordered_after,
+    ClusterContext,
+    helm_release,
+    platform_namespace,
+    resources,
+)
+from components.core.secrets import platform_secret_prefix
+from components.kubernetes import MANAGED_BY_LABELS
+from components.versions import CHARTS
 
 NAMESPACES = ("argocd",)
+NAMESPACE = NAMESPACES[0]
+RELEASE_NAME = "argocd"
+SSO_SECRET = "argocd-sso"
+SSO_SECRET_KEY = "clientSecret"
+OIDC_SCOPES = ("openid", "profile", "email", "groups")
+# Argo CD resolves `$<secret>:<key>` references only in Secrets carrying this label.
+ARGOCD_PART_OF = {"app.kubernetes.io/part-of": "argocd"}
+
+# The chart's own defaults, restated so the plan shows every container is `restricted`-compliant.
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "capabilities": {"drop": ["ALL"]},
+}
 
 
 @dataclass(frozen=True)
@@ -21,9 +56,142 @@ class GitOpsArgs:
 
 
 class GitOps(pulumi.ComponentResource):
+    """Argo CD in the `argocd` namespace.
+
+    Tenants' AppProjects (and the Applications they own) go in this same `argocd` namespace: that
+    is where Argo CD reads AppProjects from. Each team's AppProject, with its allowed repositories
+    and destination namespaces, is created by the multi-tenancy layer.
+    """
+
+    namespace: str
 
     def __init__(
         self, name: str, args: GitOpsArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:core:GitOps", name, None, opts)
-        self.register_outputs({})
+        context, config = args.context, args.config
+        self.namespace = NAMESPACE
+
+        namespace = platform_namespace(
+            f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
+        )
+        # The ExternalSecret needs the secrets service's CRDs and store; the chart needs ingress.
+        after = ordered_after(opts)
+        before_release: list[pulumi.Resource] = list(after)
+        if config.sso is not None:
+            if args.secret_store_name is None:
+                raise ValueError("Argo CD single sign-on needs the secrets service's store")
+            before_release.append(
+                self._sso_client_secret(name, context, namespace, args.secret_store_name, after)
+            )
+        helm_release(
+            f"{name}-argocd",
+            CHARTS["argo-cd"],
+            namespace=namespace.metadata.name,
+            values=chart_values(config, production=context.production),
+            parent=self,
+            provider=context.provider,
+            depends_on=before_release,
+            release_name=RELEASE_NAME,
+        )
+        self.register_outputs({"namespace": self.namespace})
+
+    def _sso_client_secret(
+        self,
+        name: str,
+        context: ClusterContext,
+        namespace: k8s.core.v1.Namespace,
+        store_name: str,
+        after: Sequence[pulumi.Resource],
+    ) -> k8s.apiextensions.CustomResource:
+        """The OIDC client secret, copied from Secrets Manager into the `argocd-sso` Secret that
+        `oidc.config` references. The platform's store serves `argocd` because it is a platform
+        namespace; the remote key sits under the platform prefix its role may read."""
+        remote_key = platform_secret_prefix(context.project, context.environment) + SSO_SECRET
+        return k8s.apiextensions.CustomResource(
+            f"{name}-sso-client-secret",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SSO_SECRET, namespace=namespace.metadata.name, labels=dict(MANAGED_BY_LABELS)
+            ),
+            spec={
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": store_name, "kind": "ClusterSecretStore"},
+                "target": {
+                    "name": SSO_SECRET,
+                    "creationPolicy": "Owner",
+                    "template": {"metadata": {"labels": dict(ARGOCD_PART_OF)}},
+                },
+                "data": [
+                    {
+                        "secretKey": SSO_SECRET_KEY,
+                        "remoteRef": {"key": remote_key, "property": SSO_SECRET_KEY},
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=context.provider, depends_on=list(after)
+            ),
+        )
+
+
+def oidc_config(sso: SsoConfig) -> str:
+    """`argocd-cm`'s `oidc.config`: the client secret is a reference, resolved by Argo CD."""
+    return yaml.safe_dump(
+        {
+            "name": "SSO",
+            "issuer": sso.issuer,
+            "clientID": sso.client_id,
+            "clientSecret": f"${SSO_SECRET}:{SSO_SECRET_KEY}",
+            "requestedScopes": list(OIDC_SCOPES),
+        },
+        sort_keys=False,
+        default_flow_style=False,
+    )
+
+
+def admin_policy(groups: Sequence[str]) -> str:
+    """`argocd-rbac-cm`'s `policy.csv`: the SSO admin groups, and nobody else, get `role:admin`."""
+    return "".join(f"g, {group}, role:admin\n" for group in groups)
+
+
+def chart_values(config: GitOpsConfig, production: bool) -> dict[str, Any]:
+    """Values of the `argo-cd` chart. In production the API server and the repo server run twice,
+    each with a PodDisruptionBudget; the application controller stays single (more replicas would
+    shard clusters, not add failover) and so does Redis, a cache Argo CD rebuilds (no redis-ha)."""
+    replicas = 2 if production else 1
+    cm: dict[str, Any] = {
+        "admin.enabled": "true" if config.admin_user else "false",
+        "users.anonymous.enabled": "false",
+        "exec.enabled": "false",
+    }
+    rbac: dict[str, Any] = {"policy.default": ""}
+    if config.sso is not None:
+        cm["oidc.config"] = oidc_config(config.sso)
+        rbac["policy.csv"] = admin_policy(config.sso.admin_groups)
+
+    def workload(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
+        return {
+            "resources": resources(cpu, memory, cpu_limit),
+            "containerSecurityContext": RESTRICTED_CONTAINER,
+        }
+
+    def highly_available(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
+        pdb = {"enabled": replicas > 1, "minAvailable": 1}
+        return {**workload(cpu, memory, cpu_limit), "replicas": replicas, "pdb": pdb}
+
+    return {
+        "crds": {"install": True, "keep": True},
+        "global": {"networkPolicy": {"create": True}},
+        "configs": {"cm": cm, "params": {"server.insecure": False}, "rbac": rbac},
+        "dex": {"enabled": False},
+        "controller": {**workload("250m", "1Gi", "1"), "replicas": 1},
+        "server": highly_available("100m", "256Mi", "500m"),
+        "repoServer": highly_available("100m", "512Mi", "1"),
+        "applicationSet": {**workload("50m", "128Mi", "200m"), "replicas": 1},
+        "notifications": workload("25m", "64Mi", "100m"),
+        "redis": workload("50m", "128Mi", "200m"),
+        "redis-ha": {"enabled": False},
+        "redisSecretInit": workload("25m", "64Mi", "100m"),
+    }

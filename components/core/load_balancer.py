@@ -20,6 +20,7 @@ import pulumi
 
 from components.config import IngressConfig
 from components.core.base import (
+    ordered_after,
     ClusterContext,
     helm_release,
     irsa_annotation,
@@ -93,6 +94,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             values=chart_values(context, config.class_name, role.arn),
             parent=self,
             provider=context.provider,
+            depends_on=ordered_after(opts),
         )
         self.register_outputs(
             {"ingressClassName": self.ingress_class_name, "controllerRoleArn": role.arn}

@@ -1,16 +1,74 @@
-"""PLACEHOLDER — being implemented."""
+"""Observability: metrics and alerts with kube-prometheus-stack, container logs in CloudWatch Logs.
+
+Prometheus picks up every ServiceMonitor, PodMonitor and PrometheusRule in the cluster, so a team
+(or the delivery layer's analysis templates) gets scraped and alerted on by creating one in its
+own namespace — no label to remember, no platform ticket. Grafana's admin password is generated,
+kept a Pulumi secret and handed to the chart as an existing Secret, so it never appears in values,
+plans or manifests. Fluent Bit ships container logs to a log group the platform creates with a
+retention, through an IRSA role that can write to that log group and nothing else.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from components.config import ObservabilityConfig
-from components.core.base import ClusterContext
+from components.config import LogsConfig, ObservabilityConfig
+from components.core.base import (
+    ordered_after,
+    ClusterContext,
+    helm_release,
+    irsa_annotation,
+    platform_namespace,
+    resources,
+)
+from components.iam import allow, irsa_role, policy_document
+from components.kubernetes import MANAGED_BY_LABELS
+from components.versions import CHARTS
 
 NAMESPACES = ("monitoring", "logging")
+MONITORING, LOGGING = NAMESPACES
+
+STACK_CHART = CHARTS["kube-prometheus-stack"]
+FLUENT_BIT_CHART = CHARTS["aws-for-fluent-bit"]
+# fullnameOverride pins every object name the chart derives (`<fullname>-prometheus`, …), so the
+# Prometheus address below never changes with the release name.
+FULLNAME = "kube-prometheus-stack"
+PROMETHEUS_PORT = 9090
+STORAGE_CLASS = "gp3"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER = "admin"
+FLUENT_BIT_SERVICE_ACCOUNT = "aws-for-fluent-bit"
+
+# Non-root and unprivileged, for every chart that lets us say so.
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 65534,
+    "runAsGroup": 65534,
+    "fsGroup": 65534,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# Prometheus and Alertmanager images expect the chart's default user and group.
+PROMETHEUS_POD = {**RESTRICTED_POD, "runAsUser": 1000, "runAsGroup": 2000, "fsGroup": 2000}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def prometheus_address(namespace: str = MONITORING) -> str:
+    """The in-cluster URL of Prometheus: the chart's `<fullname>-prometheus` Service, port 9090."""
+    return f"http://{FULLNAME}-prometheus.{namespace}.svc.cluster.local:{PROMETHEUS_PORT}"
+
+
+def container_log_group_name(cluster_name: str) -> str:
+    return f"/aws/eks/{cluster_name}/containers"
 
 
 @dataclass(frozen=True)
@@ -26,5 +84,303 @@ class Observability(pulumi.ComponentResource):
         self, name: str, args: ObservabilityArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:core:Observability", name, None, opts)
-        self.prometheus_url = None  # type: ignore[assignment]
-        self.register_outputs({})
+        self._after = ordered_after(opts)
+        context, config = args.context, args.config
+
+        # node-exporter shares the node's network and PID namespaces and mounts its root
+        # filesystem (hostNetwork, hostPID, hostPath), which only `privileged` admits; every
+        # other workload of the stack is configured to meet `restricted` all the same.
+        monitoring = platform_namespace(
+            f"{name}-monitoring",
+            MONITORING,
+            parent=self,
+            provider=context.provider,
+            enforce="privileged",
+        )
+        grafana_secret = self._grafana_admin(name, context, monitoring) if config.grafana else None
+        self._metrics_stack(name, context, config, monitoring, grafana_secret)
+        self.prometheus_url = prometheus_address()
+
+        # Reserved for the platform whether or not logs are on; Fluent Bit reads the nodes'
+        # /var/log through hostPath, which only `privileged` admits, so that level is granted
+        # only while it runs.
+        log_namespace = platform_namespace(
+            f"{name}-logging",
+            LOGGING,
+            parent=self,
+            provider=context.provider,
+            enforce="privileged" if config.logs.enabled else "restricted",
+        )
+        if config.logs.enabled:
+            self._container_logs(name, context, config.logs, log_namespace)
+
+        self.register_outputs({"prometheusUrl": self.prometheus_url})
+
+    # ----------------------------------------------------------------------------------------------
+    # Metrics, alerts and dashboards
+
+    def _grafana_admin(
+        self, name: str, context: ClusterContext, namespace: k8s.core.v1.Namespace
+    ) -> k8s.core.v1.Secret:
+        """A generated admin password in a Secret the chart reads (`grafana.admin.existingSecret`):
+        it stays a Pulumi secret end to end and never passes through Helm values."""
+        password = random.RandomPassword(
+            f"{name}-grafana-admin-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=GRAFANA_ADMIN_SECRET,
+                namespace=namespace.metadata.name,
+                labels=dict(MANAGED_BY_LABELS),
+            ),
+            type="Opaque",
+            string_data={
+                "admin-user": pulumi.Output.secret(GRAFANA_ADMIN_USER),
+                "admin-password": pulumi.Output.secret(password.result),
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=context.provider),
+        )
+
+    def _metrics_stack(
+        self,
+        name: str,
+        context: ClusterContext,
+        config: ObservabilityConfig,
+        namespace: k8s.core.v1.Namespace,
+        grafana_secret: Optional[k8s.core.v1.Secret],
+    ) -> k8s.helm.v3.Release:
+        values = {
+            "fullnameOverride": FULLNAME,
+            # EKS runs the control plane: there is no etcd, scheduler or controller-manager
+            # endpoint in the cluster to scrape, only alerts that would fire forever.
+            "kubeEtcd": {"enabled": False},
+            "kubeScheduler": {"enabled": False},
+            "kubeControllerManager": {"enabled": False},
+            "prometheusOperator": _operator_values(),
+            "prometheus": _prometheus_values(config),
+            "alertmanager": _alertmanager_values(config.alertmanager_replicas),
+            "grafana": _grafana_values() if grafana_secret is not None else {"enabled": False},
+            "kube-state-metrics": _kube_state_metrics_values(),
+            "prometheus-node-exporter": _node_exporter_values(),
+        }
+        return helm_release(
+            f"{name}-kube-prometheus-stack",
+            STACK_CHART,
+            namespace=namespace.metadata.name,
+            values=values,
+            parent=self,
+            provider=context.provider,
+            depends_on=[
+                *self._after,
+                namespace,
+                *([grafana_secret] if grafana_secret else []),
+            ],
+            release_name=FULLNAME,
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # Container logs
+
+    def _container_logs(
+        self,
+        name: str,
+        context: ClusterContext,
+        config: LogsConfig,
+        namespace: k8s.core.v1.Namespace,
+    ) -> k8s.helm.v3.Release:
+        child = pulumi.ResourceOptions(parent=self)
+        # Created here, with a retention, so Fluent Bit never creates a log group kept forever.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-container-logs",
+            name=container_log_group_name(context.cluster_name),
+            retention_in_days=config.retention_days,
+            tags=context.tags,
+            opts=child,
+        )
+        role = irsa_role(
+            f"{name}-fluent-bit-irsa",
+            role_name=f"{context.prefix}-fluent-bit",
+            oidc=context.oidc,
+            namespace=LOGGING,
+            service_account=FLUENT_BIT_SERVICE_ACCOUNT,
+            inline_policy=log_group.arn.apply(fluent_bit_policy),
+            tags=context.tags,
+            parent=self,
+        )
+        return helm_release(
+            f"{name}-aws-for-fluent-bit",
+            FLUENT_BIT_CHART,
+            namespace=namespace.metadata.name,
+            values=_fluent_bit_values(context, log_group.name, role.arn),
+            parent=self,
+            provider=context.provider,
+            depends_on=[*self._after, namespace, log_group, role],
+        )
+
+
+def fluent_bit_policy(log_group_arn: str) -> str:
+    """Write access to the one container log group and its streams.
+
+    The `cloudwatch_logs` output creates a stream per container and puts events into it;
+    `DescribeLogStreams` lets it resume an existing stream. The group already exists and the
+    chart's `autoCreateGroup` is off, so neither `CreateLogGroup`, `PutRetentionPolicy` nor the
+    account-wide `DescribeLogGroups` is granted.
+    """
+    return policy_document(
+        allow(
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Chart values: kube-prometheus-stack (and its subcharts)
+
+
+def _operator_values() -> dict[str, Any]:
+    """The operator runs one replica (it has no HA mode); its webhook cert job is bounded too."""
+    return {
+        "resources": resources("100m", "256Mi", "500m"),
+        "securityContext": RESTRICTED_POD,
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+        "admissionWebhooks": {"patch": {"resources": resources("50m", "64Mi", "200m")}},
+        # The config-reloader sidecar runs in every Prometheus and Alertmanager pod.
+        "prometheusConfigReloader": {"resources": resources("50m", "64Mi", "200m")},
+    }
+
+
+def _prometheus_values(config: ObservabilityConfig) -> dict[str, Any]:
+    prometheus = config.prometheus
+    return {
+        "podDisruptionBudget": {"enabled": prometheus.replicas > 1},
+        "prometheusSpec": {
+            "replicas": prometheus.replicas,
+            "retention": prometheus.retention,
+            "resources": resources("500m", "2Gi", "2"),
+            "securityContext": PROMETHEUS_POD,
+            "storageSpec": {
+                "volumeClaimTemplate": {
+                    "spec": {
+                        "storageClassName": STORAGE_CLASS,
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": prometheus.storage_size}},
+                    }
+                }
+            },
+            # Select monitors and rules from every namespace without requiring the chart's
+            # `release` label: tenants and the delivery layer just create them.
+            "ruleSelectorNilUsesHelmValues": False,
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "probeSelectorNilUsesHelmValues": False,
+        },
+    }
+
+
+def _alertmanager_values(replicas: int) -> dict[str, Any]:
+    return {
+        "podDisruptionBudget": {"enabled": replicas > 1},
+        "alertmanagerSpec": {
+            "replicas": replicas,
+            "resources": resources("50m", "128Mi", "200m"),
+            "securityContext": PROMETHEUS_POD,
+            # Silences and notification state survive a restart.
+            "storage": {
+                "volumeClaimTemplate": {
+                    "spec": {
+                        "storageClassName": STORAGE_CLASS,
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "2Gi"}},
+                    }
+                }
+            },
+        },
+    }
+
+
+def _grafana_values() -> dict[str, Any]:
+    """One replica: Grafana keeps its state in a local SQLite database."""
+    return {
+        "enabled": True,
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "resources": resources("100m", "256Mi", "500m"),
+        "sidecar": {"resources": resources("50m", "128Mi", "200m")},
+        "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # The chown init container runs as root; the Helm test pod has no resource limits.
+        "initChownData": {"enabled": False},
+        "testFramework": {"enabled": False},
+    }
+
+
+def _kube_state_metrics_values() -> dict[str, Any]:
+    return {
+        "resources": resources("50m", "128Mi", "200m"),
+        "securityContext": {"enabled": True, **RESTRICTED_POD},
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+    }
+
+
+def _node_exporter_values() -> dict[str, Any]:
+    """Host network, PID and root filesystem stay (they are what node-exporter measures); the
+    process itself runs as nobody with no capabilities."""
+    return {
+        "resources": resources("50m", "64Mi", "200m"),
+        "securityContext": RESTRICTED_POD,
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Chart values: aws-for-fluent-bit
+
+
+def _fluent_bit_values(
+    context: ClusterContext, log_group_name: pulumi.Input[str], role_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Only the `cloudwatch_logs` output, into the platform's log group, as the IRSA role.
+
+    Fluent Bit runs as root: it reads root-owned container logs and keeps its read positions in
+    a database under the node's /var/log. It gets no capabilities and cannot escalate.
+    """
+    return {
+        "serviceAccount": {
+            "create": True,
+            "name": FLUENT_BIT_SERVICE_ACCOUNT,
+            "annotations": irsa_annotation(role_arn),
+        },
+        "cloudWatchLogs": {
+            "enabled": True,
+            "region": context.region,
+            "logGroupName": log_group_name,
+            "logStreamPrefix": "fluentbit-",
+            # The group exists already, with its retention; the role may not create groups.
+            "autoCreateGroup": False,
+        },
+        "cloudWatch": {"enabled": False},
+        "firehose": {"enabled": False},
+        "kinesis": {"enabled": False},
+        "elasticsearch": {"enabled": False},
+        "resources": resources("50m", "128Mi", "500m"),
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        # Logs of every node, tainted ones included, before anything else is scheduled there.
+        "priorityClassName": "system-node-critical",
+        "tolerations": [{"operator": "Exists"}],
+    }

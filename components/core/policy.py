@@ -29,7 +29,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PolicyConfig
-from components.core.base import ClusterContext, helm_release, platform_namespace, resources
+from components.core.base import (
+    ordered_after,
+    ClusterContext,
+    helm_release,
+    platform_namespace,
+    resources,
+)
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.versions import CHARTS
 
@@ -81,6 +87,7 @@ class PolicyEngine(pulumi.ComponentResource):
             values=chart_values(context.production),
             parent=self,
             provider=context.provider,
+            depends_on=ordered_after(opts),
         )
 
         rules = RuleSettings(

@@ -1,16 +1,70 @@
-"""PLACEHOLDER — being implemented."""
+"""Secrets: the External Secrets Operator, syncing AWS Secrets Manager into Kubernetes Secrets.
+
+No secret value ever passes through config, plan or Git: a value lives in Secrets Manager and an
+`ExternalSecret` names it. The operator's controller holds an IRSA role that reads only the
+platform's own secrets (`<project>/<env>/platform/…`), and the `ClusterSecretStore` that uses
+that role serves only the platform's namespaces, listed by name in its `conditions`. A tenant
+namespace can therefore never read a platform secret through it — not even one whose name merely
+looks like a platform namespace. Tenants get their own namespaced SecretStores, each with its own
+role scoped to the team's prefix, in the multi-tenancy layer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.config import SecretsConfig
-from components.core.base import ClusterContext
+from components.core.base import (
+    ordered_after,
+    ClusterContext,
+    helm_release,
+    irsa_annotation,
+    platform_namespace,
+    resources,
+)
+from components.iam import allow, irsa_role, policy_document
+from components.kubernetes import MANAGED_BY_LABELS
+from components.versions import CHARTS
 
 NAMESPACES = ("external-secrets",)
+NAMESPACE = NAMESPACES[0]
+SERVICE_ACCOUNT = "external-secrets"
+CLUSTER_SECRET_STORE = "platform-secrets-manager"
+STORE_API_VERSION = "external-secrets.io/v1"
+
+# What ESO's AWS Secrets Manager guide lists for reading secrets by name. Deliberately absent:
+# GetResourcePolicy (only for PushSecret's resource policies), ListSecrets and BatchGetSecretValue
+# (only for `dataFrom.find`, and they cannot be scoped to a prefix), and every write action.
+READ_ACTIONS = (
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
+)
+
+# The chart's own defaults, restated so the plan shows every container is `restricted`-compliant.
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "enabled": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def platform_secret_prefix(project: str, environment: str) -> str:
+    """Where the platform's own secrets live in Secrets Manager, e.g. `paved-road/dev/platform/`."""
+    return f"{project}/{environment}/platform/"
+
+
+def secrets_arn(region: str, account_id: str, prefix: str) -> str:
+    """Every secret under `prefix`; the `*` also covers the random suffix AWS appends to names."""
+    return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{prefix}*"
 
 
 @dataclass(frozen=True)
@@ -22,10 +76,127 @@ class SecretsArgs:
 
 class SecretsService(pulumi.ComponentResource):
     cluster_secret_store_name: str
+    platform_secret_prefix: str
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:core:Secrets", name, None, opts)
-        self.cluster_secret_store_name = None  # type: ignore[assignment]
-        self.register_outputs({})
+        context = args.context
+        after = ordered_after(opts)
+        self.platform_secret_prefix = platform_secret_prefix(context.project, context.environment)
+        self.cluster_secret_store_name = CLUSTER_SECRET_STORE
+
+        namespace = platform_namespace(
+            f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
+        )
+        role = irsa_role(
+            f"{name}-controller",
+            role_name=f"{context.prefix}-external-secrets",
+            oidc=context.oidc,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            tags=context.tags,
+            parent=self,
+            inline_policy=self._read_platform_secrets(context),
+        )
+        release = helm_release(
+            f"{name}-operator",
+            CHARTS["external-secrets"],
+            namespace=namespace.metadata.name,
+            values=chart_values(role.arn, replicas=2 if context.production else 1),
+            parent=self,
+            provider=context.provider,
+            depends_on=after,
+        )
+        self._cluster_secret_store(name, context, args.platform_namespaces, release)
+        self.register_outputs(
+            {
+                "clusterSecretStoreName": self.cluster_secret_store_name,
+                "platformSecretPrefix": self.platform_secret_prefix,
+                "controllerRoleArn": role.arn,
+            }
+        )
+
+    def _read_platform_secrets(self, context: ClusterContext) -> pulumi.Output[str]:
+        """Read-only, and only the platform prefix: never `*`, never a tenant's secrets."""
+        return context.account_id.apply(
+            lambda account_id: policy_document(
+                allow(
+                    READ_ACTIONS,
+                    [secrets_arn(context.region, account_id, self.platform_secret_prefix)],
+                    Sid="ReadPlatformSecrets",
+                )
+            )
+        )
+
+    def _cluster_secret_store(
+        self,
+        name: str,
+        context: ClusterContext,
+        platform_namespaces: list[str],
+        release: pulumi.Resource,
+    ) -> k8s.apiextensions.CustomResource:
+        """One store for the platform's namespaces only. It authenticates with a token of the
+        controller's own service account (the role comes from its IRSA annotation), so it can read
+        exactly what that role can: the platform prefix. It waits for the release: the chart
+        brings the CRD and the validating webhook that admits it."""
+        return k8s.apiextensions.CustomResource(
+            f"{name}-cluster-secret-store",
+            api_version=STORE_API_VERSION,
+            kind="ClusterSecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=CLUSTER_SECRET_STORE, labels=dict(MANAGED_BY_LABELS)
+            ),
+            spec={
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": context.region,
+                        "auth": {
+                            "jwt": {
+                                "serviceAccountRef": {
+                                    "name": SERVICE_ACCOUNT,
+                                    "namespace": NAMESPACE,
+                                }
+                            }
+                        },
+                    }
+                },
+                "conditions": [{"namespaces": sorted(platform_namespaces)}],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=context.provider, depends_on=[release]
+            ),
+        )
+
+
+def chart_values(role_arn: pulumi.Input[str], replicas: int) -> dict[str, Any]:
+    """Values of the `external-secrets` chart. With more than one replica each Deployment gets a
+    PodDisruptionBudget; leader election is always on, so a rolling update never has two
+    controllers writing the same Secret."""
+
+    def deployment(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
+        return {
+            "resources": resources(cpu, memory, cpu_limit),
+            "securityContext": RESTRICTED_CONTAINER,
+            "podDisruptionBudget": {"enabled": replicas > 1, "minAvailable": 1},
+        }
+
+    return {
+        "installCRDs": True,
+        "replicaCount": replicas,
+        "leaderElect": True,
+        "serviceAccount": {
+            "create": True,
+            "name": SERVICE_ACCOUNT,
+            "annotations": irsa_annotation(role_arn),
+        },
+        **deployment("50m", "128Mi", "200m"),
+        "webhook": {"replicaCount": replicas, **deployment("25m", "64Mi", "100m")},
+        "certController": {
+            "replicaCount": replicas,
+            "extraArgs": {"enable-leader-election": True},
+            **deployment("25m", "64Mi", "100m"),
+        },
+    }
