@@ -370,6 +370,13 @@ class GitOpsConfig(Model):
     # None: the local admin user is off when paved-road:production is true.
     admin_user: Optional[bool] = None
     sso: Optional[SsoConfig] = None
+    # Argo CD's external name (SSO redirects go there). None: `argocd.<first DNS zone>`.
+    hostname: Optional[str] = None
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, DOMAIN, "a DNS name")
 
 
 class CoreConfig(Model):
@@ -400,11 +407,13 @@ class CoreConfig(Model):
                 ),
                 "gitops": self.gitops.model_copy(
                     update={
+                        "hostname": self.gitops.hostname
+                        or (f"argocd.{self.dns.zones[0].domain}" if self.dns.zones else None),
                         "admin_user": (
                             (not production)
                             if self.gitops.admin_user is None
                             else self.gitops.admin_user
-                        )
+                        ),
                     }
                 ),
             }
@@ -545,6 +554,15 @@ def _core_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
                     f"{manager.issuer!r} solves DNS-01 challenges and needs {key}.dns.zones",
                 )
             )
+    if core.gitops.enabled and core.gitops.sso and not core.gitops.hostname:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.gitops.hostname",
+                "is required with sso (the identity provider redirects there); set it or "
+                f"configure {key}.dns.zones",
+            )
+        )
     if core.gitops.enabled and core.gitops.sso and not core.secrets.enabled:
         issues.append(
             ConfigIssue(

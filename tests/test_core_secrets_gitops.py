@@ -532,3 +532,33 @@ def test_bad_gitops_config_names_file_and_field_and_registers_nothing(
     assert f"{FILE}: {field}: " in message, message
     assert expected in message, message
     assert engine.recorded == []
+
+
+def test_argocd_knows_its_own_url_from_the_dns_zone_or_config(tmp_path: Path) -> None:
+    values = argocd_values(shipped_plan("prod"))
+    assert values["global"]["domain"] == "argocd.paved-road.example"
+    config = {
+        "aws:region": "eu-west-1",
+        "paved-road:core": {
+            "gitops": {
+                "hostname": "deploy.acme.example",
+                "sso": {"issuer": "https://login.acme.example", "clientId": "argocd"},
+            }
+        },
+    }
+    run = PlanEngine("test", make_project(tmp_path, config)).run()
+    assert argocd_values(run)["global"]["domain"] == "deploy.acme.example"
+
+
+def test_sso_without_a_hostname_is_a_config_error(tmp_path: Path) -> None:
+    config = {
+        "aws:region": "eu-west-1",
+        "paved-road:core": {
+            "gitops": {"sso": {"issuer": "https://login.acme.example", "clientId": "argocd"}}
+        },
+    }
+    engine = PlanEngine("test", make_project(tmp_path, config))
+    with pytest.raises(ConfigError) as raised:
+        engine.run()
+    assert "stacks/Pulumi.test.yaml: paved-road:core.gitops.hostname" in str(raised.value)
+    assert engine.recorded == []

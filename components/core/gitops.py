@@ -183,7 +183,11 @@ def chart_values(config: GitOpsConfig, production: bool) -> dict[str, Any]:
 
     return {
         "crds": {"install": True, "keep": True},
-        "global": {"networkPolicy": {"create": True}},
+        "global": {
+            "networkPolicy": {"create": True},
+            # Argo CD's own URL (argocd-cm `url`): OIDC redirects and links point there.
+            **({"domain": config.hostname} if config.hostname else {}),
+        },
         "configs": {"cm": cm, "params": {"server.insecure": False}, "rbac": rbac},
         "dex": {"enabled": False},
         "controller": {**workload("250m", "1Gi", "1"), "replicas": 1},
