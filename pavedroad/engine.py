@@ -105,8 +105,9 @@ def redact(value: Any) -> Any:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock resource monitor that keeps every registration request as the engine sees it."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(self, mocks: PlatformMocks) -> None:
         super().__init__(mocks)
+        self.mocks: PlatformMocks = mocks
         self.recorded: list[RecordedResource] = []
         self._lock = threading.Lock()
 
@@ -124,7 +125,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId,
             custom=request.custom or False,
         )
-        id_, state = self.mocks.new_resource(resource_args)
+        id_, state = self.mocks.provider_outputs(resource_args)
         response_object = struct_pb2.Struct()
         response_object.update(state)
         recorded = RecordedResource(
