@@ -68,6 +68,7 @@ class Platform(pulumi.ComponentResource):
             gitops_namespace=self.core.gitops_namespace,
             secrets_service=self.core.secrets_service,
             gitops_service=self.core.gitops_service,
+            ingress_class_name=self.core.ingress_class_name,
         )
         self.tenants = [
             Tenant(

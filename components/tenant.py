@@ -51,6 +51,11 @@ class TenantPlatform:
     # The core services that bring the CRDs of SecretStore and AppProject (None: switched off).
     secrets_service: Optional[pulumi.Resource]
     gitops_service: Optional[pulumi.Resource]
+    # The IngressClass apps' Ingresses use (None: ingress switched off).
+    ingress_class_name: Optional[str] = None
+    # The delivery layer (Argo Rollouts and its analysis templates) that Rollouts depend on;
+    # None when it is switched off.
+    rollouts: Optional[pulumi.Resource] = None
 
 
 @dataclass(frozen=True)

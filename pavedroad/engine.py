@@ -280,11 +280,15 @@ class PlanEngine:
             _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
 
         exported = dict(getattr(settings.get_root_resource(), "outputs", {}))
+        outputs = _sync_await(_resolve_outputs(exported))
+        # The recording is all a plan keeps: let the SDK's resource graph go.
+        settings.ROOT.set(None)
+        monitor.resources.clear()
         return PlanRun(
             project=project,
             stack=self.stack,
             resources=sorted(monitor.recorded, key=lambda r: r.urn),
-            outputs=_sync_await(_resolve_outputs(exported)),
+            outputs=outputs,
         )
 
 
