@@ -112,6 +112,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[RecordedResource] = []
         self._lock = threading.Lock()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN as the Pulumi engine builds it: the parent's full qualified type, then ours.
+
+        (The SDK's mock keeps only the parent's own type, so nested resources would get URNs no
+        real stack ever has.)
+        """
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join(
+            [settings.get_stack(), settings.get_project(), type_, name]
+        )
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 — the gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
