@@ -321,7 +321,7 @@ def _plan_file(root: Path, stack: str) -> Path:
     return root / "build" / stack / "plan.json"
 
 
-def test_adding_a_tenant_adds_exactly_its_resources(tmp_path: Path) -> None:
+def test_adding_or_removing_a_tenant_changes_exactly_its_resources(tmp_path: Path) -> None:
     (tmp_path / "base").mkdir()
     base = make_project(tmp_path / "base", stack_config("dev"), "dev")
     head_config = copy.deepcopy(stack_config("dev"))
@@ -363,6 +363,21 @@ def test_adding_a_tenant_adds_exactly_its_resources(tmp_path: Path) -> None:
     )
     assert all(base_urns[u] == head_urns[u] for u in base_urns), "no other resource changes"
     assert f"+{len(added)} to add, ~0 to change, -0 to remove" in result.stdout
+    # And taking the tenant out again removes exactly those resources.
+    removal = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pavedroad",
+            "diff",
+            str(head / "build/dev/plan.json"),
+            str(base / "build/dev/plan.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert f"+0 to add, ~0 to change, -{len(added)} to remove" in removal.stdout
 
 
 BAD_TENANTS = {
