@@ -37,7 +37,7 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
 PROJECT = "paved-road"
 STACK_CONFIG_DIR = "stacks"
 # Every `paved-road:` key a stack file may set; anything else is a typo worth stopping for.
-KNOWN_KEYS = ("cluster", "core", "environment", "network", "production", "tenants")
+KNOWN_KEYS = ("cluster", "core", "delivery", "environment", "network", "production", "tenants")
 
 # --------------------------------------------------------------------------------------------------
 # paved-road:network
@@ -421,6 +421,23 @@ class CoreConfig(Model):
 
 
 # --------------------------------------------------------------------------------------------------
+# paved-road:delivery — the rollout controller and the analysis templates releases are gated by
+
+
+class DeliveryConfig(Model):
+    """Argo Rollouts and the cluster-wide analysis templates.
+
+    The analysis provider answers the templates' queries; the template names and arguments stay
+    the same whichever it is, so apps never change when the platform changes provider.
+    """
+
+    enabled: bool = True
+    # The Rollouts dashboard has no login of its own; it stays off unless asked for, read-only.
+    dashboard: bool = False
+    analysis_provider: Literal["prometheus", "datadog", "newrelic"] = "prometheus"
+
+
+# --------------------------------------------------------------------------------------------------
 # The whole platform
 
 
@@ -432,6 +449,7 @@ class PlatformConfig(Model):
     network: NetworkConfig
     cluster: ClusterConfig
     core: CoreConfig
+    delivery: DeliveryConfig = DeliveryConfig()
     tenants: tuple[TenantConfig, ...] = ()
 
     @property
@@ -519,6 +537,20 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                 )
             )
     issues.extend(_core_checks(config.core, file))
+    issues.extend(_delivery_checks(config.delivery, config.core, file))
+    if not config.delivery.enabled:
+        for tenant in config.tenants:
+            for index, app in enumerate(tenant.apps):
+                if app.needs_rollout:
+                    issues.append(
+                        ConfigIssue(
+                            f"tenants/{tenant.name}.yaml",
+                            f"apps[{index}].release.strategy",
+                            f"app {app.name!r} is released by Argo Rollouts, but "
+                            f"{PROJECT}:delivery.enabled is false in {file}; use strategy "
+                            "'serviceSwitch' or turn delivery on",
+                        )
+                    )
     return issues
 
 
@@ -572,6 +604,33 @@ def _core_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
             )
         )
     return issues
+
+
+def _delivery_checks(delivery: DeliveryConfig, core: CoreConfig, file: str) -> list[ConfigIssue]:
+    """The analysis provider needs what answers its queries or holds its credentials."""
+    if not delivery.enabled:
+        return []
+    field = f"{PROJECT}:delivery.analysisProvider"
+    provider = delivery.analysis_provider
+    if provider == "prometheus" and not core.observability.enabled:
+        return [
+            ConfigIssue(
+                file,
+                field,
+                f"'prometheus' queries the in-cluster Prometheus; enable {PROJECT}:core."
+                "observability, choose 'datadog' or 'newrelic', or set delivery.enabled: false",
+            )
+        ]
+    if provider != "prometheus" and not core.secrets.enabled:
+        return [
+            ConfigIssue(
+                file,
+                field,
+                f"{provider!r} reads its API credentials through the secrets service; enable "
+                f"{PROJECT}:core.secrets",
+            )
+        ]
+    return []
 
 
 def _project_keys() -> list[str]:
@@ -636,10 +695,14 @@ def load_platform_config() -> PlatformConfig:
     )
 
     core = _parse_section(read_object("core"), CoreConfig, file, f"{PROJECT}:core", issues)
+    delivery = _parse_section(
+        read_object("delivery"), DeliveryConfig, file, f"{PROJECT}:delivery", issues
+    )
 
     tenants: list[TenantConfig] = []
-    if network is not None and cluster is not None and core is not None:
+    if network is not None and cluster is not None and core is not None and delivery is not None:
         from components.core import platform_namespaces
+        from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
         tenants, tenant_issues = load_tenants(
             read_object("tenants"),
@@ -647,12 +710,17 @@ def load_platform_config() -> PlatformConfig:
             root=Path.cwd(),
             stack_file=file,
             key=f"{PROJECT}:tenants",
-            reserved_namespaces=platform_namespaces(core.resolved(bool(production_raw))),
+            # Delivery's namespace stays the platform's even while delivery is off, so switching
+            # it on later never collides with a team's namespace.
+            reserved_namespaces=[
+                *platform_namespaces(core.resolved(bool(production_raw))),
+                *DELIVERY_NAMESPACES,
+            ],
             admins=cluster.admins,
         )
         issues.extend(tenant_issues)
 
-    if issues or network is None or cluster is None or core is None:
+    if issues or network is None or cluster is None or core is None or delivery is None:
         raise ConfigError(issues)
     platform = PlatformConfig(
         project=pulumi.get_project(),
@@ -662,6 +730,7 @@ def load_platform_config() -> PlatformConfig:
         network=network,
         cluster=cluster,
         core=core.resolved(bool(production_raw)),
+        delivery=delivery,
         tenants=tuple(tenants),
     )
     issues.extend(_cross_checks(platform, file))

@@ -11,6 +11,8 @@ from components.cluster import SecureCluster, SecureClusterArgs
 from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.base import ClusterContext
+from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
+from components.delivery import Delivery, DeliveryArgs
 from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs, TenantPlatform
 
@@ -19,6 +21,7 @@ class Platform(pulumi.ComponentResource):
     network: Network
     cluster: SecureCluster
     core: CoreServices
+    delivery: Optional[Delivery]
     tenants: list[Tenant]
 
     def __init__(
@@ -59,8 +62,29 @@ class Platform(pulumi.ComponentResource):
             tags=config.tags,
         )
         self.core = CoreServices(
-            "core", CoreServicesArgs(context=context, config=config.core), opts=child
+            "core",
+            CoreServicesArgs(
+                context=context,
+                config=config.core,
+                extra_platform_namespaces=(
+                    tuple(DELIVERY_NAMESPACES) if config.delivery.enabled else ()
+                ),
+            ),
+            opts=child,
         )
+        self.delivery = None
+        if config.delivery.enabled:
+            self.delivery = Delivery(
+                "delivery",
+                DeliveryArgs(
+                    context=context,
+                    config=config.delivery,
+                    prometheus_url=self.core.prometheus_url,
+                    ingress_class_name=self.core.ingress_class_name,
+                    cluster_secret_store_name=self.core.cluster_secret_store_name,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.core]),
+            )
         shared = TenantPlatform(
             context=context,
             load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),
@@ -69,6 +93,8 @@ class Platform(pulumi.ComponentResource):
             secrets_service=self.core.secrets_service,
             gitops_service=self.core.gitops_service,
             ingress_class_name=self.core.ingress_class_name,
+            rollouts=self.delivery,
+            monitoring_service=self.core.monitoring_service,
         )
         self.tenants = [
             Tenant(

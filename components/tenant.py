@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.apps import AppTarget, render_app
+from components.apps_config import AppConfig, app_namespace
 from components.core.base import ClusterContext
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
@@ -56,6 +58,8 @@ class TenantPlatform:
     # The delivery layer (Argo Rollouts and its analysis templates) that Rollouts depend on;
     # None when it is switched off.
     rollouts: Optional[pulumi.Resource] = None
+    # The observability service bringing the ServiceMonitor CRD apps' monitors need.
+    monitoring_service: Optional[pulumi.Resource] = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,11 @@ class Tenant(pulumi.ComponentResource):
         }
 
         role = self._workload_role()
+        ready: dict[str, list[pulumi.Resource]] = {}
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
             ns_opts = self._k8s(depends_on=[ns])
-            self._service_accounts(namespace, role, ns_opts)
+            ready[namespace] = [ns, self._service_accounts(namespace, role, ns_opts)]
             self._guardrails(namespace, ns_opts)
             self._network_policies(namespace, args.reachable_tenants, ns_opts)
             self._role_bindings(namespace, ns_opts)
@@ -111,6 +116,8 @@ class Tenant(pulumi.ComponentResource):
         self._access_entries()
         if platform.gitops_service is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.gitops_service)
+        for app in tenant.apps:
+            self._app(app, ready)
 
         self.workload_role_arn = role.arn
         self.register_outputs({"namespaces": self.namespaces, "workloadRoleArn": role.arn})
@@ -145,7 +152,7 @@ class Tenant(pulumi.ComponentResource):
 
     def _service_accounts(
         self, namespace: str, role: aws.iam.Role, opts: pulumi.ResourceOptions
-    ) -> None:
+    ) -> k8s.core.v1.ServiceAccount:
         # Pods get no Kubernetes API token unless they ask for one.
         k8s.core.v1.ServiceAccountPatch(
             f"{namespace}-default-sa",
@@ -153,7 +160,7 @@ class Tenant(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=opts,
         )
-        k8s.core.v1.ServiceAccount(
+        return k8s.core.v1.ServiceAccount(
             f"{namespace}-workload-sa",
             metadata=self._metadata(
                 WORKLOAD_SERVICE_ACCOUNT,
@@ -375,6 +382,30 @@ class Tenant(pulumi.ComponentResource):
                     access_scope={"type": "namespace", "namespaces": list(self.namespaces)},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
                 )
+
+    def _app(self, app: AppConfig, ready: dict[str, list[pulumi.Resource]]) -> None:
+        """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
+        the workload role trusts exactly that service account, so apps share it rather than
+        widen the role's trust with one service account per app."""
+        namespace = app_namespace(app, self.namespaces)
+        platform = self._platform
+        render_app(
+            app,
+            AppTarget(
+                tenant=self._tenant.name,
+                namespace=namespace,
+                labels=self._labels,
+                parent=self,
+                provider=self._context.provider,
+                production=self._context.production,
+                service_account=WORKLOAD_SERVICE_ACCOUNT,
+                depends_on=tuple(ready[namespace]),
+                rollouts=platform.rollouts,
+                ingress_class_name=platform.ingress_class_name,
+                monitoring=platform.monitoring_namespace is not None,
+                monitoring_service=platform.monitoring_service,
+            ),
+        )
 
     def _app_project(self, gitops_namespace: str, gitops: pulumi.Resource) -> None:
         tenant = self._tenant

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from components.apps_config import AppConfig, app_issues
 from components.config_base import (
     DNS_LABEL,
     IAM_PRINCIPAL_ARN,
@@ -79,6 +80,7 @@ class TenantConfig(Model):
     network: TenantNetworkConfig = TenantNetworkConfig()
     repositories: list[str] = Field(default_factory=list)
     decommission: bool = False
+    apps: list[AppConfig] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -198,6 +200,7 @@ def _parse_tenant(
         issues.append(
             ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
         )
+    issues.extend(app_issues(own.apps, own.namespace_names, relative))
     if not overrides:
         return (None if issues else own), issues
     try:
@@ -206,6 +209,9 @@ def _parse_tenant(
         for issue in issues_from(error, stack_file, f"{key}[{index}]", TenantConfig):
             issues.append(issue)
         return None, issues
+    if {"apps", "namespaces"} & set(overrides):
+        where = f"{key}[{index}]"
+        issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
     return (None if issues else merged), issues
 
 

@@ -92,6 +92,8 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
             Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
             Chart("argo-cd", "10.4.0", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+            # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
+            Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
         )
     }
 )

@@ -40,10 +40,37 @@ TENANT_DEPENDENTS = {
 }
 
 
+# What tenants' apps build on a service: Ingresses need the load balancer controller,
+# ServiceMonitors the Prometheus Operator's CRDs.
+APP_DEPENDENTS = {
+    "ingress": "kubernetes:networking.k8s.io/v1:Ingress",
+    "observability": "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+}
+
+# What the delivery layer builds on a service: the rollout controller's ALB check role (ingress).
+DELIVERY = "paved-road:delivery:Delivery"
+
+
+def delivery_dependent(urn: str, service: str) -> bool:
+    return under(urn, DELIVERY) and service == "ingress" and "$aws:iam/" in urn
+
+
 def tenant_dependent(urn: str, service: str) -> bool:
-    if "paved-road:tenants:Tenant" not in urn or service not in TENANT_DEPENDENTS:
+    if "paved-road:tenants:Tenant" not in urn:
         return False
-    return all(part in urn for part in TENANT_DEPENDENTS[service])
+    if service in APP_DEPENDENTS and f"${APP_DEPENDENTS[service]}::" in urn:
+        return True
+    return service in TENANT_DEPENDENTS and all(part in urn for part in TENANT_DEPENDENTS[service])
+
+
+def _dev_with(service: str) -> dict[str, Any]:
+    """The dev stack as the base for switching `service` off. For observability, releases are
+    analysed with Datadog, so Prometheus can go without the delivery layer (and every tenant's
+    Rollout) going with it."""
+    config = copy.deepcopy(stack_config("dev"))
+    if service == "observability":
+        config["paved-road:delivery"] = {"analysisProvider": "datadog"}
+    return config
 
 
 def under(urn: str, component_type: str) -> bool:
@@ -79,7 +106,7 @@ def test_the_summary_names_each_service_with_version_and_namespace(tmp_path: Pat
 
 
 def _dev_without(service: str) -> dict[str, Any]:
-    config = copy.deepcopy(stack_config("dev"))
+    config = _dev_with(service)
     section = config.setdefault("paved-road:core", {}).setdefault(service, {})
     section["enabled"] = False
     if service == "certManager":
@@ -91,18 +118,21 @@ def _dev_without(service: str) -> dict[str, Any]:
 def test_switching_a_service_off_removes_exactly_its_resources(
     service: str, tmp_path: Path
 ) -> None:
-    base = {r.urn for r in shipped_plan("dev").resources}
-    variant = {
-        r.urn
-        for r in PlanEngine("dev", make_project(tmp_path, _dev_without(service), "dev"))
-        .run()
-        .resources
-    }
+    (tmp_path / "base").mkdir()
+    (tmp_path / "variant").mkdir()
+    base_root = make_project(tmp_path / "base", _dev_with(service), "dev")
+    variant_root = make_project(tmp_path / "variant", _dev_without(service), "dev")
+    base = {r.urn for r in PlanEngine("dev", base_root).run().resources}
+    variant = {r.urn for r in PlanEngine("dev", variant_root).run().resources}
     removed = base - variant
     assert variant <= base, f"switching {service} off added {sorted(variant - base)}"
     assert removed, f"{service} had no resources to remove"
     assert removed == {
-        urn for urn in base if under(urn, SERVICES[service]) or tenant_dependent(urn, service)
+        urn
+        for urn in base
+        if under(urn, SERVICES[service])
+        or tenant_dependent(urn, service)
+        or delivery_dependent(urn, service)
     }
 
 

@@ -74,6 +74,9 @@ def config_with(observability: dict[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(stack_config("dev"))
     config.pop("paved-road:tenants", None)
     config.setdefault("paved-road:core", {})["observability"] = observability
+    if observability.get("enabled") is False:
+        # Delivery's analysis queries this Prometheus: switching it off means both.
+        config["paved-road:delivery"] = {"enabled": False}
     return config
 
 
@@ -401,7 +404,9 @@ def test_observability_off_removes_exactly_its_resources(
     on, off = plan_with({}), plan_with({"enabled": False})
     on_urns, off_urns = {r.urn for r in on.resources}, {r.urn for r in off.resources}
     assert off_urns <= on_urns
-    assert on_urns - off_urns == {urn for urn in on_urns if under(urn)}
+    assert on_urns - off_urns == {
+        urn for urn in on_urns if under(urn) or under(urn, "paved-road:delivery:Delivery")
+    }
     assert off.outputs["prometheusUrl"] is None
 
 

@@ -16,6 +16,7 @@ from components.config import ConfigError
 from components.core import certificates, external_dns, load_balancer, observability, policy
 from components.core import gitops as gitops_module
 from components.core import secrets as secrets_module
+from components import delivery as delivery_module
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
 from tests.conftest import (
@@ -59,6 +60,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         secrets_module,
         policy,
         gitops_module,
+        delivery_module,  # the rollout controller's namespace is the platform's too
     )
     for ns in module.NAMESPACES
 }

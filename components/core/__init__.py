@@ -43,6 +43,9 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
 class CoreServicesArgs:
     context: ClusterContext
     config: CoreConfig
+    # Platform namespaces of the layers above (the rollout controller's), as plain names: the
+    # secrets store serves them and the baseline policies skip them, as for core's own.
+    extra_platform_namespaces: tuple[str, ...] = ()
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -56,13 +59,17 @@ class CoreServices(pulumi.ComponentResource):
     # The services whose CRDs tenants' custom resources need (SecretStore, AppProject).
     secrets_service: Optional[pulumi.Resource]
     gitops_service: Optional[pulumi.Resource]
+    # Brings the Prometheus Operator's CRDs (tenants' ServiceMonitors wait for it).
+    monitoring_service: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:core:CoreServices", name, None, opts)
         context, config = args.context, args.config
-        self.platform_namespaces = platform_namespaces(config)
+        self.platform_namespaces = sorted(
+            {*platform_namespaces(config), *args.extra_platform_namespaces}
+        )
         child = pulumi.ResourceOptions(parent=self)
         self.ingress_class_name = self.cluster_issuer_name = None
         self.prometheus_url = self.cluster_secret_store_name = None
@@ -71,7 +78,7 @@ class CoreServices(pulumi.ComponentResource):
             observability.NAMESPACES[0] if config.observability.enabled else None
         )
         self.gitops_namespace = gitops.NAMESPACES[0] if config.gitops.enabled else None
-        self.secrets_service = self.gitops_service = None
+        self.secrets_service = self.gitops_service = self.monitoring_service = None
 
         first: list[pulumi.Resource] = []
         installed: list[pulumi.Resource] = []
@@ -106,6 +113,7 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.prometheus_url = monitoring.prometheus_url
+            self.monitoring_service = monitoring
             installed.append(monitoring)
         if config.secrets.enabled:
             store = secrets.SecretsService(

@@ -1,0 +1,541 @@
+"""App templates: the Kubernetes objects of one app a team declares in its tenant file.
+
+One function per template. Every pod passes Pod Security `restricted`, has requests, limits and
+(for anything that serves) probes, runs as the tenant's `workload` service account and carries
+the tenant label. Releases are safe by default: an `api-service` is an Argo Rollouts canary
+shifting ALB traffic in steps while a background analysis watches the canary's success rate (and
+p99 latency when set); a failed analysis makes the controller abort by itself — traffic goes back
+to the stable version — without anyone watching. Names follow `components/apps_config.py`, which
+checks them for collisions before anything is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.apps_config import (
+    COLORS,
+    AnalysisConfig,
+    AppConfig,
+    Color,
+    canary_service,
+    color_workload,
+    preview_service,
+)
+
+APP_LABEL = "app.kubernetes.io/name"
+COLOR_LABEL = "paved-road/color"
+ROLLOUT_API = "argoproj.io/v1alpha1"
+SERVICE_PORT = 80
+# Services and Ingresses whose readiness only the rollout controller brings about (it selects the
+# pods and writes the ALB's weighted action): Pulumi must not wait for them before the Rollout
+# exists, or the Rollout — which depends on them — would never be created.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+ALB_ANNOTATIONS = {
+    "alb.ingress.kubernetes.io/scheme": "internet-facing",
+    "alb.ingress.kubernetes.io/target-type": "ip",
+}
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """Where an app lands and what it may use from the platform: plain values and resources."""
+
+    tenant: str
+    namespace: str
+    # The tenant's labels (managed-by, tenant, cost center): on every object and pod.
+    labels: Mapping[str, str]
+    parent: pulumi.Resource
+    provider: k8s.Provider
+    production: bool
+    service_account: str
+    # The namespace and the service account: every object waits for them.
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    # The delivery layer bringing the Rollout CRD and the analysis templates (None: off).
+    rollouts: Optional[pulumi.Resource] = None
+    ingress_class_name: Optional[str] = None
+    # Prometheus runs (ServiceMonitor CRD); the resource that brings it, when known.
+    monitoring: bool = False
+    monitoring_service: Optional[pulumi.Resource] = None
+
+
+def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    templates: dict[str, Callable[[AppConfig, AppTarget], list[pulumi.Resource]]] = {
+        "api-service": api_service,
+        "batch-job": batch_job,
+        "kafka-consumer": kafka_consumer,
+    }
+    return templates[app.template](app, target)
+
+
+# --------------------------------------------------------------------------------------------------
+# Templates
+
+
+def api_service(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """An HTTP service behind an internet-facing ALB, released by its strategy, scraped by
+    Prometheus, autoscaled and protected from voluntary disruption."""
+    strategy = app.release.strategy
+    if strategy == "serviceSwitch":
+        created = _service_switch(app, target)
+    elif strategy == "blueGreen":
+        created = _blue_green(app, target)
+    else:
+        created = _canary(app, target)
+    created.append(_pod_disruption_budget(app, target))
+    if target.monitoring:
+        created.append(_service_monitor(app, target))
+    return created
+
+
+def batch_job(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """A CronJob. No probes: nothing routes traffic to a job, so readiness means nothing, and a
+    hung run is ended by `activeDeadlineSeconds` rather than restarted by a liveness probe."""
+    labels = _labels(app, target)
+    pod = _pod_template(app, target, app.image, serves=False)
+    pod["spec"]["restartPolicy"] = "Never"
+    cron_job = k8s.batch.v1.CronJob(
+        _logical(target, app, "cronjob"),
+        metadata=_metadata(app, target, app.name),
+        spec={
+            "schedule": app.schedule,
+            "timeZone": app.time_zone,
+            "concurrencyPolicy": app.concurrency_policy,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "backoffLimit": app.backoff_limit,
+                    "activeDeadlineSeconds": app.active_deadline_seconds,
+                    "template": pod,
+                },
+            },
+        },
+        opts=_opts(target),
+    )
+    return [cron_job]
+
+
+def kafka_consumer(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """A consumer released as a replica-weighted canary: no traffic routing (it takes no
+    requests), each `setWeight` is the share of replicas on the new version, and consumer lag
+    gates it."""
+    assert app.kafka is not None
+    release = app.release
+    canary: dict[str, Any] = {"steps": [step.manifest() for step in release.steps]}
+    if release.analysis.enabled:
+        canary["analysis"] = {
+            **_analysis(
+                ["kafka-consumer-lag"],
+                {
+                    "consumer-group": app.consumer_group,
+                    "topic": app.kafka.topic,
+                    "max-lag": str(app.kafka.max_lag),
+                },
+            ),
+            "startingStep": release.analysis.starting_step,
+        }
+    rollout = _rollout(app, target, {"canary": canary}, replicas=app.replicas, after=[])
+    return [rollout, _pod_disruption_budget(app, target)]
+
+
+# --------------------------------------------------------------------------------------------------
+# api-service strategies
+
+
+def _canary(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """Stable and canary Services; the ALB splits traffic between them by the step's weight
+    (the controller writes the Ingress's weighted-forward action). The analysis watches the
+    canary Service only, from `startingStep` on; failing it aborts the rollout."""
+    release, canary_name = app.release, canary_service(app)
+    routed = target.ingress_class_name is not None
+    stable = _service(app, target, app.name, "stable-service", skip_await=True)
+    canary_svc = _service(app, target, canary_name, "canary-service", skip_await=True)
+    created: list[pulumi.Resource] = [stable, canary_svc]
+    canary: dict[str, Any] = {"stableService": app.name, "canaryService": canary_name}
+    if routed:
+        # The Ingress's one rule names the root Service with the port `use-annotation`: the AWS
+        # Load Balancer Controller then forwards by the action the rollout controller keeps in
+        # `alb.ingress.kubernetes.io/actions.<rootService>`.
+        created.append(_ingress(app, target, app.name, {"name": "use-annotation"}, True))
+        canary["trafficRouting"] = {
+            "alb": {"ingress": app.name, "rootService": app.name, "servicePort": SERVICE_PORT}
+        }
+    canary["steps"] = [step.manifest() for step in release.steps]
+    if release.analysis.enabled:
+        canary["analysis"] = {
+            **_http_analysis(release.analysis, canary_name, target.namespace),
+            "startingStep": release.analysis.starting_step,
+        }
+    rollout = _rollout(app, target, {"canary": canary}, replicas=None, after=list(created))
+    return created + [rollout, *_autoscaler(app, target, "Rollout", app.name, rollout)]
+
+
+def _blue_green(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """Active and preview Services. The new version comes up behind the preview Service, the
+    analysis runs against it, and only then is the active Service switched — by the controller
+    on its own, or in production by a person (`kubectl argo rollouts promote`)."""
+    release, preview_name = app.release, preview_service(app)
+    active = _service(app, target, app.name, "active-service", skip_await=True)
+    preview = _service(app, target, preview_name, "preview-service", skip_await=True)
+    auto_promotion = release.auto_promotion
+    if auto_promotion is None:
+        auto_promotion = not target.production
+    blue_green: dict[str, Any] = {
+        "activeService": app.name,
+        "previewService": preview_name,
+        "autoPromotionEnabled": auto_promotion,
+    }
+    if release.analysis.enabled:
+        blue_green["prePromotionAnalysis"] = _http_analysis(
+            release.analysis, preview_name, target.namespace
+        )
+    rollout = _rollout(
+        app, target, {"blueGreen": blue_green}, replicas=None, after=[active, preview]
+    )
+    created: list[pulumi.Resource] = [active, preview, rollout]
+    if target.ingress_class_name is not None:
+        created.append(_ingress(app, target, app.name, {"name": "http"}, False))
+    return created + _autoscaler(app, target, "Rollout", app.name, rollout)
+
+
+def _service_switch(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    """Blue/green without a controller: two Deployments and one Service whose selector names
+    the active color. Cutting over is the one-line change `active: green`, reviewed in a pull
+    request; rolling back is the same line reverted."""
+    created: list[pulumi.Resource] = []
+    for color in COLORS:
+        deployment = _deployment(app, target, color)
+        created += [
+            deployment,
+            *_autoscaler(app, target, "Deployment", color_workload(app, color), deployment),
+        ]
+    selector = {APP_LABEL: app.name, COLOR_LABEL: app.release.active}
+    created.insert(0, _service(app, target, app.name, "service", selector=selector))
+    if target.ingress_class_name is not None:
+        created.append(_ingress(app, target, app.name, {"name": "http"}, False))
+    return created
+
+
+# --------------------------------------------------------------------------------------------------
+# Objects
+
+
+def _rollout(
+    app: AppConfig,
+    target: AppTarget,
+    strategy: dict[str, Any],
+    *,
+    replicas: Optional[int],
+    after: Sequence[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """A Rollout. With an autoscaler, `replicas` is left to it: a value here would reset the
+    scale on every update. A rollout that makes no progress for 10 minutes aborts itself."""
+    spec: dict[str, Any] = {}
+    if replicas is not None or not app.autoscaling.enabled:
+        spec["replicas"] = replicas if replicas is not None else app.replicas
+    spec.update(
+        {
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": {APP_LABEL: app.name}},
+            "template": _pod_template(app, target, app.image, serves=True),
+            "progressDeadlineSeconds": 600,
+            "progressDeadlineAbort": True,
+            "strategy": strategy,
+        }
+    )
+    delivery = [target.rollouts] if target.rollouts is not None else []
+    return k8s.apiextensions.CustomResource(
+        _logical(target, app, "rollout"),
+        api_version=ROLLOUT_API,
+        kind="Rollout",
+        metadata=_metadata(app, target, app.name),
+        spec=spec,
+        opts=_opts(target, *delivery, *after),
+    )
+
+
+def _deployment(app: AppConfig, target: AppTarget, color: Color) -> k8s.apps.v1.Deployment:
+    selector = {APP_LABEL: app.name, COLOR_LABEL: color}
+    spec: dict[str, Any] = {}
+    if not app.autoscaling.enabled:
+        spec["replicas"] = app.replicas
+    spec.update(
+        {
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector},
+            "template": _pod_template(
+                app, target, app.image_of(color), serves=True, extra_labels={COLOR_LABEL: color}
+            ),
+        }
+    )
+    return k8s.apps.v1.Deployment(
+        _logical(target, app, f"{color}-deployment"),
+        metadata=_metadata(app, target, color_workload(app, color), {COLOR_LABEL: color}),
+        spec=spec,
+        opts=_opts(target),
+    )
+
+
+def _service(
+    app: AppConfig,
+    target: AppTarget,
+    name: str,
+    role: str,
+    *,
+    selector: Optional[dict[str, str]] = None,
+    skip_await: bool = False,
+) -> k8s.core.v1.Service:
+    """A ClusterIP Service on port 80 → the pods' `http` port. For a Rollout the controller
+    adds the pod-template hash of the version each Service should reach to its selector."""
+    return k8s.core.v1.Service(
+        _logical(target, app, role),
+        metadata=_metadata(app, target, name, annotations=SKIP_AWAIT if skip_await else None),
+        spec={
+            "type": "ClusterIP",
+            "selector": selector or {APP_LABEL: app.name},
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+        opts=_opts(target),
+    )
+
+
+def _ingress(
+    app: AppConfig,
+    target: AppTarget,
+    service: str,
+    port: dict[str, Any],
+    skip_await: bool,
+) -> k8s.networking.v1.Ingress:
+    """An internet-facing ALB sending traffic straight to pod IPs (`target-type: ip`), health
+    checked on the readiness path."""
+    assert target.ingress_class_name is not None
+    annotations = {
+        **ALB_ANNOTATIONS,
+        "alb.ingress.kubernetes.io/healthcheck-path": app.probes.readiness_path,
+        **(SKIP_AWAIT if skip_await else {}),
+    }
+    rule: dict[str, Any] = {
+        "http": {
+            "paths": [
+                {
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": service, "port": port}},
+                }
+            ]
+        }
+    }
+    if app.host:
+        rule = {"host": app.host, **rule}
+    return k8s.networking.v1.Ingress(
+        _logical(target, app, "ingress"),
+        metadata=_metadata(app, target, app.name, annotations=annotations),
+        spec={"ingressClassName": target.ingress_class_name, "rules": [rule]},
+        opts=_opts(target),
+    )
+
+
+def _autoscaler(
+    app: AppConfig, target: AppTarget, kind: str, name: str, workload: pulumi.Resource
+) -> list[pulumi.Resource]:
+    """CPU-based scaling between `replicas` and `maxReplicas`; none when switched off (the
+    workload then keeps `replicas`)."""
+    if not app.autoscaling.enabled:
+        return []
+    api_version = ROLLOUT_API if kind == "Rollout" else "apps/v1"
+    role = "hpa" if kind == "Rollout" else f"{name.removeprefix(app.name + '-')}-hpa"
+    autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        _logical(target, app, role),
+        metadata=_metadata(app, target, name),
+        spec={
+            "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": name},
+            "minReplicas": app.replicas,
+            "maxReplicas": app.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": app.autoscaling.target_cpu_utilization,
+                        },
+                    },
+                }
+            ],
+        },
+        opts=_opts(target, workload),
+    )
+    return [autoscaler]
+
+
+def _pod_disruption_budget(app: AppConfig, target: AppTarget) -> k8s.policy.v1.PodDisruptionBudget:
+    """One pod at a time may be evicted (node drains, upgrades), across every version and color;
+    pods that are not running well may always be evicted so they never block a drain."""
+    return k8s.policy.v1.PodDisruptionBudget(
+        _logical(target, app, "pdb"),
+        metadata=_metadata(app, target, app.name),
+        spec={
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {APP_LABEL: app.name}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+        opts=_opts(target),
+    )
+
+
+def _service_monitor(app: AppConfig, target: AppTarget) -> k8s.apiextensions.CustomResource:
+    """Prometheus scrapes `/metrics` on the app port of every Service of the app; each series
+    gets the `namespace` and `service` labels the analysis queries filter on."""
+    monitoring = [target.monitoring_service] if target.monitoring_service is not None else []
+    return k8s.apiextensions.CustomResource(
+        _logical(target, app, "service-monitor"),
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata=_metadata(app, target, app.name),
+        spec={
+            "selector": {"matchLabels": {APP_LABEL: app.name}},
+            "namespaceSelector": {"matchNames": [target.namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+        opts=_opts(target, *monitoring),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Pods and analysis
+
+
+def _pod_template(
+    app: AppConfig,
+    target: AppTarget,
+    image: str,
+    *,
+    serves: bool,
+    extra_labels: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    """Pod Security `restricted` at pod and container level, bounded resources, a writable
+    /tmp on an emptyDir (the root filesystem is read-only by default)."""
+    pod_security: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if app.run_as_user is not None:
+        pod_security.update({"runAsUser": app.run_as_user, "runAsGroup": app.run_as_user})
+    container: dict[str, Any] = {
+        "name": app.name,
+        "image": image,
+        "resources": {
+            "requests": {
+                "cpu": app.resources.requests.cpu,
+                "memory": app.resources.requests.memory,
+            },
+            "limits": {"cpu": app.resources.limits.cpu, "memory": app.resources.limits.memory},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": app.read_only_root_filesystem,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if app.env:
+        container["env"] = [{"name": key, "value": app.env[key]} for key in sorted(app.env)]
+    if serves:
+        container["ports"] = [{"name": "http", "containerPort": app.port, "protocol": "TCP"}]
+        container["readinessProbe"] = _http_probe(app.probes.readiness_path, period=5)
+        container["livenessProbe"] = {
+            **_http_probe(app.probes.liveness_path, period=10),
+            "initialDelaySeconds": 10,
+        }
+    return {
+        "metadata": {"labels": {**_labels(app, target), **(extra_labels or {})}},
+        "spec": {
+            "serviceAccountName": target.service_account,
+            # The IRSA token is projected by EKS; no Kubernetes API token unless asked for.
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security,
+            "containers": [container],
+            "volumes": [TMP_VOLUME],
+        },
+    }
+
+
+def _http_probe(path: str, *, period: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": 3,
+    }
+
+
+def _http_analysis(analysis: AnalysisConfig, service: str, namespace: str) -> dict[str, Any]:
+    """success-rate (and latency-p99 when a p99 bound is set) against one Service's series."""
+    templates, args = ["success-rate"], {
+        "service-name": service,
+        "namespace": namespace,
+        "threshold": str(analysis.success_rate),
+    }
+    if analysis.latency_p99_ms is not None:
+        templates.append("latency-p99")
+        args["threshold-ms"] = str(analysis.latency_p99_ms)
+    return _analysis(templates, args)
+
+
+def _analysis(templates: list[str], args: dict[str, str]) -> dict[str, Any]:
+    """The platform's ClusterAnalysisTemplates, with every argument they declare filled in."""
+    return {
+        "templates": [{"templateName": name, "clusterScope": True} for name in templates],
+        "args": [{"name": name, "value": value} for name, value in args.items()],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Names, labels, options
+
+
+def _logical(target: AppTarget, app: AppConfig, role: str) -> str:
+    """`<tenant>/<app>/<role>`: the separator no tenant or app name contains keeps names unique
+    across tenants and apps (`payments-jobs` + `api` never meets `payments` + `jobs-api`)."""
+    return f"{target.tenant}/{app.name}/{role}"
+
+
+def _labels(app: AppConfig, target: AppTarget) -> dict[str, str]:
+    return {**target.labels, APP_LABEL: app.name}
+
+
+def _metadata(
+    app: AppConfig,
+    target: AppTarget,
+    name: str,
+    extra_labels: Optional[dict[str, str]] = None,
+    annotations: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": target.namespace,
+        "labels": {**_labels(app, target), **(extra_labels or {})},
+    }
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return metadata
+
+
+def _opts(target: AppTarget, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(
+        parent=target.parent,
+        provider=target.provider,
+        depends_on=[*target.depends_on, *after],
+    )

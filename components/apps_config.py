@@ -1,0 +1,571 @@
+"""The `apps:` of a tenant file: what a team declares to run, and how each release goes out.
+
+A team names an app, picks a template (`api-service`, `batch-job`, `kafka-consumer`) and an image;
+everything else has a safe default. An `api-service` with nothing but those three fields is a
+canary that moves 20% → pause 5m → 50% → pause 10m → 100% behind a 99% success-rate analysis from
+step 2, so the paved road is also the safe road. Mistakes that would only surface in the cluster
+(a mutable image tag, a weight of 120, a pause of '5min' that the controller reads as invalid, an
+analysis that starts after the last step, two apps rendering the same Service) are reported here,
+with file and field, before anything is registered.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config_base import QUANTITY, ConfigIssue, Model, check_pattern
+
+Template = Literal["api-service", "batch-job", "kafka-consumer"]
+Strategy = Literal["canary", "blueGreen", "serviceSwitch"]
+Color = Literal["blue", "green"]
+
+# DNS-1035 labels (Service names must start with a letter); short enough for every suffix the
+# templates add (`-preview`, `-canary`, `-green`) and for the controllers' generated names.
+APP_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+# The distribution reference grammar: [registry[:port]/]path[:tag][@digest].
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+    r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+)
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+# What Argo Rollouts accepts for a pause (an integer of seconds or a Go duration), limited to whole
+# hours, minutes and seconds: anything else the controller reads as invalid.
+DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+CRON_FIELD = r"[0-9A-Za-z*?/,-]+"
+CRON = re.compile(
+    rf"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|{CRON_FIELD}(\s+{CRON_FIELD}){{4}})$"
+)
+TIME_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+KAFKA_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
+# Containers run without capabilities, so they cannot bind privileged ports.
+MIN_PORT = 1024
+
+
+def _image(value: str) -> str:
+    match = IMAGE.match(value)
+    if not match:
+        raise ValueError(
+            f"{value!r} is not an image reference (expected e.g. "
+            "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.4.2')"
+        )
+    tag, digest = match.group("tag"), match.group("digest")
+    if tag is not None and tag.lower() == "latest":
+        raise ValueError(
+            f"{value!r} uses the mutable tag 'latest': pin a release tag (e.g. ':1.4.2') or a "
+            "digest ('@sha256:…'), so a restart runs the code that was reviewed"
+        )
+    if tag is None and digest is None:
+        raise ValueError(
+            f"{value!r} has no tag or digest: pin a release tag (e.g. ':1.4.2') or a digest "
+            "('@sha256:…'), so a restart runs the code that was reviewed"
+        )
+    return value
+
+
+def quantity_value(value: str) -> Decimal:
+    """A Kubernetes quantity as a number, to compare requests with limits."""
+    match = re.match(r"^(\d+(?:\.\d+)?)([A-Za-z]*)$", value)
+    assert match, value
+    number, suffix = Decimal(match.group(1)), match.group(2)
+    binary = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+    decimal = {"": 0, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+    if suffix == "m":
+        return number / 1000
+    if suffix in binary:
+        return number * 1024 ** binary[suffix]
+    return number * 1000 ** decimal[suffix]
+
+
+# --------------------------------------------------------------------------------------------------
+# Release: how a new version replaces the old one
+
+
+def _duration(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}s"
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if not match or not any(match.groupdict().values()):
+        raise ValueError(
+            f"{value!r} is not a pause duration (expected e.g. '30s', '5m', '1h' or '1h30m')"
+        )
+    if not any(int(part) for part in match.groupdict().values() if part):
+        raise ValueError(f"{value!r} pauses for no time at all: remove the step")
+    return value
+
+
+class Pause(Model):
+    """`{pause: 5m}`, `{pause: 30}` (seconds) or `{pause: {}}` (until promoted by hand)."""
+
+    duration: Optional[str] = None
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Optional[str]:
+        return None if value is None else _duration(value)
+
+
+class Step(Model):
+    """One canary step: `{setWeight: 20}` or `{pause: 5m}`."""
+
+    set_weight: Optional[int] = None
+    pause: Optional[Pause] = None
+
+    @field_validator("set_weight")
+    @classmethod
+    def _weight(cls, value: Optional[int]) -> Optional[int]:
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError(f"{value} is not a traffic weight (expected 0 to 100 percent)")
+        return value
+
+    @field_validator("pause", mode="before")
+    @classmethod
+    def _pause(cls, value: Any) -> Any:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return {"duration": _duration(value)}
+        return value
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "Step":
+        if (self.set_weight is None) == (self.pause is None):
+            raise ValueError("a step is either {setWeight: PERCENT} or {pause: DURATION}")
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        """The step as the Rollout spells it."""
+        if self.pause is not None:
+            return {"pause": {"duration": self.pause.duration} if self.pause.duration else {}}
+        return {"setWeight": self.set_weight}
+
+
+CLASSIC_STEPS = (
+    Step(set_weight=20),
+    Step(pause=Pause(duration="5m")),
+    Step(set_weight=50),
+    Step(pause=Pause(duration="10m")),
+    Step(set_weight=100),
+)
+
+
+class AnalysisConfig(Model):
+    """What the new version must show to go on: checked in the background from `startingStep`
+    (canary) or before the switch (blueGreen); a failed analysis aborts the release."""
+
+    enabled: bool = True
+    # Share of non-5xx responses, 0 < x ≤ 1.
+    success_rate: float = 0.99
+    latency_p99_ms: Optional[int] = Field(default=None, ge=1, le=600_000)
+    starting_step: int = Field(default=2, ge=0)
+
+    @field_validator("success_rate")
+    @classmethod
+    def _ratio(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(
+                f"{value} is not a ratio (expected more than 0 and at most 1, e.g. 0.99)"
+            )
+        return value
+
+
+class ColorImages(Model):
+    """serviceSwitch: the image each color runs; a color without one runs the app's `image`."""
+
+    blue: Optional[str] = None
+    green: Optional[str] = None
+
+    @field_validator("blue", "green")
+    @classmethod
+    def _pinned(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else _image(value)
+
+
+class ReleaseConfig(Model):
+    strategy: Strategy = "canary"
+    # canary
+    steps: list[Step] = Field(default_factory=lambda: list(CLASSIC_STEPS), min_length=1)
+    analysis: AnalysisConfig = AnalysisConfig()
+    # blueGreen: None means on, except in production where a person promotes.
+    auto_promotion: Optional[bool] = None
+    # serviceSwitch: the color the Service sends traffic to.
+    active: Color = "blue"
+    images: ColorImages = ColorImages()
+
+
+# --------------------------------------------------------------------------------------------------
+# The pod: resources, probes, security
+
+
+class ComputeResources(Model):
+    cpu: str
+    memory: str
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> str:
+        value = str(value) if isinstance(value, (int, float)) else value
+        return check_pattern(value, QUANTITY, "a Kubernetes quantity (e.g. '250m', '256Mi')")
+
+
+class ResourcesConfig(Model):
+    """Defaults equal the tenant LimitRange's defaults, so an app fits where the namespace
+    expects it to."""
+
+    requests: ComputeResources = ComputeResources(cpu="100m", memory="128Mi")
+    limits: ComputeResources = ComputeResources(cpu="500m", memory="512Mi")
+
+
+class ProbesConfig(Model):
+    liveness_path: str = "/healthz"
+    readiness_path: str = "/readyz"
+
+    @field_validator("liveness_path", "readiness_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return check_pattern(value, HTTP_PATH, "an HTTP path (e.g. '/healthz')")
+
+
+class AutoscalingConfig(Model):
+    """A HorizontalPodAutoscaler from `replicas` up to `maxReplicas` (default: twice `replicas`)."""
+
+    enabled: bool = True
+    max_replicas: Optional[int] = Field(default=None, ge=1, le=1000)
+    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
+
+
+class KafkaConfig(Model):
+    """kafka-consumer: what it consumes, and the lag at which a release is aborted."""
+
+    topic: str
+    consumer_group: Optional[str] = None
+    max_lag: int = Field(default=1000, ge=1)
+
+    @field_validator("topic", "consumer_group")
+    @classmethod
+    def _kafka_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        return check_pattern(value, KAFKA_NAME, "a Kafka name (letters, digits, '.', '_', '-')")
+
+
+# --------------------------------------------------------------------------------------------------
+# The app
+
+
+class AppConfig(Model):
+    name: str
+    template: Template
+    image: str
+    # Default: the tenant's first namespace.
+    namespace: Optional[str] = None
+    env: dict[str, str] = Field(default_factory=dict)
+    resources: ResourcesConfig = ResourcesConfig()
+    # Opt-out, visible in the plan: most apps write only to /tmp, which is always writable.
+    read_only_root_filesystem: bool = True
+    # For images whose USER is a name, not a number (the kubelet cannot prove it is not root).
+    run_as_user: Optional[int] = Field(default=None, ge=1, le=2_147_483_647)
+    # api-service, kafka-consumer
+    port: int = 8080
+    replicas: int = Field(default=2, ge=1, le=100)
+    probes: ProbesConfig = ProbesConfig()
+    release: ReleaseConfig = ReleaseConfig()
+    # api-service
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    host: Optional[str] = None
+    # batch-job
+    schedule: Optional[str] = None
+    time_zone: str = "Etc/UTC"
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = "Forbid"
+    backoff_limit: int = Field(default=2, ge=0, le=20)
+    active_deadline_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # kafka-consumer
+    kafka: Optional[KafkaConfig] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_pattern(
+            value,
+            APP_NAME,
+            "an app name (lowercase letters, digits, '-', starting with a letter, "
+            "at most 40 characters)",
+        )
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return _image(value)
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not MIN_PORT <= value <= 65535:
+            raise ValueError(
+                f"{value} is not an unprivileged port ({MIN_PORT}–65535): containers run without "
+                "capabilities and cannot bind ports below 1024"
+            )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            check_pattern(key, ENV_NAME, "an environment variable name")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, HOSTNAME, "a DNS name")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: Optional[str]) -> Optional[str]:
+        return (
+            value
+            if value is None
+            else check_pattern(value, CRON, "a cron schedule (e.g. '0 3 * * *' or '@hourly')")
+        )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        return check_pattern(value, TIME_ZONE, "an IANA time zone (e.g. 'Etc/UTC')")
+
+    @property
+    def consumer_group(self) -> str:
+        return (self.kafka.consumer_group if self.kafka else None) or self.name
+
+    @property
+    def max_replicas(self) -> int:
+        return self.autoscaling.max_replicas or 2 * self.replicas
+
+    @property
+    def needs_rollout(self) -> bool:
+        """Whether this app is released by the Argo Rollouts controller (the delivery layer)."""
+        if self.template == "kafka-consumer":
+            return True
+        return self.template == "api-service" and self.release.strategy != "serviceSwitch"
+
+    def image_of(self, color: Color) -> str:
+        return getattr(self.release.images, color) or self.image
+
+
+# --------------------------------------------------------------------------------------------------
+# Names: what each app renders, so two apps can be checked for collisions before they meet
+
+CANARY_SUFFIX, PREVIEW_SUFFIX = "-canary", "-preview"
+COLORS: tuple[Color, ...] = ("blue", "green")
+
+
+def canary_service(app: AppConfig) -> str:
+    return f"{app.name}{CANARY_SUFFIX}"
+
+
+def preview_service(app: AppConfig) -> str:
+    return f"{app.name}{PREVIEW_SUFFIX}"
+
+
+def color_workload(app: AppConfig, color: Color) -> str:
+    return f"{app.name}-{color}"
+
+
+def rendered_objects(app: AppConfig) -> list[tuple[str, str]]:
+    """(kind, name) of every namespaced object the app's template may render."""
+    name = app.name
+    if app.template == "batch-job":
+        return [("CronJob", name)]
+    if app.template == "kafka-consumer":
+        return [("Rollout", name), ("PodDisruptionBudget", name)]
+    objects = [("Service", name), ("Ingress", name), ("ServiceMonitor", name)]
+    objects.append(("PodDisruptionBudget", name))
+    strategy = app.release.strategy
+    if strategy == "serviceSwitch":
+        for color in COLORS:
+            objects += [
+                ("Deployment", color_workload(app, color)),
+                ("HorizontalPodAutoscaler", color_workload(app, color)),
+            ]
+        return objects
+    extra = canary_service(app) if strategy == "canary" else preview_service(app)
+    return objects + [("Rollout", name), ("Service", extra), ("HorizontalPodAutoscaler", name)]
+
+
+def app_namespace(app: AppConfig, tenant_namespaces: list[str]) -> str:
+    return app.namespace or tenant_namespaces[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks across fields and apps, with the exact field of each problem
+
+COMMON_FIELDS = {
+    "name",
+    "template",
+    "image",
+    "namespace",
+    "env",
+    "resources",
+    "read_only_root_filesystem",
+    "run_as_user",
+}
+TEMPLATE_FIELDS: dict[str, set[str]] = {
+    "api-service": {"port", "replicas", "probes", "release", "autoscaling", "host"},
+    "kafka-consumer": {"port", "replicas", "probes", "release", "kafka"},
+    "batch-job": {
+        "schedule",
+        "time_zone",
+        "concurrency_policy",
+        "backoff_limit",
+        "active_deadline_seconds",
+    },
+}
+REQUIRED_FIELDS: dict[str, set[str]] = {"batch-job": {"schedule"}, "kafka-consumer": {"kafka"}}
+STRATEGIES: dict[str, tuple[str, ...]] = {
+    "api-service": ("canary", "blueGreen", "serviceSwitch"),
+    "kafka-consumer": ("canary",),
+}
+
+
+def _alias(field: str) -> str:
+    return AppConfig.model_fields[field].alias or field
+
+
+def _release_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
+    release, found = app.release, []
+    strategy = release.strategy
+    if strategy not in STRATEGIES[app.template]:
+        allowed = " or ".join(STRATEGIES[app.template])
+        found.append(
+            (
+                f"{where}.strategy",
+                f"{strategy!r} is not a release strategy of {app.template} (expected {allowed}: "
+                "a consumer takes no traffic to switch or preview)",
+            )
+        )
+        return found
+    only = {
+        "steps": "canary",
+        "auto_promotion": "blueGreen",
+        "active": "serviceSwitch",
+        "images": "serviceSwitch",
+    }
+    for field, owner in only.items():
+        if field in release.model_fields_set and strategy != owner:
+            alias = ReleaseConfig.model_fields[field].alias
+            found.append((f"{where}.{alias}", f"applies to strategy {owner}, not {strategy}"))
+    analysis = release.analysis
+    if strategy == "serviceSwitch" and "analysis" in release.model_fields_set:
+        found.append(
+            (
+                f"{where}.analysis",
+                "serviceSwitch runs no analysis: the switch is a reviewed one-line change",
+            )
+        )
+    if strategy == "blueGreen" and "starting_step" in analysis.model_fields_set:
+        found.append(
+            (
+                f"{where}.analysis.startingStep",
+                "blueGreen has no steps: its analysis runs before the switch",
+            )
+        )
+    if app.template == "kafka-consumer":
+        for field in ("success_rate", "latency_p99_ms"):
+            if field in analysis.model_fields_set:
+                alias = AnalysisConfig.model_fields[field].alias
+                found.append(
+                    (
+                        f"{where}.analysis.{alias}",
+                        "a kafka-consumer serves no HTTP traffic: it is gated by consumer lag "
+                        "(kafka.maxLag)",
+                    )
+                )
+    if strategy == "canary" and analysis.enabled and analysis.starting_step >= len(release.steps):
+        found.append(
+            (
+                f"{where}.analysis.startingStep",
+                f"{analysis.starting_step} is beyond the last step (steps are numbered from 0; "
+                f"there are {len(release.steps)}), so the analysis would never run",
+            )
+        )
+    return found
+
+
+def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
+    found = []
+    allowed = COMMON_FIELDS | TEMPLATE_FIELDS[app.template]
+    for field in sorted(app.model_fields_set - allowed):
+        found.append((f"{where}.{_alias(field)}", f"is not a field of template {app.template}"))
+    for field in sorted(REQUIRED_FIELDS.get(app.template, set()) - app.model_fields_set):
+        found.append((f"{where}.{_alias(field)}", f"is required by template {app.template}"))
+    if "release" in allowed:
+        found.extend(_release_issues(app, f"{where}.release"))
+    requests, limits = app.resources.requests, app.resources.limits
+    for resource in ("cpu", "memory"):
+        request, limit = getattr(requests, resource), getattr(limits, resource)
+        if quantity_value(request) > quantity_value(limit):
+            found.append(
+                (
+                    f"{where}.resources.requests.{resource}",
+                    f"{request} is more than the limit {limit}",
+                )
+            )
+    if app.template == "api-service" and app.autoscaling.enabled:
+        if app.max_replicas < app.replicas:
+            found.append(
+                (
+                    f"{where}.autoscaling.maxReplicas",
+                    f"{app.max_replicas} is fewer than replicas {app.replicas}",
+                )
+            )
+    return found
+
+
+def app_issues(
+    apps: list[AppConfig], namespaces: list[str], file: str, prefix: str = ""
+) -> list[ConfigIssue]:
+    """What no single app can see: its namespace, its template's fields, names shared by two."""
+    found: list[tuple[str, str]] = []
+    names: dict[str, int] = {}
+    claimed: dict[tuple[str, str, str], str] = {}
+    for index, app in enumerate(apps):
+        where = f"apps[{index}]"
+        if app.name in names:
+            found.append(
+                (f"{where}.name", f"{app.name!r} is already the name of apps[{names[app.name]}]")
+            )
+            continue
+        names[app.name] = index
+        if app.namespace is not None and app.namespace not in namespaces:
+            found.append(
+                (
+                    f"{where}.namespace",
+                    f"{app.namespace!r} is not a namespace of this tenant "
+                    f"(expected one of {', '.join(namespaces)})",
+                )
+            )
+            continue
+        found.extend(_app_issues(app, where))
+        namespace = app_namespace(app, namespaces)
+        for kind, name in rendered_objects(app):
+            owner = claimed.setdefault((namespace, kind, name), app.name)
+            if owner != app.name:
+                found.append(
+                    (
+                        f"{where}.name",
+                        f"{app.name!r} would render {kind} {name!r}, which app {owner!r} "
+                        f"already renders in namespace {namespace!r}",
+                    )
+                )
+    return [
+        ConfigIssue(file, f"{prefix}.{field}" if prefix else field, message)
+        for field, message in found
+    ]

@@ -1,0 +1,180 @@
+"""Delivery: the Argo Rollouts controller and the analysis templates that gate every release.
+
+Teams release through Rollouts (canary or blue/green) that the app templates render; this layer
+installs the controller those Rollouts need and the platform-owned ClusterAnalysisTemplates their
+analysis refers to (`analysis.templates[].clusterScope: true`). It sits on the core services: the
+controller's metrics go to core's Prometheus, the templates query it (or Datadog or New Relic,
+whose API credentials arrive from Secrets Manager through core's ClusterSecretStore), and behind
+core's ALB ingress the controller checks target groups before it scales old pods down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import DeliveryConfig
+from components.core.base import ClusterContext, helm_release, ordered_after, platform_namespace
+from components.core.secrets import platform_secret_prefix
+from components.delivery import analysis
+from components.delivery.rollouts import (
+    NAMESPACE,
+    NAMESPACES,
+    RELEASE_NAME,
+    SERVICE_ACCOUNT,
+    chart_values,
+    target_group_policy,
+)
+from components.iam import irsa_role
+from components.kubernetes import MANAGED_BY_LABELS
+from components.versions import CHARTS
+
+__all__ = ["Delivery", "DeliveryArgs", "NAMESPACES"]
+
+CHART = CHARTS["argo-rollouts"]
+EXTERNAL_SECRET_API_VERSION = "external-secrets.io/v1"
+# The Secret each provider reads from the controller's namespace, and the keys it reads
+# (Argo Rollouts docs, analysis/datadog.md and analysis/newrelic.md). The same keys are the
+# properties of the JSON secret at `<project>/<env>/platform/<provider>` in Secrets Manager.
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "datadog": ("address", "api-key", "app-key"),
+    "newrelic": ("personal-api-key", "account-id"),
+}
+
+
+@dataclass(frozen=True)
+class DeliveryArgs:
+    context: ClusterContext
+    config: DeliveryConfig
+    # From the core services; None where that service is switched off.
+    prometheus_url: Optional[str] = None
+    ingress_class_name: Optional[str] = None
+    cluster_secret_store_name: Optional[str] = None
+
+
+class Delivery(pulumi.ComponentResource):
+    namespace: str
+    analysis_provider: str
+    analysis_templates: list[str]
+
+    def __init__(
+        self, name: str, args: DeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("paved-road:delivery:Delivery", name, None, opts)
+        context, config = args.context, args.config
+        after = ordered_after(opts)
+        self.namespace = NAMESPACE
+        self.analysis_provider = config.analysis_provider
+        self.analysis_templates = list(analysis.TEMPLATE_NAMES)
+
+        namespace = platform_namespace(
+            f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
+        )
+        role = self._target_group_role(name, context) if args.ingress_class_name else None
+        if config.analysis_provider in CREDENTIALS:
+            if args.cluster_secret_store_name is None:
+                raise ValueError(f"{config.analysis_provider} credentials need the secrets store")
+            self._credentials(name, context, config.analysis_provider, args, [*after, namespace])
+        release = helm_release(
+            f"{name}-argo-rollouts",
+            CHART,
+            namespace=namespace.metadata.name,
+            values=chart_values(
+                production=context.production,
+                region=context.region,
+                dashboard=config.dashboard,
+                metrics=args.prometheus_url is not None,
+                alb_ingress_class=args.ingress_class_name,
+                role_arn=role.arn if role is not None else None,
+            ),
+            parent=self,
+            provider=context.provider,
+            depends_on=[*after, namespace, *([role] if role is not None else [])],
+            release_name=RELEASE_NAME,
+        )
+        for template in analysis.TEMPLATE_NAMES:
+            self._analysis_template(name, context, template, config, args.prometheus_url, release)
+
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "chartVersion": CHART.version,
+                "analysisProvider": self.analysis_provider,
+                "analysisTemplates": self.analysis_templates,
+                "controllerRoleArn": role.arn if role is not None else None,
+            }
+        )
+
+    def _target_group_role(self, name: str, context: ClusterContext) -> aws.iam.Role:
+        return irsa_role(
+            f"{name}-controller",
+            role_name=f"{context.prefix}-argo-rollouts",
+            oidc=context.oidc,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            tags=context.tags,
+            parent=self,
+            inline_policy=target_group_policy(),
+        )
+
+    def _credentials(
+        self,
+        name: str,
+        context: ClusterContext,
+        provider: str,
+        args: DeliveryArgs,
+        after: list[pulumi.Resource],
+    ) -> k8s.apiextensions.CustomResource:
+        """The provider's API keys, copied from the platform's Secrets Manager prefix into the
+        Secret the controller reads; they never pass through config, values or the plan."""
+        remote_key = platform_secret_prefix(context.project, context.environment) + provider
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{provider}-credentials",
+            api_version=EXTERNAL_SECRET_API_VERSION,
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=provider, namespace=NAMESPACE, labels=dict(MANAGED_BY_LABELS)
+            ),
+            spec={
+                "refreshInterval": "1h",
+                "secretStoreRef": {
+                    "name": args.cluster_secret_store_name,
+                    "kind": "ClusterSecretStore",
+                },
+                "target": {
+                    "name": provider,
+                    "creationPolicy": "Owner",
+                    "template": {"metadata": {"labels": dict(MANAGED_BY_LABELS)}},
+                },
+                "data": [
+                    {"secretKey": key, "remoteRef": {"key": remote_key, "property": key}}
+                    for key in CREDENTIALS[provider]
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=after),
+        )
+
+    def _analysis_template(
+        self,
+        name: str,
+        context: ClusterContext,
+        template: str,
+        config: DeliveryConfig,
+        prometheus_url: Optional[str],
+        release: pulumi.Resource,
+    ) -> k8s.apiextensions.CustomResource:
+        """A platform-owned template; it waits for the release, which brings its CRD."""
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{template}",
+            api_version=analysis.API_VERSION,
+            kind=analysis.KIND,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=template, labels=dict(MANAGED_BY_LABELS)),
+            spec=analysis.template_spec(template, config.analysis_provider, prometheus_url),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=context.provider, depends_on=[release]
+            ),
+        )

@@ -1,0 +1,284 @@
+"""The platform's ClusterAnalysisTemplates: the checks every canary and blue/green release runs.
+
+A Rollout names a template and passes arguments; the controller queries the analysis provider
+once a minute and judges each answer with the template's `successCondition` and
+`failureCondition` (expressions over `result`). The same names and arguments exist whatever the
+provider, so apps never change when the platform changes provider:
+
+    template             arguments                                    passes while
+    success-rate         service-name, namespace, threshold           2xx ratio >= threshold (0-1)
+    latency-p99          service-name, namespace, threshold-ms        p99 latency <= threshold-ms
+    kafka-consumer-lag   consumer-group, topic, max-lag               summed lag <= max-lag
+
+The traps this module is written against (Argo Rollouts `utils/evaluate` and the Prometheus
+provider, v1.9):
+
+- A Prometheus answer is a vector, handed to the conditions as a list: conditions read
+  `result[0]`, never `result`.
+- No traffic gives an empty vector (no series yet) or NaN (0/0 over the rate window). Indexing an
+  empty list is an evaluation *error* (after `consecutiveErrorLimit` the analysis errors and the
+  release aborts), and NaN compares false either way. So both conditions are guarded by
+  `len(result) > 0 && !isNaN(result[0])`: with no data neither holds and the measurement is
+  Inconclusive — not a pass, not an error. Argo evaluates both conditions; when neither holds it
+  records Inconclusive.
+- Inconclusive measurements must not add up to a pass: with `count` measurements a metric passes
+  once `count` is reached with at most `inconclusiveLimit` inconclusive and `failureLimit` failed
+  ones, so the limits are kept small. More silence than that ends the analysis Inconclusive and
+  pauses the release for a person to decide.
+- An argument is pasted into the query as text. A label matcher with an empty value
+  (`service=""`) matches every series *without* that label, so an empty argument would quietly
+  judge other workloads' traffic. Two locks: every templated matcher is paired with `!=""` on the
+  same label, so an empty argument selects nothing; and the conditions themselves refuse to judge
+  (Inconclusive) while an argument is empty, whatever the provider's query language does with it.
+  Arguments have no defaults, so a Rollout that does not pass one is rejected by the controller
+  (`args.<name> was not resolved`, and for background analysis an InvalidSpec).
+- Two templates merged into one analysis must not share a metric name or give one argument two
+  meanings: the thresholds are `threshold` and `threshold-ms`, and the metric names are the
+  template names.
+
+Datadog and New Relic read the same series under the names the apps export (Datadog: the Agent's
+OpenMetrics check, Kubernetes tags `kube_namespace`/`kube_service`; New Relic: Prometheus remote
+write, labels as attributes). Their answers are a number or nil (Datadog) and a map (New Relic);
+nil means no data and is Inconclusive like an empty vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, Optional
+
+Provider = Literal["prometheus", "datadog", "newrelic"]
+
+API_VERSION = "argoproj.io/v1alpha1"
+KIND = "ClusterAnalysisTemplate"
+
+SUCCESS_RATE = "success-rate"
+LATENCY_P99 = "latency-p99"
+KAFKA_CONSUMER_LAG = "kafka-consumer-lag"
+TEMPLATE_NAMES = (SUCCESS_RATE, LATENCY_P99, KAFKA_CONSUMER_LAG)
+
+# Arguments of each template, in the order the README documents them. None has a default.
+ARGS: Mapping[str, tuple[str, ...]] = {
+    SUCCESS_RATE: ("service-name", "namespace", "threshold"),
+    LATENCY_P99: ("service-name", "namespace", "threshold-ms"),
+    KAFKA_CONSUMER_LAG: ("consumer-group", "topic", "max-lag"),
+}
+
+# One measurement a minute, ten in all: long enough to cover the classic 10-minute pause, and
+# finite, so the same template also gates a blue/green pre-promotion analysis (Argo rejects
+# indefinite metrics there). A third failure aborts the release, a third inconclusive answer
+# pauses it, a third error in a row (provider down, threshold not a number) aborts it.
+INTERVAL = "1m"
+COUNT = 10
+FAILURE_LIMIT = 2
+INCONCLUSIVE_LIMIT = 2
+CONSECUTIVE_ERROR_LIMIT = 2
+# Four scrapes of kube-prometheus-stack's 30s interval: the shortest window `rate` is reliable on.
+RATE_WINDOW = "2m"
+
+# What the apps and the Kafka exporter expose (Prometheus names).
+REQUESTS = "http_requests_total"
+DURATION_BUCKETS = "http_request_duration_seconds_bucket"
+CONSUMER_LAG = "kafka_consumergroup_lag"
+
+
+def arg(name: str) -> str:
+    """Argo Rollouts' placeholder for a template argument."""
+    return "{{args." + name + "}}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a metric asks its provider and how the answer is judged."""
+
+    provider: dict[str, Any]
+    success: str
+    failure: str
+
+
+# --------------------------------------------------------------------------------------------------
+# Conditions
+
+
+def _present(*names: str) -> str:
+    """True only while every named argument is non-empty (arguments are pasted in as text)."""
+    return " && ".join(f'"{arg(name)}" != ""' for name in names)
+
+
+def _conditions(guard: str, has_value: str, value: str, passes: str, fails: str) -> tuple[str, str]:
+    """Success and failure conditions that both stay false (Inconclusive) without a value."""
+    known = f"{guard} && {has_value}"
+    return f"{known} && {value} {passes}", f"{known} && {value} {fails}"
+
+
+def _vector(guard: str, passes: str, fails: str) -> tuple[str, str]:
+    """A Prometheus vector: judge its first element, if there is one and it is a number."""
+    return _conditions(guard, "len(result) > 0 && !isNaN(result[0])", "result[0]", passes, fails)
+
+
+def _scalar(guard: str, passes: str, fails: str) -> tuple[str, str]:
+    """A Datadog number, nil when Datadog had no points in the window."""
+    return _conditions(guard, "!isNil(result)", "result", passes, fails)
+
+
+def _row(guard: str, path: tuple[str, ...], passes: str, fails: str, scale: str) -> tuple[str, str]:
+    """A New Relic row (a map): each step of the path is nil when NRQL had nothing to aggregate,
+    and is checked before the next is read."""
+    steps = ["result." + path[0], *("result." + path[0] + step for step in path[1:])]
+    has_value = " && ".join(f"{step} != nil" for step in steps)
+    return _conditions(guard, has_value, f"{steps[-1]}{scale}", passes, fails)
+
+
+# --------------------------------------------------------------------------------------------------
+# Prometheus
+
+
+def _matchers(**labels: str) -> str:
+    """Exact matchers on templated values, each paired with `!=""` so an empty value matches
+    no series instead of every series that lacks the label."""
+    return ", ".join(f'{label}="{arg(name)}", {label}!=""' for label, name in labels.items())
+
+
+def prometheus_queries() -> dict[str, str]:
+    """The PromQL of each template, arguments still as `{{args.…}}` placeholders."""
+    app = _matchers(namespace="namespace", service="service-name")
+    ok = f'sum(rate({REQUESTS}{{{app}, code=~"2.."}}[{RATE_WINDOW}]))'
+    total = f"sum(rate({REQUESTS}{{{app}}}[{RATE_WINDOW}]))"
+    buckets = f"sum by (le) (rate({DURATION_BUCKETS}{{{app}}}[{RATE_WINDOW}]))"
+    group = _matchers(consumergroup="consumer-group", topic="topic")
+    return {
+        # No 2xx series at all (every request failed) counts as 0, not as "no data"; with no
+        # requests the denominator is empty or 0 and the ratio is empty or NaN.
+        SUCCESS_RATE: f"({ok} or on() vector(0))\n/\n{total}",
+        LATENCY_P99: f"histogram_quantile(0.99, {buckets}) * 1000",
+        KAFKA_CONSUMER_LAG: f"sum({CONSUMER_LAG}{{{group}}})",
+    }
+
+
+def _prometheus(template: str, address: str) -> Measurement:
+    query = prometheus_queries()[template]
+    success, failure = _judged(template, _vector)
+    return Measurement({"prometheus": {"address": address, "query": query}}, success, failure)
+
+
+# --------------------------------------------------------------------------------------------------
+# Datadog (API v2: named queries reduced to one number each, then the formula)
+
+
+def _datadog(template: str) -> Measurement:
+    app = f"kube_namespace:{arg('namespace')},kube_service:{arg('service-name')}"
+    group = f"consumergroup:{arg('consumer-group')},topic:{arg('topic')}"
+    queries: dict[str, dict[str, Any]] = {
+        SUCCESS_RATE: {
+            "aggregator": "sum",
+            "queries": {
+                "ok": f"sum:{REQUESTS}{{{app},code:2*}}.as_count()",
+                "total": f"sum:{REQUESTS}{{{app}}}.as_count()",
+            },
+            "formula": "default_zero(ok) / total",
+        },
+        LATENCY_P99: {
+            "aggregator": "max",
+            "queries": {"p99": f"p99:http_request_duration_seconds{{{app}}}"},
+            "formula": "p99 * 1000",
+        },
+        KAFKA_CONSUMER_LAG: {
+            "aggregator": "last",
+            "queries": {"lag": f"sum:{CONSUMER_LAG}{{{group}}}"},
+        },
+    }
+    success, failure = _judged(template, _scalar)
+    spec = {"apiVersion": "v2", "interval": "5m", **queries[template]}
+    return Measurement({"datadog": spec}, success, failure)
+
+
+# --------------------------------------------------------------------------------------------------
+# New Relic (NRQL; one row back, a map of the selected names)
+
+
+def newrelic_queries() -> dict[str, str]:
+    app = f"namespace = '{arg('namespace')}' AND service = '{arg('service-name')}'"
+    group = f"consumergroup = '{arg('consumer-group')}' AND topic = '{arg('topic')}'"
+    since = "SINCE 2 minutes ago"
+    return {
+        SUCCESS_RATE: (
+            f"FROM Metric SELECT filter(sum({REQUESTS}), WHERE code LIKE '2%') / "
+            f"sum({REQUESTS}) AS successRate WHERE {app} {since}"
+        ),
+        LATENCY_P99: (
+            f"FROM Metric SELECT bucketPercentile({DURATION_BUCKETS}, 99) AS p99 "
+            f"WHERE {app} {since}"
+        ),
+        KAFKA_CONSUMER_LAG: (
+            f"SELECT sum(lag) AS lag FROM (FROM Metric SELECT latest({CONSUMER_LAG}) AS lag "
+            f"WHERE {group} FACET partition LIMIT MAX) {since}"
+        ),
+    }
+
+
+def _newrelic(template: str) -> Measurement:
+    fields: dict[str, tuple[tuple[str, ...], str]] = {
+        SUCCESS_RATE: (("successRate",), ""),
+        # bucketPercentile answers a map of percentile to seconds.
+        LATENCY_P99: (("p99", '["99"]'), " * 1000"),
+        KAFKA_CONSUMER_LAG: (("lag",), ""),
+    }
+    path, scale = fields[template]
+
+    def judge(guard: str, passes: str, fails: str) -> tuple[str, str]:
+        return _row(guard, path, passes, fails, scale)
+
+    success, failure = _judged(template, judge)
+    return Measurement({"newRelic": {"query": newrelic_queries()[template]}}, success, failure)
+
+
+# --------------------------------------------------------------------------------------------------
+# The templates
+
+
+def _judged(template: str, judge: Callable[[str, str, str], tuple[str, str]]) -> tuple[str, str]:
+    """The template's pass and fail comparisons, through the provider's way of reading a result."""
+    first, second, limit = ARGS[template]
+    guard = _present(first, second)
+    comparisons = {
+        SUCCESS_RATE: (f">= {arg(limit)}", f"< {arg(limit)}"),
+        LATENCY_P99: (f"<= {arg(limit)}", f"> {arg(limit)}"),
+        KAFKA_CONSUMER_LAG: (f"<= {arg(limit)}", f"> {arg(limit)}"),
+    }
+    passes, fails = comparisons[template]
+    return judge(guard, passes, fails)
+
+
+def measurement(
+    template: str, provider: Provider, prometheus_address: Optional[str]
+) -> Measurement:
+    if provider == "prometheus":
+        if prometheus_address is None:
+            raise ValueError("the prometheus analysis provider needs the in-cluster Prometheus")
+        return _prometheus(template, prometheus_address)
+    if provider == "datadog":
+        return _datadog(template)
+    return _newrelic(template)
+
+
+def template_spec(
+    template: str, provider: Provider, prometheus_address: Optional[str]
+) -> dict[str, Any]:
+    """The `spec` of one ClusterAnalysisTemplate."""
+    found = measurement(template, provider, prometheus_address)
+    return {
+        "args": [{"name": name} for name in ARGS[template]],
+        "metrics": [
+            {
+                "name": template,
+                "interval": INTERVAL,
+                "count": COUNT,
+                "failureLimit": FAILURE_LIMIT,
+                "inconclusiveLimit": INCONCLUSIVE_LIMIT,
+                "consecutiveErrorLimit": CONSECUTIVE_ERROR_LIMIT,
+                "successCondition": found.success,
+                "failureCondition": found.failure,
+                "provider": found.provider,
+            }
+        ],
+    }
