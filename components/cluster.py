@@ -168,6 +168,7 @@ class SecureCluster(pulumi.ComponentResource):
                 f"admin-{index}": eks.AccessEntryArgs(
                     principal_arn=arn,
                     type=eks.AccessEntryType.STANDARD,
+                    tags=args.tags,
                     access_policies={
                         "cluster-admin": eks.AccessPolicyAssociationArgs(
                             policy_arn=CLUSTER_ADMIN_POLICY,

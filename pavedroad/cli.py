@@ -1,4 +1,4 @@
-"""The `pavedroad` command line: `python -m pavedroad plan|diff …`.
+"""The `pavedroad` command line: `python -m pavedroad plan|check|diff …`.
 
 Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
 2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
@@ -16,13 +16,16 @@ EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 
 def _plan(args: argparse.Namespace) -> int:
     from components.config import ConfigError
+    from pavedroad.check import PolicyConfigError, check_resources, pack_config
+    from pavedroad.check import report_and_exit_code
     from pavedroad.engine import StackFileError, run_program
     from pavedroad.plan import kubernetes_objects, kubernetes_version, summary, write_plan
     from pavedroad.schema import check_manifests
 
     try:
+        policy_config = pack_config(Path(args.project_dir), args.stack)
         run = run_program(args.stack, Path(args.project_dir))
-    except (ConfigError, StackFileError) as error:
+    except (ConfigError, StackFileError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
         print("Nothing was planned. Fix the configuration and run the plan again.", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -36,9 +39,13 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"\n{len(violations)} Kubernetes schema violation(s) for {version}:", file=sys.stderr)
         for violation in violations:
             print(f"  {violation}", file=sys.stderr)
-        return EXIT_VIOLATION
-    print(f"Kubernetes objects valid for {version}.")
-    return EXIT_OK
+    else:
+        print(f"Kubernetes objects valid for {version}.")
+    resources = [resource.to_json() for resource in run.resources]
+    report = check_resources(resources, args.stack, Path(args.project_dir), policy_config)
+    print()
+    policies = report_and_exit_code(report)
+    return EXIT_VIOLATION if violations or policies != EXIT_OK else EXIT_OK
 
 
 def _shown(path: Path) -> str:
@@ -46,6 +53,13 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pavedroad.check import check_file
+
+    config = Path(args.policy_config) if args.policy_config else None
+    return check_file(Path(args.plan), Path(args.project_dir), config)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -79,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
     )
     plan.set_defaults(handler=_plan)
+
+    check = commands.add_parser("check", help="run the policy pack over a saved plan.json")
+    check.add_argument("plan", help="a plan.json written by `pavedroad plan`")
+    check.add_argument(
+        "--policy-config",
+        help="pack config (Pulumi's --policy-pack-config format; "
+        "default: policies/config/STACK.json when present)",
+    )
+    check.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="directory with stacks/ and policies/config/ (default: this checkout)",
+    )
+    check.set_defaults(handler=_check)
 
     diff = commands.add_parser("diff", help="what changes between two plan.json files")
     diff.add_argument("base", help="plan.json of the base branch")

@@ -1,0 +1,294 @@
+"""Kubernetes: tenant namespaces isolated, no privileged pods, pinned images, no public Services
+outside the platform, and progressive delivery with analysis in production.
+
+Rules read objects as the Kubernetes provider receives them (`apiVersion`, `kind`, `metadata`,
+`spec` in wire names), so they hold for any object of the right kind — the tenants', the delivery
+layer's, or a future layer's. Objects rendered inside Helm releases are not Pulumi resources and
+are left to admission control (Pod Security, Kyverno) in the cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping, Optional
+
+from .core import (
+    CRITICAL,
+    HIGH,
+    MEDIUM,
+    PLATFORM_LABEL,
+    TENANT_LABEL,
+    Context,
+    Finding,
+    Resource,
+    Stack,
+    as_list,
+    dig,
+    is_unknown,
+    resource_rule,
+    stack_rule,
+)
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SERVICE = "kubernetes:core/v1:Service"
+CLUSTER_ROLE_BINDINGS = (
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBindingPatch",
+)
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+POD_SECURITY_MODES = ("enforce", "audit", "warn")
+# Kubernetes groups of tenant roles: `paved-road:<tenant>:<role>` (components/tenant.py).
+TENANT_GROUP = re.compile(r"^paved-road:[^:]+:[^:]+$")
+
+# Where each workload kind keeps its pod spec.
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    ROLLOUT: ("spec", "template", "spec"),
+}
+WORKLOADS = tuple(POD_SPEC_PATHS) + tuple(f"{t}Patch" for t in POD_SPEC_PATHS if t != ROLLOUT)
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def _tenant_namespaces(stack: Stack) -> list[Resource]:
+    return [ns for ns in stack.of_type(NAMESPACE) if ns.labels.get(TENANT_LABEL)]
+
+
+@resource_rule(
+    name="k8s-tenant-pod-security",
+    description="Tenant namespaces enforce, audit and warn at Pod Security `restricted`.",
+    remediation=(
+        "Label the namespace pod-security.kubernetes.io/enforce, /audit and /warn = restricted "
+        "(components/tenant.py does for every tenant namespace)."
+    ),
+    severity=HIGH,
+    types=(NAMESPACE,),
+)
+def tenant_pod_security(resource: Resource, context: Context) -> Iterator[str]:
+    labels = resource.labels
+    if not labels.get(TENANT_LABEL):
+        return
+    for mode in POD_SECURITY_MODES:
+        value = labels.get(f"pod-security.kubernetes.io/{mode}")
+        if not is_unknown(value) and value != "restricted":
+            yield f"tenant namespace label pod-security.kubernetes.io/{mode} is {value!r}"
+
+
+def _denies(policy: Resource, direction: str) -> bool:
+    """Whether a NetworkPolicy selects every pod and allows nothing in `direction`."""
+    spec = policy.get("spec") or {}
+    selector = spec.get("podSelector")
+    if not isinstance(selector, Mapping) or any(selector.get(k) for k in selector):
+        return False
+    # Without policyTypes, Ingress always applies and Egress only when egress rules exist.
+    types = spec.get("policyTypes") or ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+    return direction in types and not spec.get(direction.lower())
+
+
+@stack_rule(
+    name="k8s-tenant-guardrails",
+    description=(
+        "Every tenant namespace has a ResourceQuota, a LimitRange and a default-deny "
+        "NetworkPolicy (ingress and egress)."
+    ),
+    remediation=(
+        "Create tenant namespaces through the Tenant component, which adds `tenant-quota`, "
+        "`tenant-limits` and the `default-deny` NetworkPolicy to each."
+    ),
+    severity=HIGH,
+)
+def tenant_guardrails(stack: Stack, context: Context) -> Iterator[Finding]:
+    def in_namespace(type_: str, namespace: Any) -> list[Resource]:
+        return [r for r in stack.of_type(type_) if r.namespace == namespace]
+
+    for ns in _tenant_namespaces(stack):
+        name = ns.object_name
+        if is_unknown(name):
+            continue
+        if not in_namespace(RESOURCE_QUOTA, name):
+            yield Finding(ns.urn, f"tenant namespace {name} has no ResourceQuota")
+        if not in_namespace(LIMIT_RANGE, name):
+            yield Finding(ns.urn, f"tenant namespace {name} has no LimitRange")
+        policies = in_namespace(NETWORK_POLICY, name)
+        missing = [d for d in ("Ingress", "Egress") if not any(_denies(p, d) for p in policies)]
+        if missing:
+            yield Finding(
+                ns.urn,
+                f"tenant namespace {name} has no default-deny NetworkPolicy for "
+                f"{' and '.join(missing).lower()}",
+            )
+
+
+@resource_rule(
+    name="k8s-no-tenant-cluster-role-binding",
+    description="No ClusterRoleBinding grants a tenant group (`paved-road:<tenant>:<role>`).",
+    remediation=(
+        "Bind tenant groups with RoleBindings in the tenant's own namespaces; cluster-wide "
+        "rights belong to the platform."
+    ),
+    severity=HIGH,
+    types=CLUSTER_ROLE_BINDINGS,
+)
+def no_tenant_cluster_role_binding(resource: Resource, context: Context) -> Iterator[str]:
+    for subject in as_list(resource.get("subjects")):
+        if not isinstance(subject, Mapping) or subject.get("kind") != "Group":
+            continue
+        group = subject.get("name")
+        if isinstance(group, str) and TENANT_GROUP.match(group):
+            role = dig(resource.inputs, "roleRef", "name")
+            yield f"binds tenant group {group} cluster-wide to {role!r}"
+
+
+def pod_spec(resource: Resource) -> Optional[Mapping[str, Any]]:
+    path = POD_SPEC_PATHS.get(resource.type.removesuffix("Patch"))
+    spec = resource.get(*path) if path else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for key in CONTAINER_LISTS:
+        for container in as_list(spec.get(key)):
+            if isinstance(container, Mapping):
+                yield f"{key}[{container.get('name')}]", container
+
+
+@resource_rule(
+    name="k8s-no-privileged-pods",
+    description="No pod template is privileged or shares the node's network, PID or IPC namespace.",
+    remediation=(
+        "Remove `privileged: true` and `hostNetwork`/`hostPID`/`hostIPC`; workloads that need "
+        "the node belong to the platform, in a Helm chart under Pod Security admission."
+    ),
+    severity=CRITICAL,
+    types=WORKLOADS,
+)
+def no_privileged_pods(resource: Resource, context: Context) -> Iterator[str]:
+    spec = pod_spec(resource)
+    if spec is None:
+        return
+    for host in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(host) is True:
+            yield f"pod spec sets {host}: true"
+    for where, container in _containers(spec):
+        if dig(container, "securityContext", "privileged") is True:
+            yield f"{where} is privileged"
+
+
+def image_problem(image: Any) -> Optional[str]:
+    """Why an image reference is not pinned, or None when it names a fixed tag or a digest."""
+    if is_unknown(image):
+        return None
+    if not isinstance(image, str) or not image:
+        return "has no image"
+    if "@" in image:
+        return None  # a digest pins the bytes, whatever the tag says
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {image!r} has no tag (it means :latest)"
+    if last.rsplit(":", 1)[1] == "latest":
+        return f"image {image!r} uses the floating tag 'latest'"
+    return None
+
+
+@resource_rule(
+    name="k8s-images-pinned",
+    description="Every container image is pinned to a tag other than `latest`, or a digest.",
+    remediation="Reference images as `<repository>:<version>` or `<repository>@sha256:<digest>`.",
+    severity=MEDIUM,
+    types=WORKLOADS,
+)
+def images_pinned(resource: Resource, context: Context) -> Iterator[str]:
+    spec = pod_spec(resource)
+    if spec is None:
+        return
+    for where, container in _containers(spec):
+        problem = image_problem(container.get("image"))
+        if problem:
+            yield f"{where} {problem}"
+
+
+@stack_rule(
+    name="k8s-load-balancer-platform-only",
+    description=(
+        "Services of type LoadBalancer live only in platform namespaces "
+        f'(labelled `{PLATFORM_LABEL}: "true"`).'
+    ),
+    remediation=(
+        "Expose tenant workloads through an Ingress on the platform's load balancer (or a "
+        "ClusterIP Service behind it), never through their own LoadBalancer Service."
+    ),
+    severity=HIGH,
+)
+def load_balancer_platform_only(stack: Stack, context: Context) -> Iterator[Finding]:
+    platform = {
+        ns.object_name
+        for ns in stack.of_type(NAMESPACE)
+        if str(ns.labels.get(PLATFORM_LABEL)).lower() == "true"
+    }
+    for service in stack.of_type(SERVICE):
+        if dig(service.inputs, "spec", "type") != "LoadBalancer":
+            continue
+        namespace = service.namespace or "default"
+        if is_unknown(namespace) or namespace in platform:
+            continue
+        yield Finding(
+            service.urn,
+            f"Service {service.object_name} of type LoadBalancer is in namespace {namespace}, "
+            "which is not a platform namespace",
+        )
+
+
+def _has_templates(analysis: Any) -> bool:
+    return isinstance(analysis, Mapping) and bool(as_list(analysis.get("templates")))
+
+
+@resource_rule(
+    name="k8s-rollout-analysis-in-production",
+    description="In production every Argo Rollout runs analysis before it promotes.",
+    remediation=(
+        "Give the canary strategy `analysis` (background) or `analysis` steps, or the blue-green "
+        "strategy `prePromotionAnalysis`/`postPromotionAnalysis`, with at least one template."
+    ),
+    severity=HIGH,
+    types=(ROLLOUT,),
+    options={
+        "production": {
+            "type": "boolean",
+            "description": (
+                "Whether this stack is production; unset, the stack's paved-road:production."
+            ),
+        }
+    },
+)
+def rollout_analysis_in_production(resource: Resource, context: Context) -> Iterator[str]:
+    if not context.production:
+        return
+    strategy = resource.get("spec", "strategy")
+    if is_unknown(strategy):
+        return
+    strategy = strategy if isinstance(strategy, Mapping) else {}
+    canary, blue_green = strategy.get("canary"), strategy.get("blueGreen")
+    if isinstance(canary, Mapping):
+        steps = [s for s in as_list(canary.get("steps")) if isinstance(s, Mapping)]
+        if _has_templates(canary.get("analysis")) or any(
+            _has_templates(s.get("analysis")) for s in steps
+        ):
+            return
+        yield "canary strategy runs no analysis (no background analysis, no analysis step)"
+    elif isinstance(blue_green, Mapping):
+        if _has_templates(blue_green.get("prePromotionAnalysis")) or _has_templates(
+            blue_green.get("postPromotionAnalysis")
+        ):
+            return
+        yield "blueGreen strategy runs no pre- or post-promotion analysis"
+    else:
+        yield "the Rollout has no canary or blueGreen strategy, so nothing gates a promotion"

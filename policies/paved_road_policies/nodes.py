@@ -1,0 +1,162 @@
+"""Worker nodes: IMDSv2 with a short hop limit, encrypted disks, private subnets only.
+
+A pod that can reach the instance metadata service with IMDSv1, or through a hop limit above 1,
+can take the node's IAM credentials; an unencrypted root volume leaks whatever pods wrote to it; a
+node in a public subnet is one security group mistake away from the internet.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .core import (
+    ADVISORY,
+    HIGH,
+    MEDIUM,
+    Context,
+    Finding,
+    Resource,
+    Stack,
+    as_list,
+    is_unknown,
+    resource_rule,
+    stack_rule,
+)
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
+INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
+
+
+def _metadata(resource: Resource) -> Any:
+    options = resource.get("metadataOptions")
+    if isinstance(options, list):  # older provider schemas model it as a one-item list
+        options = options[0] if options else None
+    return options
+
+
+@resource_rule(
+    name="nodes-imdsv2-required",
+    description="Launch templates require IMDSv2 tokens with a hop limit of at most 2.",
+    remediation=(
+        "Set `metadata_options` with `http_tokens='required'` and "
+        "`http_put_response_hop_limit` 1 (2 only for pods that must reach IMDS)."
+    ),
+    severity=HIGH,
+    types=(LAUNCH_TEMPLATE,),
+    options={
+        "maxHopLimit": {
+            "type": "integer",
+            "default": 2,
+            "description": "The highest IMDS hop limit allowed.",
+        }
+    },
+)
+def imdsv2_required(resource: Resource, context: Context) -> Iterator[str]:
+    options = _metadata(resource)
+    if is_unknown(options):
+        return
+    if not options:
+        yield "no metadataOptions: instances accept IMDSv1 (httpTokens defaults to 'optional')"
+        return
+    if options.get("httpEndpoint") == "disabled":
+        return  # no metadata service at all
+    tokens = options.get("httpTokens")
+    if not is_unknown(tokens) and tokens != "required":
+        yield f"metadataOptions.httpTokens is {tokens!r}: IMDSv2 must be 'required'"
+    hops = options.get("httpPutResponseHopLimit")
+    limit = context.option("maxHopLimit")
+    if isinstance(hops, (int, float)) and not isinstance(hops, bool) and hops > limit:
+        yield f"metadataOptions.httpPutResponseHopLimit is {hops:g}: at most {limit} is allowed"
+
+
+@resource_rule(
+    name="nodes-imds-hop-limit-one",
+    description="Launch templates keep the IMDS hop limit at 1 unless pods must reach IMDS.",
+    remediation=(
+        "Leave `metadataHopLimit` at 1 in the node group config; raise it to 2 only for a node "
+        "group whose pods need the node's metadata (and accept this advisory there)."
+    ),
+    severity=MEDIUM,
+    level=ADVISORY,
+    types=(LAUNCH_TEMPLATE,),
+)
+def imds_hop_limit_one(resource: Resource, context: Context) -> Iterator[str]:
+    options = _metadata(resource)
+    if not isinstance(options, dict):
+        return
+    hops = options.get("httpPutResponseHopLimit")
+    if isinstance(hops, (int, float)) and not isinstance(hops, bool) and hops > 1:
+        yield f"metadataOptions.httpPutResponseHopLimit is {hops:g}: pods can reach node credentials"
+
+
+def _truthy(value: Any) -> bool:
+    # LaunchTemplate's `ebs.encrypted` is a string in the provider schema ("true"/"false").
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+@resource_rule(
+    name="nodes-volumes-encrypted",
+    description="Node volumes are encrypted: every launch template EBS mapping, no bare node group.",
+    remediation=(
+        "Give every block device mapping `ebs.encrypted='true'`, and give managed node groups a "
+        "launch template (`launch_template`) instead of EKS's default disks."
+    ),
+    severity=HIGH,
+    types=(LAUNCH_TEMPLATE, NODE_GROUP),
+)
+def volumes_encrypted(resource: Resource, context: Context) -> Iterator[str]:
+    if resource.type == NODE_GROUP:
+        template = resource.get("launchTemplate")
+        if not is_unknown(template) and not template:
+            yield "the node group has no launch template: its disks are EKS defaults, unencrypted"
+        return
+    mappings = resource.get("blockDeviceMappings")
+    if is_unknown(mappings):
+        return
+    if not mappings:
+        yield "no blockDeviceMappings: the root volume follows the AMI and is not encrypted"
+        return
+    for index, mapping in enumerate(as_list(mappings)):
+        if not isinstance(mapping, dict) or mapping.get("noDevice") or mapping.get("virtualName"):
+            continue  # suppressed devices and instance-store volumes carry no EBS data
+        encrypted = (mapping.get("ebs") or {}).get("encrypted")
+        if not is_unknown(encrypted) and not _truthy(encrypted):
+            device = mapping.get("deviceName", index)
+            yield f"blockDeviceMappings[{index}] ({device}): ebs.encrypted is {encrypted!r}"
+
+
+def _public_reason(subnet: Resource) -> str:
+    tags = subnet.tags if isinstance(subnet.tags, dict) else {}
+    if subnet.get("mapPublicIpOnLaunch") is True:
+        return "maps public IPs on launch"
+    if PUBLIC_ELB_TAG in tags:
+        return f"is tagged {PUBLIC_ELB_TAG} (internet-facing load balancers)"
+    if INTERNAL_ELB_TAG not in tags:
+        return f"is not tagged {INTERNAL_ELB_TAG}, the platform's mark of a private subnet"
+    return ""
+
+
+@stack_rule(
+    name="nodes-private-subnets",
+    description="Managed node groups run in private subnets only.",
+    remediation=(
+        "Pass only the network's private subnets (`private_subnet_ids`) to node groups; private "
+        f"subnets carry `{INTERNAL_ELB_TAG}` and never map public IPs."
+    ),
+    severity=HIGH,
+)
+def private_subnets(stack: Stack, context: Context) -> Iterator[Finding]:
+    """Subnets are matched by id where the engine knows it, else through the node group's
+    dependencies on them; a subnet the stack does not manage (an existing VPC) cannot be seen and
+    is not judged."""
+    for group in stack.of_type(NODE_GROUP):
+        ids = group.get("subnetIds")
+        values = [ids] if is_unknown(ids) else as_list(ids)
+        subnets, _ = stack.referenced(group, "subnetIds", values, (SUBNET,))
+        for subnet in subnets:
+            reason = _public_reason(subnet)
+            if reason:
+                yield Finding(group.urn, f"node group subnet {subnet.name} {reason}")

@@ -1,0 +1,380 @@
+"""The Kubernetes rules, each passing on the shipped stacks' objects and failing on a realistic
+object that breaks it. Objects the program does not create yet (a ClusterRoleBinding, a
+LoadBalancer Service, a DaemonSet) are written as a layer would, and checked against the
+Kubernetes schema (or the upstream CRD) first, so a rule is never tested on an impossible object.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from components import versions
+from policies.paved_road_policies.config import PackConfig
+from policies.paved_road_policies import registry
+from policies.paved_road_policies.core import Resource
+from tests.crds import crd_errors
+from tests.test_policies_aws import edited, messages, swapped, views, violations
+
+DEV, PROD = "dev", "prod"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMITS = "kubernetes:core/v1:LimitRange"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def valid(manifest: dict[str, Any]) -> dict[str, Any]:
+    kubernetes_validate.validate(manifest, f"{versions.DEFAULT_KUBERNETES_VERSION}.0", strict=True)
+    return manifest
+
+
+def k8s_object(
+    resources: list[Resource], type_: str, name: str, manifest: dict[str, Any]
+) -> Resource:
+    """A Kubernetes resource registered under a tenant, as the Tenant component registers its own."""
+    tenant = next(r for r in resources if r.type == "paved-road:tenants:Tenant")
+    return Resource(
+        type=type_,
+        urn=f"{tenant.urn.rsplit('::', 1)[0]}${type_}::{name}",
+        name=name,
+        inputs=manifest,
+        parent=tenant.urn,
+    )
+
+
+def tenant_namespace(resources: list[Resource], name: str) -> Resource:
+    return next(r for r in resources if r.type == NAMESPACE and r.object_name == name)
+
+
+# Tenant namespaces ----------------------------------------------------------------------------
+
+
+def test_tenant_namespaces_are_pod_security_restricted() -> None:
+    resources = views(DEV)
+    assert messages("k8s-tenant-pod-security", resources) == []
+    namespace = tenant_namespace(resources, "payments")
+    metadata = copy.deepcopy(namespace.inputs["metadata"])
+    metadata["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
+    del metadata["labels"]["pod-security.kubernetes.io/warn"]
+    assert messages("k8s-tenant-pod-security", [edited(namespace, metadata=metadata)]) == [
+        "tenant namespace label pod-security.kubernetes.io/enforce is 'baseline'",
+        "tenant namespace label pod-security.kubernetes.io/warn is None",
+    ]
+    monitoring = next(r for r in resources if r.type == NAMESPACE and r.object_name == "monitoring")
+    assert monitoring.labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert messages("k8s-tenant-pod-security", [monitoring]) == [], "platform namespaces differ"
+
+
+def without(
+    resources: list[Resource], type_: str, namespace: str, name: str = ""
+) -> list[Resource]:
+    return [
+        r
+        for r in resources
+        if not (r.type == type_ and r.namespace == namespace and name in (r.object_name, ""))
+    ]
+
+
+def test_every_tenant_namespace_has_quota_limits_and_default_deny() -> None:
+    resources = views(DEV)
+    assert messages("k8s-tenant-guardrails", resources) == []
+    namespace = tenant_namespace(resources, "payments-jobs")
+    (violation,) = violations("k8s-tenant-guardrails", without(resources, QUOTA, "payments-jobs"))
+    assert (violation.urn, violation.message) == (
+        namespace.urn,
+        "tenant namespace payments-jobs has no ResourceQuota",
+    )
+    assert messages("k8s-tenant-guardrails", without(resources, LIMITS, "search")) == [
+        "tenant namespace search has no LimitRange"
+    ]
+    no_deny = without(resources, NETWORK_POLICY, "storefront", "default-deny")
+    assert messages("k8s-tenant-guardrails", no_deny) == [
+        "tenant namespace storefront has no default-deny NetworkPolicy for ingress and egress"
+    ]
+
+
+def test_default_deny_must_deny_both_directions() -> None:
+    resources = views(DEV)
+    deny = next(
+        r
+        for r in resources
+        if r.type == NETWORK_POLICY and r.namespace == "search" and r.object_name == "default-deny"
+    )
+    ingress_only = edited(deny, spec={"podSelector": {}, "policyTypes": ["Ingress"]})
+    assert messages("k8s-tenant-guardrails", swapped(resources, deny, ingress_only)) == [
+        "tenant namespace search has no default-deny NetworkPolicy for egress"
+    ]
+    selective = edited(
+        deny,
+        spec={"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress", "Egress"]},
+    )
+    assert len(messages("k8s-tenant-guardrails", swapped(resources, deny, selective))) == 1
+
+
+# RBAC -----------------------------------------------------------------------------------------
+
+
+def cluster_role_binding(group: str) -> dict[str, Any]:
+    return valid(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "read-nodes", "labels": {"app.kubernetes.io/managed-by": "x"}},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+        }
+    )
+
+
+def test_no_cluster_role_binding_to_a_tenant_group() -> None:
+    resources = views(DEV)
+    crb = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+    tenant = k8s_object(
+        resources, crb, "read-nodes", cluster_role_binding("paved-road:search:viewers")
+    )
+    assert messages("k8s-no-tenant-cluster-role-binding", [tenant]) == [
+        "binds tenant group paved-road:search:viewers cluster-wide to 'view'"
+    ]
+    platform = k8s_object(resources, crb, "read-nodes", cluster_role_binding("platform-admins"))
+    assert messages("k8s-no-tenant-cluster-role-binding", [platform, *resources]) == []
+
+
+# Pods -----------------------------------------------------------------------------------------
+
+
+def workload(resources: list[Resource]) -> Resource:
+    """A shipped tenant workload (the delivery layer's Rollout or Deployment), else one written
+    as that layer writes them."""
+    shipped = [r for r in resources if r.type in (ROLLOUT, DEPLOYMENT) and r.in_tenant]
+    if shipped:
+        return shipped[0]
+    deployment = valid(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": "payments"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "api"}},
+                "template": {
+                    "metadata": {"labels": {"app": "api"}},
+                    "spec": {"containers": [{"name": "api", "image": "public.ecr.aws/a/api:1.0"}]},
+                },
+            },
+        }
+    )
+    return k8s_object(resources, DEPLOYMENT, "payments/api/deployment", deployment)
+
+
+def with_pod(resource: Resource, **changes: Any) -> Resource:
+    inputs = copy.deepcopy(dict(resource.inputs))
+    pod = inputs["spec"]["template"]["spec"]
+    for key, value in changes.items():
+        if key == "container":
+            pod["containers"][0].update(value)
+        else:
+            pod[key] = value
+    return replace(resource, inputs=inputs)
+
+
+def daemon_set(**pod: Any) -> dict[str, Any]:
+    return valid(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "node-agent", "namespace": "payments"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "node-agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "node-agent"}},
+                    "spec": {
+                        "containers": [{"name": "agent", "image": "public.ecr.aws/acme/agent:1.0"}],
+                        **pod,
+                    },
+                },
+            },
+        }
+    )
+
+
+def test_workloads_are_neither_privileged_nor_on_host_namespaces() -> None:
+    resources = views(DEV)
+    assert messages("k8s-no-privileged-pods", resources) == []
+    app = workload(resources)
+    privileged = with_pod(app, container={"securityContext": {"privileged": True}})
+    name = app.get("spec", "template", "spec", "containers", 0, "name")
+    assert messages("k8s-no-privileged-pods", [privileged]) == [f"containers[{name}] is privileged"]
+    host = k8s_object(
+        resources,
+        "kubernetes:apps/v1:DaemonSet",
+        "node-agent",
+        daemon_set(hostNetwork=True, hostPID=True),
+    )
+    assert messages("k8s-no-privileged-pods", [host]) == [
+        "pod spec sets hostNetwork: true",
+        "pod spec sets hostPID: true",
+    ]
+
+
+def test_cron_jobs_are_judged_through_their_job_template() -> None:
+    resources = views(DEV)
+    pod = {
+        "restartPolicy": "Never",
+        "hostIPC": True,
+        "containers": [{"name": "report", "image": "public.ecr.aws/acme/report"}],
+    }
+    cron = valid(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": "payments-jobs"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}},
+        }
+    )
+    job = k8s_object(resources, "kubernetes:batch/v1:CronJob", "nightly", cron)
+    assert messages("k8s-no-privileged-pods", [job]) == ["pod spec sets hostIPC: true"]
+    assert messages("k8s-images-pinned", [job]) == [
+        "containers[report] image 'public.ecr.aws/acme/report' has no tag (it means :latest)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "image, problem",
+    [
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1.4.2", None),
+        ("public.ecr.aws/acme/api@sha256:" + "a" * 64, None),
+        ("registry.acme.example:5000/api:2.0", None),
+        ("public.ecr.aws/acme/api:latest", "uses the floating tag 'latest'"),
+        ("registry.acme.example:5000/api", "has no tag"),
+        ("nginx", "has no tag"),
+    ],
+)
+def test_images_are_pinned(image: str, problem: str) -> None:
+    resources = views(DEV)
+    app = with_pod(workload(resources), container={"image": image})
+    found = messages("k8s-images-pinned", [app])
+    if problem is None:
+        assert found == []
+    else:
+        (message,) = found
+        assert message.startswith("containers[") and problem in message
+
+
+@pytest.mark.parametrize("stack", [DEV, "staging", PROD])
+def test_shipped_workloads_pin_their_images(stack: str) -> None:
+    assert messages("k8s-images-pinned", views(stack)) == []
+
+
+# Services -------------------------------------------------------------------------------------
+
+
+def service(namespace: str, type_: str) -> dict[str, Any]:
+    return valid(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "public-api", "namespace": namespace},
+            "spec": {"type": type_, "selector": {"app": "api"}, "ports": [{"port": 443}]},
+        }
+    )
+
+
+def test_load_balancer_services_only_in_platform_namespaces() -> None:
+    resources = views(DEV)
+    assert messages("k8s-load-balancer-platform-only", resources) == []
+    svc = "kubernetes:core/v1:Service"
+    tenant = k8s_object(resources, svc, "public-api", service("storefront", "LoadBalancer"))
+    (violation,) = violations("k8s-load-balancer-platform-only", [*resources, tenant])
+    assert violation.urn == tenant.urn
+    assert violation.message == (
+        "Service public-api of type LoadBalancer is in namespace storefront, which is not a "
+        "platform namespace"
+    )
+    internal = k8s_object(resources, svc, "public-api", service("storefront", "ClusterIP"))
+    platform = k8s_object(
+        resources, svc, "ingress", service("aws-load-balancer-controller", "LoadBalancer")
+    )
+    assert messages("k8s-load-balancer-platform-only", [*resources, internal, platform]) == []
+
+
+# Rollouts -------------------------------------------------------------------------------------
+
+
+def rollout(strategy: dict[str, Any]) -> dict[str, Any]:
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "checkout", "namespace": "payments"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {
+                "metadata": {"labels": {"app": "checkout"}},
+                "spec": {"containers": [{"name": "api", "image": "public.ecr.aws/acme/api:1.0"}]},
+            },
+            "strategy": strategy,
+        },
+    }
+    assert crd_errors(manifest) == []
+    return manifest
+
+
+SUCCESS_RATE = {"templates": [{"templateName": "success-rate", "clusterScope": True}]}
+STEPS = [{"setWeight": 20}, {"pause": {"duration": "5m"}}, {"setWeight": 100}]
+
+
+@pytest.mark.parametrize(
+    "strategy, analysed",
+    [
+        ({"canary": {"steps": STEPS, "analysis": {**SUCCESS_RATE, "startingStep": 1}}}, True),
+        ({"canary": {"steps": [*STEPS[:2], {"analysis": SUCCESS_RATE}, STEPS[2]]}}, True),
+        ({"blueGreen": {"activeService": "a", "prePromotionAnalysis": SUCCESS_RATE}}, True),
+        ({"blueGreen": {"activeService": "a", "postPromotionAnalysis": SUCCESS_RATE}}, True),
+        ({"canary": {"steps": STEPS}}, False),
+        ({"canary": {"steps": STEPS, "analysis": {"templates": []}}}, False),
+        ({"blueGreen": {"activeService": "a", "autoPromotionEnabled": False}}, False),
+    ],
+)
+def test_production_rollouts_run_analysis(strategy: dict[str, Any], analysed: bool) -> None:
+    resources = views(PROD)
+    candidate = k8s_object(resources, ROLLOUT, "payments/checkout/rollout", rollout(strategy))
+    found = messages("k8s-rollout-analysis-in-production", [candidate], production=True)
+    assert (found == []) is analysed, found
+    assert messages("k8s-rollout-analysis-in-production", [candidate], production=False) == []
+
+
+def test_shipped_production_rollouts_pass_and_fail_without_analysis() -> None:
+    resources = views(PROD)
+    analysed = {"canary": {"steps": STEPS, "analysis": SUCCESS_RATE}}
+    rollouts = [r for r in resources if r.type == ROLLOUT] or [
+        k8s_object(resources, ROLLOUT, "checkout", rollout(analysed))
+    ]
+    resources = list({r.urn: r for r in [*resources, *rollouts]}.values())
+    assert messages("k8s-rollout-analysis-in-production", resources, production=True) == []
+    first = rollouts[0]
+    strategy = copy.deepcopy(first.inputs["spec"]["strategy"])
+    for kind in strategy.values():
+        for key in ("analysis", "prePromotionAnalysis", "postPromotionAnalysis", "steps"):
+            kind.pop(key, None)
+    spec = {**first.inputs["spec"], "strategy": strategy}
+    broken = swapped(resources, first, edited(first, spec=spec))
+    (violation,) = violations("k8s-rollout-analysis-in-production", broken, production=True)
+    assert violation.urn == first.urn and violation.mandatory
+
+
+def test_the_pack_config_can_declare_a_stack_production() -> None:
+    resources = views(DEV)
+    candidate = k8s_object(resources, ROLLOUT, "checkout", rollout({"canary": {"steps": STEPS}}))
+    config = PackConfig.parse(
+        {"k8s-rollout-analysis-in-production": {"production": True}}, "dev.json", registry.RULES
+    )
+    assert messages("k8s-rollout-analysis-in-production", [candidate], config=config)
