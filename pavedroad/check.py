@@ -172,7 +172,7 @@ def report_and_exit_code(report: PolicyReport) -> int:
     if report.mandatory:
         print(
             f"{len(report.mandatory)} mandatory policy violation(s): fix them (see "
-            "docs/policies.md) before this reaches the cloud.",
+            "README.md, 'Policies') before this reaches the cloud.",
             file=sys.stderr,
         )
     return report.exit_code

@@ -1,4 +1,4 @@
-"""The Paved Road policy pack: `pulumi preview --policy-pack policies` (see docs/policies.md).
+"""The Paved Road policy pack: `pulumi preview --policy-pack policies` (see README.md, "Policies").
 
 Only builds the pack. Constructing `PolicyPack` starts the analyzer server and never returns, so
 every rule lives in `paved_road_policies`, where `pavedroad plan`/`check` and the tests import it.

@@ -360,9 +360,8 @@ def test_pulumi_policy_yaml_runs_the_pack_with_python() -> None:
 
 
 def test_the_documentation_lists_every_rule_at_its_level() -> None:
-    """The rule table (docs/policies.md, or the README once merged there) is the user's list."""
-    docs = ROOT / "docs" / "policies.md"
-    text = (docs if docs.is_file() else ROOT / "README.md").read_text()
+    """The rule table in the README is the user's list."""
+    text = (ROOT / "README.md").read_text()
     rows = {}
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
