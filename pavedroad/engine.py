@@ -216,7 +216,10 @@ def _fast_mock_runtime() -> Iterator[None]:
 
 
 def project_name(root: Path = ROOT) -> str:
-    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    path = root / "Pulumi.yaml"
+    if not path.is_file():
+        raise StackFileError(f"{path}: no such file (is {root} a Pulumi project directory?)")
+    return yaml.safe_load(path.read_text())["name"]
 
 
 def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:

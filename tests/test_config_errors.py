@@ -208,3 +208,10 @@ def test_cli_names_a_missing_stack_file() -> None:
     assert result.returncode == 2
     assert "stacks/Pulumi.nope.yaml: no such stack file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_names_a_directory_that_is_not_a_project(tmp_path: Path) -> None:
+    result = _cli("plan", "dev", "-C", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}/Pulumi.yaml: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
