@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional, Sequence
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.iam import OidcProvider
+from components.iam import OidcProvider, irsa_role
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import Chart
 
@@ -40,6 +41,29 @@ class ClusterContext:
     oidc: OidcProvider
     provider: k8s.Provider
     tags: dict[str, str]
+
+
+def service_role(
+    name: str,
+    context: ClusterContext,
+    *,
+    role_suffix: str,
+    namespace: str,
+    service_account: str,
+    policy: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """The IRSA role of one platform service account, named `<prefix>-<role_suffix>`."""
+    return irsa_role(
+        name,
+        role_name=f"{context.prefix}-{role_suffix}",
+        oidc=context.oidc,
+        namespace=namespace,
+        service_account=service_account,
+        tags=context.tags,
+        parent=parent,
+        inline_policy=policy,
+    )
 
 
 def platform_namespace(

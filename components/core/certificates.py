@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import CertManagerConfig, HostedZoneConfig
 from components.core.base import (
+    service_role,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -26,7 +27,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
-from components.iam import allow, irsa_role, policy_document
+from components.iam import allow, policy_document
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -123,15 +124,14 @@ class CertManager(pulumi.ComponentResource):
     def _dns_role(
         self, name: str, context: ClusterContext, zones: Sequence[HostedZoneConfig]
     ) -> aws.iam.Role:
-        return irsa_role(
+        return service_role(
             f"{name}-dns01",
-            role_name=f"{context.prefix}-cert-manager",
-            oidc=context.oidc,
+            context,
+            role_suffix="cert-manager",
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            tags=context.tags,
+            policy=route53_policy(zones),
             parent=self,
-            inline_policy=route53_policy(zones),
         )
 
     def _cluster_issuer(

@@ -17,6 +17,7 @@ import pulumi
 
 from components.config import ExternalDnsConfig, HostedZoneConfig
 from components.core.base import (
+    service_role,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -24,7 +25,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
-from components.iam import allow, irsa_role, policy_document
+from components.iam import allow, policy_document
 from components.versions import CHARTS
 
 NAMESPACES = ("external-dns",)
@@ -87,15 +88,14 @@ class ExternalDns(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
         )
-        role = irsa_role(
+        role = service_role(
             f"{name}-route53",
-            role_name=f"{context.prefix}-external-dns",
-            oidc=context.oidc,
+            context,
+            role_suffix="external-dns",
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            tags=context.tags,
+            policy=route53_policy(zones),
             parent=self,
-            inline_policy=route53_policy(zones),
         )
         helm_release(
             f"{name}-release",

@@ -20,6 +20,7 @@ import pulumi
 
 from components.config import IngressConfig
 from components.core.base import (
+    service_role,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -27,7 +28,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
-from components.iam import irsa_role
+
 from components.versions import CHARTS
 
 NAMESPACES = ("aws-load-balancer-controller",)
@@ -77,15 +78,14 @@ class LoadBalancerController(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
         )
-        role = irsa_role(
+        role = service_role(
             f"{name}-controller",
-            role_name=f"{context.prefix}-aws-load-balancer-controller",
-            oidc=context.oidc,
+            context,
+            role_suffix="aws-load-balancer-controller",
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            tags=context.tags,
+            policy=json.dumps(IAM_POLICY, sort_keys=True),
             parent=self,
-            inline_policy=json.dumps(IAM_POLICY, sort_keys=True),
         )
         helm_release(
             f"{name}-controller",

@@ -20,6 +20,7 @@ import pulumi_random as random
 
 from components.config import LogsConfig, ObservabilityConfig
 from components.core.base import (
+    service_role,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -27,7 +28,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
-from components.iam import allow, irsa_role, policy_document
+from components.iam import allow, policy_document
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -201,14 +202,13 @@ class Observability(pulumi.ComponentResource):
             tags=context.tags,
             opts=child,
         )
-        role = irsa_role(
+        role = service_role(
             f"{name}-fluent-bit-irsa",
-            role_name=f"{context.prefix}-fluent-bit",
-            oidc=context.oidc,
+            context,
+            role_suffix="fluent-bit",
             namespace=LOGGING,
             service_account=FLUENT_BIT_SERVICE_ACCOUNT,
-            inline_policy=log_group.arn.apply(fluent_bit_policy),
-            tags=context.tags,
+            policy=log_group.arn.apply(fluent_bit_policy),
             parent=self,
         )
         return helm_release(

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import SecretsConfig
 from components.core.base import (
+    service_role,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -26,7 +27,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
-from components.iam import allow, irsa_role, policy_document
+from components.iam import allow, policy_document
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -90,15 +91,14 @@ class SecretsService(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
         )
-        role = irsa_role(
+        role = service_role(
             f"{name}-controller",
-            role_name=f"{context.prefix}-external-secrets",
-            oidc=context.oidc,
+            context,
+            role_suffix="external-secrets",
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            tags=context.tags,
+            policy=self._read_platform_secrets(context),
             parent=self,
-            inline_policy=self._read_platform_secrets(context),
         )
         release = helm_release(
             f"{name}-operator",

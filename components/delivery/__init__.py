@@ -18,7 +18,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import DeliveryConfig
-from components.core.base import ClusterContext, helm_release, ordered_after, platform_namespace
+from components.core.base import (
+    service_role,
+    ClusterContext,
+    helm_release,
+    ordered_after,
+    platform_namespace,
+)
 from components.core.secrets import platform_secret_prefix
 from components.delivery import analysis
 from components.delivery.rollouts import (
@@ -29,7 +35,7 @@ from components.delivery.rollouts import (
     chart_values,
     target_group_policy,
 )
-from components.iam import irsa_role
+
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -110,15 +116,14 @@ class Delivery(pulumi.ComponentResource):
         )
 
     def _target_group_role(self, name: str, context: ClusterContext) -> aws.iam.Role:
-        return irsa_role(
+        return service_role(
             f"{name}-controller",
-            role_name=f"{context.prefix}-argo-rollouts",
-            oidc=context.oidc,
+            context,
+            role_suffix="argo-rollouts",
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            tags=context.tags,
+            policy=target_group_policy(),
             parent=self,
-            inline_policy=target_group_policy(),
         )
 
     def _credentials(
