@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from components import versions
 from components.tenants_config import TenantConfig, load_tenants
 from components.config_base import (  # noqa: F401 — re-exported: the models' shared toolkit
+    Cidr,
     DNS_LABEL,
     IAM_PRINCIPAL_ARN,
     INSTANCE_TYPE,
@@ -65,7 +66,7 @@ class ExistingVpcConfig(Model):
     private_subnet_ids: list[str] = Field(min_length=2)
     public_subnet_ids: list[str] = Field(default_factory=list)
     # Where internet-facing load balancers live: tenants' network policies admit these ranges.
-    public_subnet_cidrs: list[str] = Field(default_factory=list)
+    public_subnet_cidrs: list[Cidr] = Field(default_factory=list)
 
     @field_validator("vpc_id")
     @classmethod
@@ -79,20 +80,13 @@ class ExistingVpcConfig(Model):
             check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-…)")
         return value
 
-    @field_validator("public_subnet_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            parse_cidr(cidr)
-        return value
-
 
 class NetworkConfig(Model):
     cidr: str = "10.0.0.0/16"
     availability_zones: Optional[list[str]] = Field(default=None, min_length=2, max_length=3)
     az_count: int = Field(default=3, ge=2, le=3)
-    private_subnets: Optional[list[str]] = None
-    public_subnets: Optional[list[str]] = None
+    private_subnets: Optional[list[Cidr]] = None
+    public_subnets: Optional[list[Cidr]] = None
     nat_gateways: Literal["single", "perAz"] = "perAz"
     flow_logs: FlowLogsConfig = FlowLogsConfig()
     existing_vpc: Optional[ExistingVpcConfig] = None
@@ -103,13 +97,6 @@ class NetworkConfig(Model):
         network = parse_cidr(value)
         if not 16 <= network.prefixlen <= 20:
             raise ValueError(f"{value!r} must be between /16 and /20 to hold the node subnets")
-        return value
-
-    @field_validator("private_subnets", "public_subnets")
-    @classmethod
-    def _subnets(cls, value: Optional[list[str]]) -> Optional[list[str]]:
-        for cidr in value or []:
-            parse_cidr(cidr)
         return value
 
     @property
@@ -196,7 +183,7 @@ class NodeGroupConfig(Model):
 
 class ClusterConfig(Model):
     version: str = versions.DEFAULT_KUBERNETES_VERSION
-    public_access_cidrs: list[str] = Field(default_factory=list)
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     node_groups: list[NodeGroupConfig] = Field(
         default_factory=lambda: [NodeGroupConfig(name="system")], min_length=1
@@ -209,13 +196,6 @@ class ClusterConfig(Model):
         if value not in versions.SUPPORTED_KUBERNETES_VERSIONS:
             supported = ", ".join(versions.SUPPORTED_KUBERNETES_VERSIONS)
             raise ValueError(f"{value!r} is not a supported Kubernetes version ({supported})")
-        return value
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _public_cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            parse_cidr(cidr)
         return value
 
     @field_validator("admins")

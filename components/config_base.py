@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 # --------------------------------------------------------------------------------------------------
@@ -89,6 +89,15 @@ def parse_cidr(value: str) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+
+
+def _checked_cidr(value: str) -> str:
+    parse_cidr(value)
+    return value
+
+
+# A field holding one CIDR block; errors name the list item (`publicAccessCidrs[1]`).
+Cidr = Annotated[str, AfterValidator(_checked_cidr)]
 
 
 def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:

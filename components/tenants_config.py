@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from components.apps_config import AppConfig, app_issues
 from components.config_base import (
+    Cidr,
     DNS_LABEL,
     IAM_PRINCIPAL_ARN,
     LABEL_VALUE,
@@ -25,7 +26,6 @@ from components.config_base import (
     Model,
     check_pattern,
     issues_from,
-    parse_cidr,
 )
 
 TENANTS_DIR = "tenants"
@@ -58,14 +58,7 @@ class QuotaConfig(Model):
 class TenantNetworkConfig(Model):
     allow_from: list[str] = Field(default_factory=list)
     # Destinations outside the cluster the tenant's pods may reach (e.g. a partner API).
-    egress_cidrs: list[str] = Field(default_factory=list)
-
-    @field_validator("egress_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            parse_cidr(cidr)
-        return value
+    egress_cidrs: list[Cidr] = Field(default_factory=list)
 
 
 class TenantConfig(Model):

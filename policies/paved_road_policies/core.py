@@ -253,6 +253,28 @@ class StackRule(Rule):
         return list(self.check(stack, context))
 
 
+def _metadata(
+    check: Callable[..., Any],
+    name: str,
+    description: str,
+    remediation: str,
+    severity: str,
+    level: str,
+    options: Optional[Mapping[str, Mapping[str, Any]]],
+) -> dict[str, Any]:
+    """What every rule carries, resource or stack: its concern is the module it is written in."""
+    return {
+        "name": name,
+        "description": description,
+        "remediation": remediation,
+        "severity": severity,
+        "level": level,
+        "concern": check.__module__.rsplit(".", 1)[-1],
+        "options": dict(options or {}),
+        "check": check,
+    }
+
+
 def resource_rule(
     *,
     name: str,
@@ -264,17 +286,8 @@ def resource_rule(
     options: Optional[Mapping[str, Mapping[str, Any]]] = None,
 ) -> Callable[[ResourceCheck], ResourceRule]:
     def define(check: ResourceCheck) -> ResourceRule:
-        return ResourceRule(
-            name=name,
-            description=description,
-            remediation=remediation,
-            severity=severity,
-            level=level,
-            concern=check.__module__.rsplit(".", 1)[-1],
-            options=dict(options or {}),
-            check=check,
-            types=tuple(types),
-        )
+        metadata = _metadata(check, name, description, remediation, severity, level, options)
+        return ResourceRule(**metadata, types=tuple(types))
 
     return define
 
@@ -290,14 +303,7 @@ def stack_rule(
 ) -> Callable[[StackCheck], StackRule]:
     def define(check: StackCheck) -> StackRule:
         return StackRule(
-            name=name,
-            description=description,
-            remediation=remediation,
-            severity=severity,
-            level=level,
-            concern=check.__module__.rsplit(".", 1)[-1],
-            options=dict(options or {}),
-            check=check,
+            **_metadata(check, name, description, remediation, severity, level, options)
         )
 
     return define
