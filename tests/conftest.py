@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,13 @@ SHIPPED_STACKS = sorted(
 def shipped_plan(stack: str) -> PlanRun:
     """Plans are deterministic, so each shipped stack is planned once per test session."""
     return PlanEngine(stack, ROOT).run()
+
+
+def pavedroad(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command line exactly as a user runs it: a fresh process, from the checkout."""
+    return subprocess.run(
+        [sys.executable, "-m", "pavedroad", *args], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def stack_config(stack: str) -> dict[str, Any]:

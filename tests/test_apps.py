@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,7 +15,7 @@ from components.config import ConfigError
 from pavedroad.diff import diff_plans
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import plan_document
-from tests.conftest import ROOT, make_project, one, shipped_plan, stack_config
+from tests.conftest import make_project, one, pavedroad, shipped_plan, stack_config
 from tests.crds import crd_errors, require_crds
 from tests.test_tenants import tenants_of
 
@@ -587,12 +585,7 @@ def test_an_app_override_error_names_the_stack_file(tmp_path: Path) -> None:
 
 def test_cli_refuses_a_latest_image_with_exit_2(tmp_path: Path) -> None:
     root = project_with_apps(tmp_path, [api(image="nginx:latest")])
-    result = subprocess.run(
-        [sys.executable, "-m", "pavedroad", "plan", "dev", "-C", str(root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = pavedroad("plan", "dev", "-C", str(root))
     assert result.returncode == 2
     assert "tenants/bad.yaml: apps[0].image: 'nginx:latest' uses the mutable tag" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,7 +10,7 @@ import pytest
 
 from components.config import ConfigError
 from pavedroad.engine import PlanEngine
-from tests.conftest import ROOT
+from tests.conftest import pavedroad
 
 FILE = "stacks/Pulumi.test.yaml"
 VALID: dict[str, Any] = {
@@ -187,15 +185,9 @@ def test_an_existing_vpc_is_used_instead_of_a_new_one(project: Callable[..., Pat
     assert group.inputs["subnetIds"] == existing["privateSubnetIds"]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pavedroad", *args], cwd=ROOT, capture_output=True, text=True
-    )
-
-
 def test_cli_exits_2_without_traceback_and_writes_nothing(project: Callable[..., Path]) -> None:
     root = project(with_changes(cluster__version="1.20", network__cidr="10.0.0.0/33"))
-    result = _cli("plan", "test", "-C", str(root))
+    result = pavedroad("plan", "test", "-C", str(root))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert f"{FILE}: paved-road:cluster.version" in result.stderr
@@ -204,14 +196,14 @@ def test_cli_exits_2_without_traceback_and_writes_nothing(project: Callable[...,
 
 
 def test_cli_names_a_missing_stack_file() -> None:
-    result = _cli("plan", "nope")
+    result = pavedroad("plan", "nope")
     assert result.returncode == 2
     assert "stacks/Pulumi.nope.yaml: no such stack file" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_cli_names_a_directory_that_is_not_a_project(tmp_path: Path) -> None:
-    result = _cli("plan", "dev", "-C", str(tmp_path))
+    result = pavedroad("plan", "dev", "-C", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path}/Pulumi.yaml: no such file" in result.stderr
     assert "Traceback" not in result.stderr

@@ -9,12 +9,11 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from components import versions
 from pavedroad.engine import PlanEngine, PlanRun
 from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml, render_plan_json
-from tests.conftest import ROOT, make_project, shipped_plan, stack_config
+from tests.conftest import ROOT, make_project, pavedroad, shipped_plan, stack_config
 from tests.crds import crd_errors, has_crd, require_crds
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -90,15 +89,7 @@ def test_every_release_is_a_pinned_chart_in_its_namespace(plan: PlanRun) -> None
 
 
 def test_the_summary_names_each_service_with_version_and_namespace(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "pavedroad", "plan", "dev", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = pavedroad("plan", "dev", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     for release in shipped_plan("dev").by_type(RELEASE):
         line = f"{release.inputs['chart']} {release.inputs['version']} in {release.inputs['namespace']}"

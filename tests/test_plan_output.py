@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 import kubernetes_validate
 import yaml
@@ -12,7 +10,7 @@ import yaml
 from components import versions
 from pavedroad.engine import PlanEngine
 from pavedroad.plan import render_kubernetes_yaml, render_plan_json
-from tests.conftest import ROOT, make_project, shipped_plan, stack_config
+from tests.conftest import pavedroad, ROOT, make_project, shipped_plan, stack_config
 
 RESOURCE_KEYS = {
     "urn",
@@ -25,12 +23,6 @@ RESOURCE_KEYS = {
     "dependencies",
     "inputs",
 }
-
-
-def pavedroad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pavedroad", *args], cwd=ROOT, capture_output=True, text=True
-    )
 
 
 def test_plan_writes_both_files_and_a_summary(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ and the resource, advisory findings print without failing, and levels change per
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,16 +12,10 @@ import yaml
 
 from pavedroad.check import check_resources, pack_config
 from pavedroad.plan import render_plan_json
-from tests.conftest import ROOT, make_project, shipped_plan, stack_config
+from tests.conftest import pavedroad, ROOT, make_project, shipped_plan, stack_config
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
-
-
-def pavedroad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pavedroad", *args], cwd=ROOT, capture_output=True, text=True
-    )
 
 
 def plan_file(tmp_path: Path, stack: str, edit: Callable[[dict[str, Any]], None] = print) -> Path:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,15 @@ from components.config import ConfigError
 from components.tenants_config import TenantConfig
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
-from tests.conftest import ROOT, make_project, one, policy_statements, shipped_plan, stack_config
+from tests.conftest import (
+    pavedroad,
+    ROOT,
+    make_project,
+    one,
+    policy_statements,
+    shipped_plan,
+    stack_config,
+)
 from tests.crds import crd_errors, require_crds
 
 TENANT = "paved-road:tenants:Tenant"
@@ -311,12 +317,7 @@ def test_decommission_lifts_protection_in_production(tmp_path: Path) -> None:
 
 
 def _plan_file(root: Path, stack: str) -> Path:
-    result = subprocess.run(
-        [sys.executable, "-m", "pavedroad", "plan", stack, "-C", str(root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = pavedroad("plan", stack, "-C", str(root))
     assert result.returncode == 0, result.stderr
     return root / "build" / stack / "plan.json"
 
@@ -337,19 +338,7 @@ def test_adding_or_removing_a_tenant_changes_exactly_its_resources(tmp_path: Pat
             }
         )
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pavedroad",
-            "diff",
-            str(_plan_file(base, "dev")),
-            str(_plan_file(head, "dev")),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = pavedroad("diff", str(_plan_file(base, "dev")), str(_plan_file(head, "dev")))
     assert result.returncode == 0, result.stderr
     base_plan = json.loads((base / "build/dev/plan.json").read_text())
     head_plan = json.loads((head / "build/dev/plan.json").read_text())
@@ -364,18 +353,8 @@ def test_adding_or_removing_a_tenant_changes_exactly_its_resources(tmp_path: Pat
     assert all(base_urns[u] == head_urns[u] for u in base_urns), "no other resource changes"
     assert f"+{len(added)} to add, ~0 to change, -0 to remove" in result.stdout
     # And taking the tenant out again removes exactly those resources.
-    removal = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pavedroad",
-            "diff",
-            str(head / "build/dev/plan.json"),
-            str(base / "build/dev/plan.json"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    removal = pavedroad(
+        "diff", str(head / "build/dev/plan.json"), str(base / "build/dev/plan.json")
     )
     assert f"+0 to add, ~0 to change, -{len(added)} to remove" in removal.stdout
 
@@ -455,12 +434,7 @@ def test_stack_errors_name_the_stack_file(tmp_path: Path) -> None:
 
 def test_cli_rejects_a_bad_tenant_with_exit_2(tmp_path: Path) -> None:
     root = _project_with_bad_tenant(tmp_path, {"quota": {"cpu": "4x"}})
-    result = subprocess.run(
-        [sys.executable, "-m", "pavedroad", "plan", "dev", "-C", str(root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = pavedroad("plan", "dev", "-C", str(root))
     assert result.returncode == 2
     assert "tenants/bad.yaml: quota.cpu: '4x' is not a Kubernetes quantity" in result.stderr
     assert "Traceback" not in result.stderr
