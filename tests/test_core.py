@@ -27,6 +27,7 @@ SERVICES = {
     "secrets": "paved-road:core:Secrets",
     "policy": "paved-road:core:Policy",
     "gitops": "paved-road:core:GitOps",
+    "autoscaling": "paved-road:core:Autoscaling",
 }
 
 
