@@ -15,6 +15,7 @@ import yaml
 from components import versions
 from components.config import ConfigError
 from components.core import certificates, external_dns, load_balancer, observability, policy
+from components.core import autoscaling as autoscaling_module
 from components.core import gitops as gitops_module
 from components.core import secrets as secrets_module
 from components import delivery as delivery_module
@@ -61,6 +62,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         secrets_module,
         policy,
         gitops_module,
+        autoscaling_module,
         delivery_module,  # the rollout controller's namespace is the platform's too
     )
     for ns in module.NAMESPACES
