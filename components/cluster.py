@@ -315,7 +315,8 @@ class SecureCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[cluster, *addons],
-                # The cluster autoscaler owns desired size once the group exists.
+                # The cluster autoscaler (core.autoscaling, on by default) owns desired size once
+                # the group exists; with it off, the size stays what it was at creation.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )

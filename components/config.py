@@ -359,6 +359,21 @@ class GitOpsConfig(Model):
         return value if value is None else check_pattern(value, DOMAIN, "a DNS name")
 
 
+class ClusterAutoscalerConfig(Model):
+    enabled: bool = True
+    # Which node group grows when several could host the pending pods (the autoscaler's default).
+    expander: Literal["least-waste", "least-nodes", "most-pods", "random"] = "least-waste"
+
+
+class AutoscalingConfig(Model):
+    """metrics-server (the resource metrics HPAs scale on) and the cluster autoscaler (node groups'
+    size between their minSize and maxSize). Off: HPAs never scale and node groups stay at the
+    size they were created with."""
+
+    enabled: bool = True
+    cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
+
+
 class CoreConfig(Model):
     dns: DnsConfig = DnsConfig()
     ingress: IngressConfig = IngressConfig()
@@ -368,6 +383,7 @@ class CoreConfig(Model):
     secrets: SecretsConfig = SecretsConfig()
     policy: PolicyConfig = PolicyConfig()
     gitops: GitOpsConfig = GitOpsConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""

@@ -55,6 +55,7 @@ class Platform(pulumi.ComponentResource):
             account_id=aws.get_caller_identity_output().account_id,
             production=config.production,
             cluster_name=self.cluster.cluster_name,
+            kubernetes_version=config.cluster.version,
             cluster=self.cluster,
             vpc_id=self.network.vpc_id,
             oidc=self.cluster.oidc,

@@ -49,6 +49,14 @@ EKS_ADDONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
 
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(sorted(EKS_ADDONS))
 
+# The Kubernetes cluster autoscaler's image, per minor: its minor must equal the cluster's (each
+# release is built and tested against the Kubernetes minor of the same number). Latest patches of
+# each line: tags cluster-autoscaler-1.34.5, -1.35.2 and -1.36.1 of kubernetes/autoscaler.
+CLUSTER_AUTOSCALER_IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
+CLUSTER_AUTOSCALER: Mapping[str, str] = MappingProxyType(
+    {"1.34": "v1.34.5", "1.35": "v1.35.2", "1.36": "v1.36.1"}
+)
+
 # The EKS-optimized AMI family for managed node groups (AL2 is retired from 1.33 on).
 NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
@@ -92,6 +100,17 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
             Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
             Chart("argo-cd", "10.4.0", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+            # metrics-server 0.8 serves the Metrics API on Kubernetes 1.31 and later.
+            Chart(
+                "metrics-server",
+                "3.13.1",
+                "https://kubernetes-sigs.github.io/metrics-server/",
+                "0.8.1",
+            ),
+            # Runs the image of the cluster's minor (CLUSTER_AUTOSCALER), not the chart's default.
+            Chart(
+                "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
+            ),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
         )

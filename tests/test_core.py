@@ -27,6 +27,7 @@ SERVICES = {
     "secrets": "paved-road:core:Secrets",
     "policy": "paved-road:core:Policy",
     "gitops": "paved-road:core:GitOps",
+    "autoscaling": "paved-road:core:Autoscaling",
 }
 
 
@@ -86,6 +87,51 @@ def test_every_release_is_a_pinned_chart_in_its_namespace(plan: PlanRun) -> None
         assert release.inputs["repositoryOpts"]["repo"] == chart.repository
         assert release.inputs["namespace"], "every release names its namespace"
         assert release.inputs["atomic"] is True
+
+
+# What each chart's own Chart.yaml says at the pinned version (its `appVersion`, leading "v"
+# ignored): aws/eks-charts stable/aws-load-balancer-controller and stable/aws-for-fluent-bit,
+# cert-manager deploy/charts/cert-manager (released with the chart version as the app's),
+# kubernetes-sigs/external-dns charts/external-dns (tag external-dns-helm-chart-1.21.1),
+# external-secrets deploy/charts/external-secrets (tag helm-chart-2.9.0), kyverno charts/kyverno
+# (tag v1.19.0), argoproj/argo-helm charts/argo-rollouts (tag argo-rollouts-2.41.0),
+# kubernetes-sigs/metrics-server (tag metrics-server-helm-chart-3.13.1), kubernetes/autoscaler
+# cluster-autoscaler/charts/cluster-autoscaler (tag cluster-autoscaler-chart-9.59.0).
+# kube-prometheus-stack and argo-cd are checked against the CRDs they install instead
+# (tests/test_core_observability.py, tests/test_core_secrets_gitops.py).
+UPSTREAM_APP_VERSIONS = {
+    "aws-load-balancer-controller": ("1.13.2", "2.13.2"),
+    "aws-for-fluent-bit": ("0.2.0", "3.2.1"),
+    "cert-manager": ("v1.21.1", "1.21.1"),
+    "external-dns": ("1.21.1", "0.21.0"),
+    "external-secrets": ("2.9.0", "2.9.0"),
+    "kyverno": ("3.9.0", "1.19.0"),
+    "argo-rollouts": ("2.41.0", "1.9.0"),
+    "metrics-server": ("3.13.1", "0.8.1"),
+    "cluster-autoscaler": ("9.59.0", "1.35.0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPSTREAM_APP_VERSIONS))
+def test_each_pin_names_the_app_version_its_chart_ships(name: str) -> None:
+    """A chart bumped in versions.py without its app version (which picks the CRDs the tests
+    validate against) fails here until the pair is read again from the chart's Chart.yaml."""
+    chart = versions.CHARTS[name]
+    version, app_version = UPSTREAM_APP_VERSIONS[name]
+    assert chart.version == version, f"record the appVersion of {name} {chart.version} here"
+    assert chart.app_version.removeprefix("v") == app_version
+
+
+def test_every_namespace_a_core_service_creates_is_reserved(plan: PlanRun) -> None:
+    """Tenants are refused the reserved platform namespaces: a service creating a namespace
+    outside that list would leave it open for a team to claim."""
+    created = {
+        r.inputs["metadata"]["name"]
+        for r in plan.by_type("kubernetes:core/v1:Namespace")
+        if any(under(r.urn, service) for service in SERVICES.values())
+    }
+    assert created
+    assert created <= set(plan.outputs["platformNamespaces"])
 
 
 def test_the_summary_names_each_service_with_version_and_namespace(tmp_path: Path) -> None:

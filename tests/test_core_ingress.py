@@ -9,6 +9,7 @@ accepts. Variants switch services off, add a zone or change the issuer; bad conf
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -247,15 +248,27 @@ def test_the_chart_creates_the_one_default_ingress_class(plan: PlanRun, tmp_path
     assert values_of(renamed, LBC)["ingressClass"] == "public"
 
 
+# sha256 of kubernetes-sigs/aws-load-balancer-controller `docs/install/iam_policy.json` at tag
+# v2.13.2, taken over its canonical JSON (keys sorted, no whitespace), computed from the upstream
+# file: any edit of the local copy, or a chart bump without a new policy, changes it.
+UPSTREAM_POLICY_VERSION = "v2.13.2"
+UPSTREAM_POLICY_SHA256 = "bb9e48240ace4258c78d152ce98175ee6a118f0715faad4ff5a3e394c9d66171"
+
+
+def canonical_sha256(document: Any) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def test_controller_policy_is_the_upstream_document_unchanged(plan: PlanRun) -> None:
-    upstream = json.loads(load_balancer.POLICY_FILE.read_text())
-    assert load_balancer.POLICY_FILE.read_text().startswith('{\n    "Version": "2012-10-17"')
-    assert upstream["Version"] == "2012-10-17" and len(upstream["Statement"]) == 16
-    actions = {a for s in upstream["Statement"] for a in as_list(s["Action"])}
+    assert versions.CHARTS["aws-load-balancer-controller"].app_version == UPSTREAM_POLICY_VERSION
+    local = json.loads(load_balancer.POLICY_FILE.read_text())
+    assert canonical_sha256(local) == UPSTREAM_POLICY_SHA256, "not the upstream document"
+    actions = {a for s in local["Statement"] for a in as_list(s["Action"])}
     # Actions the controller of the pinned line calls and a trimmed copy tends to miss.
     assert {"ec2:DescribeRouteTables", "elasticloadbalancing:SetRulePriorities"} <= actions
     planned = one(of(plan, LBC, ROLE_POLICY)).inputs["policy"]
-    assert json.loads(planned) == upstream
+    assert json.loads(planned) == local
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,7 +468,23 @@ def test_bad_ingress_config_names_file_and_field_and_registers_nothing(
     assert engine.recorded == []
 
 
-def test_module_names_are_what_core_services_uses() -> None:
-    assert load_balancer.NAMESPACES == ("aws-load-balancer-controller",)
-    assert certificates.NAMESPACES == ("cert-manager",)
-    assert external_dns.NAMESPACES == ("external-dns",)
+@pytest.mark.parametrize(
+    ("component_type", "module"),
+    [
+        ("paved-road:core:LoadBalancerController", load_balancer),
+        ("paved-road:core:CertManager", certificates),
+        ("paved-road:core:ExternalDns", external_dns),
+    ],
+)
+def test_module_names_are_what_core_services_uses(
+    plan: PlanRun, component_type: str, module: Any
+) -> None:
+    """`NAMESPACES` is what CoreServices reserves for a service: it must be exactly what the
+    service creates and installs into."""
+    created = {
+        ns.inputs["metadata"]["name"]
+        for ns in of(plan, component_type, "kubernetes:core/v1:Namespace")
+    }
+    assert created == set(module.NAMESPACES)
+    assert release_of(plan, component_type).inputs["namespace"] in created
+    assert created <= set(plan.outputs["platformNamespaces"])

@@ -14,7 +14,7 @@ import yaml
 
 from components import versions
 from components.config import ConfigError
-from components.delivery import analysis, rollouts
+from components.delivery import analysis
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
 from tests.conftest import (
@@ -273,7 +273,16 @@ def test_the_verification_role_trusts_exactly_the_controller(plan: PlanRun) -> N
 def test_the_verification_role_only_reads_load_balancers(plan: PlanRun) -> None:
     statements = policy_statements(one(ours(plan, ROLE_POLICY)).inputs["policy"])
     actions = [a for s in statements for a in as_list(s["Action"])]
-    assert sorted(actions) == sorted(rollouts.TARGET_GROUP_ACTIONS)
+    # The policy Argo Rollouts documents for AWS TargetGroup verification
+    # (argoproj/argo-rollouts docs/features/traffic-management/alb.md at v1.9.0).
+    assert sorted(actions) == [
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTags",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+    ]
     for statement in statements:
         assert statement["Effect"] == "Allow"
         for action in as_list(statement["Action"]):

@@ -14,6 +14,7 @@ import pulumi
 
 from components.config import CoreConfig
 from components.core import (
+    autoscaling,
     certificates,
     external_dns,
     gitops,
@@ -35,6 +36,7 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
         (config.secrets.enabled, secrets.NAMESPACES),
         (config.policy.enabled, policy.NAMESPACES),
         (config.gitops.enabled, gitops.NAMESPACES),
+        (config.autoscaling.enabled, autoscaling.NAMESPACES),
     ]
     return sorted({ns for on, namespaces in enabled if on for ns in namespaces})
 
@@ -124,6 +126,14 @@ class CoreServices(pulumi.ComponentResource):
             self.cluster_secret_store_name = store.cluster_secret_store_name
             self.secrets_service = store
             installed.append(store)
+        if config.autoscaling.enabled:
+            installed.append(
+                autoscaling.Autoscaling(
+                    "autoscaling",
+                    autoscaling.AutoscalingArgs(context, config.autoscaling),
+                    after_ingress,
+                )
+            )
         if config.gitops.enabled:
             # After the secrets service: Argo CD's SSO client secret arrives through it.
             self.gitops_service = gitops.GitOps(

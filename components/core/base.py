@@ -34,6 +34,8 @@ class ClusterContext:
     account_id: pulumi.Output[str]
     production: bool
     cluster_name: str
+    # The cluster's Kubernetes minor ("1.35"): what minor-bound software (the autoscaler) must match.
+    kubernetes_version: str
     # Depend on it for AWS resources that need the cluster to exist (e.g. access entries):
     # `cluster_name` is a plain string and carries no dependency.
     cluster: pulumi.Resource
