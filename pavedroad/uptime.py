@@ -223,17 +223,21 @@ def format_duration(seconds: float) -> str:
 
 
 def summary_lines(up: UpTime) -> list[str]:
-    """The modelled time and its critical chain, for the plan summary (zero-time steps such as
-    components are left out of the listing; they add nothing)."""
+    """The modelled time and its critical chain, for the plan summary. Steps that take no time
+    (components, generated passwords) are left out of the listing: they add nothing."""
     steps = [step for step in up.chain if step.seconds > 0]
-    width = max((len(step.name) for step in steps), default=10)
-    type_width = max((len(step.type) for step in steps), default=10)
+    rows = [("resource", "type", "time", "done at")] + [
+        (step.name, step.type, format_duration(step.seconds), format_duration(step.done_at))
+        for step in steps
+    ]
+    name_width = max(len(row[0]) for row in rows)
+    type_width = max(len(row[1]) for row in rows)
     return [
         f"Modelled `pulumi up` from an empty account: {format_duration(up.seconds)} "
-        f"(critical path of {len(steps)} steps; typical create times, README 'The offline plan')",
+        "(typical create times; README, 'The offline plan')",
+        f"Critical path ({len(steps)} steps):",
         *(
-            f"  {step.name:<{width}}  {step.type:<{type_width}}  "
-            f"{format_duration(step.seconds):>7}  {format_duration(step.done_at):>7}"
-            for step in steps
+            f"  {name:<{name_width}}  {type_:<{type_width}}  {time:>7}  {done:>7}".rstrip()
+            for name, type_, time, done in rows
         ),
     ]
