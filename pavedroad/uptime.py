@@ -7,12 +7,12 @@ resource's recorded `dependencies`, plus its provider resource (the `provider` f
 `<urn>::<id>`), which must exist before the resource can be created.
 
 Each resource is charged a typical create time for its type (`CREATE_TIMES`, documented with
-sources in the README, "The offline plan"). Component resources take no time themselves: a
-local component only groups its children, and the SDK sends a dependency on one as a dependency
-on each of its custom descendants. A remote component (`eks:index:Cluster`) is the exception:
-the SDK sends it as one node whose construction "always waits on the construction of its
-children" (pulumi `runtime/rpc.py`, `_add_dependency`), children the plan cannot see, so it is
-charged the time of those children (above all the EKS control plane).
+sources in the README, "Modelled `pulumi up` time"). Component resources take no time
+themselves: a local component only groups its children, and the SDK sends a dependency on one
+as a dependency on each of its custom descendants. A remote component (`eks:index:Cluster`) is
+the exception: the SDK sends it as one node whose construction "always waits on the
+construction of its children" (pulumi `runtime/rpc.py`, `_add_dependency`), children the plan
+cannot see, so it is charged the time of those children (above all the EKS control plane).
 
 It is a model, not a measurement: real times vary by region, chart and image pulls. It is
 meant for comparing plans — a dependency that serialises the graph shows up as minutes.
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 SECOND = 1.0
 MINUTE = 60.0
 
-# Typical create times, in seconds, by resource type (README, "The offline plan", cites each).
+# Typical create times, in seconds, by resource type (README, "Modelled `pulumi up` time").
 CREATE_TIMES: dict[str, float] = {
     # Remote component: role and security groups, the control plane, then the OIDC provider and
     # access entries (seconds each). Control plane 8.5-10 min in published apply logs.
@@ -234,7 +234,7 @@ def summary_lines(up: UpTime) -> list[str]:
     type_width = max(len(row[1]) for row in rows)
     return [
         f"Modelled `pulumi up` from an empty account: {format_duration(up.seconds)} "
-        "(typical create times; README, 'The offline plan')",
+        "(a model from typical create times: README, 'Modelled `pulumi up` time')",
         f"Critical path ({len(steps)} steps):",
         *(
             f"  {name:<{name_width}}  {type_:<{type_width}}  {time:>7}  {done:>7}".rstrip()

@@ -46,7 +46,7 @@ def make(type_: str, name: str, *after: Planned, **fields: Any) -> Planned:
 
 
 def test_the_critical_path_follows_dependencies_providers_and_components() -> None:
-    """vpc → cluster (remote component) → node group → provider ⇒ namespace → release → object.
+    """vpc → cluster (remote) → node group → provider ⇒ namespace → release → object.
 
     The namespace names no dependency: only its provider reference (`urn::id`) orders it after
     the provider. The local component takes no time but passes its dependencies on. A NAT gateway
