@@ -162,6 +162,7 @@ def modelled_up_time(resources: Iterable[PlannedResource]) -> UpTime:
     by_urn = {r.urn: r for r in resources}
     done_at: dict[str, float] = {}
     previous: dict[str, Optional[str]] = {}
+    waits_for: dict[str, list[str]] = {}
 
     def predecessors(resource: PlannedResource) -> list[str]:
         found = set(resource.dependencies)
@@ -179,7 +180,9 @@ def modelled_up_time(resources: Iterable[PlannedResource]) -> UpTime:
             if urn in done_at:
                 continue
             resource = by_urn[urn]
-            before = predecessors(resource)
+            if urn not in waits_for:
+                waits_for[urn] = predecessors(resource)
+            before = waits_for[urn]
             if not expanded:
                 if urn in visiting:
                     raise ValueError(f"dependency cycle through {urn}")

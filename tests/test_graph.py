@@ -14,20 +14,21 @@ from tests.conftest import one, shipped_plan
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CLUSTER_POLICY = "kubernetes:kyverno.io/v1:ClusterPolicy"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 TENANT = "paved-road:tenants:Tenant"
 ALB = "aws-load-balancer-controller"
 
 # The other releases each platform chart waits for. Every chart creates Services, which the
 # load balancer controller's webhook admits and fails closed on (eks-charts,
 # stable/aws-load-balancer-controller/templates/webhook.yaml, `mservice.elbv2.k8s.aws`).
-# Argo CD also waits for its SSO client secret's ExternalSecret (External Secrets' CRD and
-# webhook); argo-rollouts' chart creates a ServiceMonitor (kube-prometheus-stack's CRD).
+# With SSO (prod), Argo CD also waits for its client secret's ExternalSecret (External Secrets'
+# CRD and webhook); argo-rollouts' chart creates a ServiceMonitor (kube-prometheus-stack's CRD).
 # Kyverno waits for nothing else: its policies exclude the platform namespaces.
 RELEASES_WAITED_FOR = {
     ALB: set(),
-    "argo-cd": {ALB, "external-secrets"},
     "argo-rollouts": {ALB, "kube-prometheus-stack"},
 }
+ARGO_CD_WITH_SSO = {ALB, "external-secrets"}
 
 # The modelled `pulumi up` of the dev stack at the start of this work (commit 2bd582f), with
 # the create times of `pavedroad/uptime.py`: Delivery waited for all of core, and Argo CD and
@@ -66,9 +67,15 @@ def test_every_tenant_service_and_ingress_waits_for_the_load_balancer_controller
 
 def test_each_platform_release_waits_only_for_the_releases_it_needs(plan: PlanRun) -> None:
     by_urn = releases(plan)
+    sso = any(
+        r.type == EXTERNAL_SECRET and r.name == "gitops-sso-client-secret" for r in plan.resources
+    )
     for release in by_urn.values():
         waited = {chart(by_urn[urn]) for urn in release.dependencies if urn in by_urn}
-        assert waited == RELEASES_WAITED_FOR.get(chart(release), {ALB}), chart(release)
+        expected = RELEASES_WAITED_FOR.get(chart(release), {ALB})
+        if chart(release) == "argo-cd" and sso:
+            expected = ARGO_CD_WITH_SSO
+        assert waited == expected, chart(release)
 
 
 def test_delivery_does_not_wait_for_kyverno_argo_cd_or_their_objects(plan: PlanRun) -> None:

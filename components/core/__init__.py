@@ -144,10 +144,13 @@ class CoreServices(pulumi.ComponentResource):
             self.external_secrets = store.release
             self.cluster_secret_store = store.cluster_secret_store
         if config.gitops.enabled:
-            # Argo CD's SSO client secret arrives through the secrets service: its ExternalSecret
-            # needs that release (CRD, webhook) and the store; the chart needs the controller.
+            # With SSO, Argo CD's client secret arrives through the secrets service: its
+            # ExternalSecret needs that release (CRD, webhook) and the store. The chart itself
+            # needs the controller (Services).
             secrets_ready = [
-                r for r in (self.external_secrets, self.cluster_secret_store) if r is not None
+                r
+                for r in (self.external_secrets, self.cluster_secret_store)
+                if r is not None and config.gitops.sso is not None
             ]
             self.argo_cd = gitops.GitOps(
                 "gitops",
