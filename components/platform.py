@@ -103,7 +103,9 @@ class Platform(pulumi.ComponentResource):
             argo_cd=self.core.argo_cd,
             ingress_class_name=self.core.ingress_class_name,
             load_balancer_controller=self.core.load_balancer_controller,
-            rollouts=tuple(self.delivery.rollout_dependencies) if self.delivery else (),
+            rollouts=(
+                tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
+            ),
             prometheus_operator=self.core.prometheus_operator,
             admission_policies=tuple(self.core.admission_policies),
         )
