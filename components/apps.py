@@ -56,12 +56,17 @@ class AppTarget:
     service_account: str
     # The namespace and the service account: every object waits for them.
     depends_on: tuple[pulumi.Resource, ...] = ()
-    # The delivery layer bringing the Rollout CRD and the analysis templates (None: off).
-    rollouts: Optional[pulumi.Resource] = None
+    # The delivery layer's release (Rollout CRD) and analysis templates (empty: off).
+    rollouts: tuple[pulumi.Resource, ...] = ()
     ingress_class_name: Optional[str] = None
-    # Prometheus runs (ServiceMonitor CRD); the resource that brings it, when known.
+    # The AWS Load Balancer Controller's release: its webhooks admit every Service and Ingress
+    # and fail closed, so each waits for the controller to be ready (None: ingress off).
+    load_balancer_controller: Optional[pulumi.Resource] = None
+    # Prometheus runs (ServiceMonitor CRD); the release that brings the CRD, when known.
     monitoring: bool = False
-    monitoring_service: Optional[pulumi.Resource] = None
+    prometheus_operator: Optional[pulumi.Resource] = None
+    # The admission policies workloads (Rollouts, Deployments, CronJobs) are created after.
+    admission_policies: tuple[pulumi.Resource, ...] = ()
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -117,7 +122,7 @@ def batch_job(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
                 },
             },
         },
-        opts=_opts(target),
+        opts=_opts(target, *target.admission_policies),
     )
     return [cron_job]
 
@@ -250,14 +255,13 @@ def _rollout(
             "strategy": strategy,
         }
     )
-    delivery = [target.rollouts] if target.rollouts is not None else []
     return k8s.apiextensions.CustomResource(
         _logical(target, app, "rollout"),
         api_version=ROLLOUT_API,
         kind="Rollout",
         metadata=_metadata(app, target, app.name),
         spec=spec,
-        opts=_opts(target, *delivery, *after),
+        opts=_opts(target, *target.rollouts, *target.admission_policies, *after),
     )
 
 
@@ -279,7 +283,7 @@ def _deployment(app: AppConfig, target: AppTarget, color: Color) -> k8s.apps.v1.
         _logical(target, app, f"{color}-deployment"),
         metadata=_metadata(app, target, color_workload(app, color), {COLOR_LABEL: color}),
         spec=spec,
-        opts=_opts(target),
+        opts=_opts(target, *target.admission_policies),
     )
 
 
@@ -304,7 +308,7 @@ def _service(
                 {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
             ],
         },
-        opts=_opts(target),
+        opts=_opts(target, *_admitted_by_load_balancer_controller(target)),
     )
 
 
@@ -340,7 +344,7 @@ def _ingress(
         _logical(target, app, "ingress"),
         metadata=_metadata(app, target, app.name, annotations=annotations),
         spec={"ingressClassName": target.ingress_class_name, "rules": [rule]},
-        opts=_opts(target),
+        opts=_opts(target, *_admitted_by_load_balancer_controller(target)),
     )
 
 
@@ -396,7 +400,7 @@ def _pod_disruption_budget(app: AppConfig, target: AppTarget) -> k8s.policy.v1.P
 def _service_monitor(app: AppConfig, target: AppTarget) -> k8s.apiextensions.CustomResource:
     """Prometheus scrapes `/metrics` on the app port of every Service of the app; each series
     gets the `namespace` and `service` labels the analysis queries filter on."""
-    monitoring = [target.monitoring_service] if target.monitoring_service is not None else []
+    monitoring = [target.prometheus_operator] if target.prometheus_operator is not None else []
     return k8s.apiextensions.CustomResource(
         _logical(target, app, "service-monitor"),
         api_version="monitoring.coreos.com/v1",
@@ -531,6 +535,14 @@ def _metadata(
     if annotations:
         metadata["annotations"] = dict(annotations)
     return metadata
+
+
+def _admitted_by_load_balancer_controller(target: AppTarget) -> list[pulumi.Resource]:
+    """The controller's release, for a Service or an Ingress: its webhooks on both fail closed
+    (eks-charts, aws-load-balancer-controller/templates/webhook.yaml, `mservice.elbv2.k8s.aws`
+    and `vingress.elbv2.k8s.aws`), and an Ingress also needs the IngressClass it installs."""
+    controller = target.load_balancer_controller
+    return [controller] if controller is not None else []
 
 
 def _opts(target: AppTarget, *after: pulumi.Resource) -> pulumi.ResourceOptions:

@@ -47,6 +47,8 @@ class SecureClusterArgs:
 
 class SecureCluster(pulumi.ComponentResource):
     cluster_name: str
+    # The EKS cluster itself: AWS resources that need the cluster (not its nodes) depend on it.
+    eks_cluster: eks.Cluster
     oidc: OidcProvider
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
@@ -71,7 +73,7 @@ class SecureCluster(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        cluster = self._cluster(name, key, log_group, protected)
+        cluster = self.eks_cluster = self._cluster(name, key, log_group, protected)
         self.oidc = OidcProvider(arn=cluster.oidc_provider_arn, url=cluster.oidc_provider_url)
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
 

@@ -1,4 +1,9 @@
-"""The platform: every layer, composed bottom-up, each fed the outputs of the layers below it."""
+"""The platform: every layer, composed bottom-up, each fed the outputs of the layers below it.
+
+Layers are ordered by the specific resources they need (a release bringing a CRD or a webhook,
+the EKS cluster), handed over as plain attributes, never by depending on a whole layer: a
+dependency on a component waits for every resource in it and serialises `pulumi up`.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +61,7 @@ class Platform(pulumi.ComponentResource):
             production=config.production,
             cluster_name=self.cluster.cluster_name,
             kubernetes_version=config.cluster.version,
-            cluster=self.cluster,
+            cluster=self.cluster.eks_cluster,
             vpc_id=self.network.vpc_id,
             oidc=self.cluster.oidc,
             provider=self.cluster.provider,
@@ -83,19 +88,27 @@ class Platform(pulumi.ComponentResource):
                     prometheus_url=self.core.prometheus_url,
                     ingress_class_name=self.core.ingress_class_name,
                     cluster_secret_store_name=self.core.cluster_secret_store_name,
+                    load_balancer_controller=self.core.load_balancer_controller,
+                    prometheus_operator=self.core.prometheus_operator,
+                    external_secrets=self.core.external_secrets,
+                    cluster_secret_store=self.core.cluster_secret_store,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.core]),
+                opts=child,
             )
         shared = TenantPlatform(
             context=context,
             load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),
             monitoring_namespace=self.core.monitoring_namespace,
             gitops_namespace=self.core.gitops_namespace,
-            secrets_service=self.core.secrets_service,
-            gitops_service=self.core.gitops_service,
+            external_secrets=self.core.external_secrets,
+            argo_cd=self.core.argo_cd,
             ingress_class_name=self.core.ingress_class_name,
-            rollouts=self.delivery,
-            monitoring_service=self.core.monitoring_service,
+            load_balancer_controller=self.core.load_balancer_controller,
+            rollouts=(
+                tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
+            ),
+            prometheus_operator=self.core.prometheus_operator,
+            admission_policies=tuple(self.core.admission_policies),
         )
         self.tenants = [
             Tenant(

@@ -50,16 +50,22 @@ class TenantPlatform:
     load_balancer_cidrs: tuple[str, ...]
     monitoring_namespace: Optional[str]
     gitops_namespace: Optional[str]
-    # The core services that bring the CRDs of SecretStore and AppProject (None: switched off).
-    secrets_service: Optional[pulumi.Resource]
-    gitops_service: Optional[pulumi.Resource]
+    # The releases that bring the CRDs (and webhook) of SecretStore and AppProject (None: off).
+    external_secrets: Optional[pulumi.Resource]
+    argo_cd: Optional[pulumi.Resource]
     # The IngressClass apps' Ingresses use (None: ingress switched off).
     ingress_class_name: Optional[str] = None
-    # The delivery layer (Argo Rollouts and its analysis templates) that Rollouts depend on;
-    # None when it is switched off.
-    rollouts: Optional[pulumi.Resource] = None
-    # The observability service bringing the ServiceMonitor CRD apps' monitors need.
-    monitoring_service: Optional[pulumi.Resource] = None
+    # The AWS Load Balancer Controller's release: its webhooks admit every Service and Ingress
+    # and fail closed, so apps' Services and Ingresses wait for it (None: ingress off).
+    load_balancer_controller: Optional[pulumi.Resource] = None
+    # What Rollouts need from the delivery layer: its release (the CRD) and the analysis
+    # templates; empty when it is switched off.
+    rollouts: tuple[pulumi.Resource, ...] = ()
+    # kube-prometheus-stack's release, bringing the ServiceMonitor CRD apps' monitors need.
+    prometheus_operator: Optional[pulumi.Resource] = None
+    # Kyverno's baseline policies: apps' workloads are created after them, so they are admitted
+    # (in production: enforced) by the baseline from the first `pulumi up`.
+    admission_policies: tuple[pulumi.Resource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,11 @@ class Tenant(pulumi.ComponentResource):
             self._guardrails(namespace, ns_opts)
             self._network_policies(namespace, args.reachable_tenants, ns_opts)
             self._role_bindings(namespace, ns_opts)
-            if platform.secrets_service is not None:
-                self._secret_store(namespace, self._k8s(depends_on=[ns, platform.secrets_service]))
+            if platform.external_secrets is not None:
+                self._secret_store(namespace, self._k8s(depends_on=[ns, platform.external_secrets]))
         self._access_entries()
-        if platform.gitops_service is not None and platform.gitops_namespace:
-            self._app_project(platform.gitops_namespace, platform.gitops_service)
+        if platform.argo_cd is not None and platform.gitops_namespace:
+            self._app_project(platform.gitops_namespace, platform.argo_cd)
         for app in tenant.apps:
             self._app(app, ready)
 
@@ -372,6 +378,7 @@ class Tenant(pulumi.ComponentResource):
                     kubernetes_groups=[group_name(tenant.name, role)],
                     type="STANDARD",
                     tags=self._tags,
+                    # The EKS cluster, not its nodes: access entries are control-plane objects.
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[context.cluster]),
                 )
                 aws.eks.AccessPolicyAssociation(
@@ -402,12 +409,14 @@ class Tenant(pulumi.ComponentResource):
                 depends_on=tuple(ready[namespace]),
                 rollouts=platform.rollouts,
                 ingress_class_name=platform.ingress_class_name,
+                load_balancer_controller=platform.load_balancer_controller,
                 monitoring=platform.monitoring_namespace is not None,
-                monitoring_service=platform.monitoring_service,
+                prometheus_operator=platform.prometheus_operator,
+                admission_policies=platform.admission_policies,
             ),
         )
 
-    def _app_project(self, gitops_namespace: str, gitops: pulumi.Resource) -> None:
+    def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:
         tenant = self._tenant
         k8s.apiextensions.CustomResource(
             f"{tenant.name}-app-project",
@@ -426,7 +435,7 @@ class Tenant(pulumi.ComponentResource):
                     {"group": group, "kind": kind} for group, kind in GUARDRAIL_KINDS
                 ],
             },
-            opts=self._k8s(depends_on=[gitops]),
+            opts=self._k8s(depends_on=[argo_cd]),
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import yaml
 
 from pavedroad.engine import PlanRun, RecordedResource
+from pavedroad.uptime import modelled_up_time, summary_lines
 
 # Kubernetes resources that are not objects in the cluster themselves.
 _NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "pulumi:providers:kubernetes")
@@ -127,5 +128,7 @@ def summary(run: PlanRun) -> str:
         *releases,
         "",
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
+        "",
+        *summary_lines(modelled_up_time(run.resources)),
     ]
     return "\n".join(lines)

@@ -1,8 +1,20 @@
 """Core services: what every team relies on, installed on the secure cluster, each switchable.
 
-Ingress comes first: the AWS Load Balancer Controller registers webhooks for Services, and a
-Service created while that webhook has no ready endpoint is rejected — so every other service
-waits for it. Kyverno comes last, so its admission policies never block the platform's own charts.
+The services install in parallel, each after exactly what it needs (never after a whole
+component: that waits for every resource in it and serialises `pulumi up`):
+
+- the AWS Load Balancer Controller's release first: its webhook admits every Service in the
+  cluster and fails closed, so a Service created before the controller is ready is rejected.
+  Every chart here creates Services, so every other release depends on this one release;
+- Argo CD also after its SSO client secret (an ExternalSecret, which needs the External Secrets
+  release for its CRD and webhook, and the ClusterSecretStore it reads through);
+- Kyverno needs nothing but the load balancer controller: its baseline policies exclude the
+  platform namespaces, so they admit the platform's charts whenever they arrive, and its
+  ClusterPolicies wait only for the Kyverno release (CRDs and webhook). What must come after
+  the policies is tenants' workloads (so they are admitted by them): `admission_policies`.
+
+The releases and resources the layers above depend on are exposed as plain attributes (None or
+empty when the service is off).
 """
 
 from __future__ import annotations
@@ -58,11 +70,19 @@ class CoreServices(pulumi.ComponentResource):
     cluster_secret_store_name: Optional[str]
     monitoring_namespace: Optional[str]
     gitops_namespace: Optional[str]
-    # The services whose CRDs tenants' custom resources need (SecretStore, AppProject).
-    secrets_service: Optional[pulumi.Resource]
-    gitops_service: Optional[pulumi.Resource]
-    # Brings the Prometheus Operator's CRDs (tenants' ServiceMonitors wait for it).
-    monitoring_service: Optional[pulumi.Resource]
+    # The AWS Load Balancer Controller's release: whatever creates a Service or an Ingress
+    # depends on it (its webhooks fail closed).
+    load_balancer_controller: Optional[pulumi.Resource]
+    # kube-prometheus-stack's release: the Prometheus Operator's CRDs (ServiceMonitor, …).
+    prometheus_operator: Optional[pulumi.Resource]
+    # The External Secrets Operator's release (SecretStore/ExternalSecret CRDs and webhook) and
+    # the platform's ClusterSecretStore.
+    external_secrets: Optional[pulumi.Resource]
+    cluster_secret_store: Optional[pulumi.Resource]
+    # Argo CD's release: the AppProject CRD.
+    argo_cd: Optional[pulumi.Resource]
+    # Kyverno's baseline ClusterPolicies: tenants' workloads are created after them.
+    admission_policies: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -80,18 +100,20 @@ class CoreServices(pulumi.ComponentResource):
             observability.NAMESPACES[0] if config.observability.enabled else None
         )
         self.gitops_namespace = gitops.NAMESPACES[0] if config.gitops.enabled else None
-        self.secrets_service = self.gitops_service = self.monitoring_service = None
+        self.load_balancer_controller = self.prometheus_operator = None
+        self.external_secrets = self.cluster_secret_store = self.argo_cd = None
+        self.admission_policies = []
 
-        first: list[pulumi.Resource] = []
-        installed: list[pulumi.Resource] = []
+        # Every chart below creates Services: each waits for the controller's release.
+        services_admitted: list[pulumi.Resource] = []
         if config.ingress.enabled:
             controller = load_balancer.LoadBalancerController(
                 "ingress", load_balancer.LoadBalancerControllerArgs(context, config.ingress), child
             )
             self.ingress_class_name = controller.ingress_class_name
-            first.append(controller)
-            installed.append(controller)
-        after_ingress = pulumi.ResourceOptions(parent=self, depends_on=first)
+            self.load_balancer_controller = controller.release
+            services_admitted.append(controller.release)
+        after_ingress = pulumi.ResourceOptions(parent=self, depends_on=services_admitted)
 
         if config.cert_manager.enabled:
             manager = certificates.CertManager(
@@ -100,14 +122,12 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.cluster_issuer_name = manager.cluster_issuer_name
-            installed.append(manager)
         if config.external_dns.enabled:
-            dns = external_dns.ExternalDns(
+            external_dns.ExternalDns(
                 "external-dns",
                 external_dns.ExternalDnsArgs(context, config.external_dns, list(config.dns.zones)),
                 after_ingress,
             )
-            installed.append(dns)
         if config.observability.enabled:
             monitoring = observability.Observability(
                 "observability",
@@ -115,8 +135,7 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.prometheus_url = monitoring.prometheus_url
-            self.monitoring_service = monitoring
-            installed.append(monitoring)
+            self.prometheus_operator = monitoring.release
         if config.secrets.enabled:
             store = secrets.SecretsService(
                 "secrets",
@@ -124,30 +143,37 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.cluster_secret_store_name = store.cluster_secret_store_name
-            self.secrets_service = store
-            installed.append(store)
+            self.external_secrets = store.release
+            self.cluster_secret_store = store.cluster_secret_store
         if config.autoscaling.enabled:
-            installed.append(
-                autoscaling.Autoscaling(
-                    "autoscaling",
-                    autoscaling.AutoscalingArgs(context, config.autoscaling),
-                    after_ingress,
-                )
+            autoscaling.Autoscaling(
+                "autoscaling",
+                autoscaling.AutoscalingArgs(context, config.autoscaling),
+                after_ingress,
             )
         if config.gitops.enabled:
-            # After the secrets service: Argo CD's SSO client secret arrives through it.
-            self.gitops_service = gitops.GitOps(
+            # With SSO, Argo CD's client secret arrives through the secrets service: its
+            # ExternalSecret needs that release (CRD, webhook) and the store. The chart itself
+            # needs the controller (Services).
+            secrets_ready = [
+                r
+                for r in (self.external_secrets, self.cluster_secret_store)
+                if r is not None and config.gitops.sso is not None
+            ]
+            self.argo_cd = gitops.GitOps(
                 "gitops",
                 gitops.GitOpsArgs(context, config.gitops, self.cluster_secret_store_name),
-                pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
-            )
-            installed.append(self.gitops_service)
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[*services_admitted, *secrets_ready]
+                ),
+            ).release
         if config.policy.enabled:
-            policy.PolicyEngine(
+            engine = policy.PolicyEngine(
                 "policy",
                 policy.PolicyArgs(context, config.policy, self.platform_namespaces),
-                pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
+                after_ingress,
             )
+            self.admission_policies = list(engine.policies)
         self.register_outputs(
             {
                 "platformNamespaces": self.platform_namespaces,

@@ -36,8 +36,9 @@ class ClusterContext:
     cluster_name: str
     # The cluster's Kubernetes minor ("1.35"): what minor-bound software (the autoscaler) must match.
     kubernetes_version: str
-    # Depend on it for AWS resources that need the cluster to exist (e.g. access entries):
-    # `cluster_name` is a plain string and carries no dependency.
+    # The EKS cluster (pulumi-eks' component, not SecureCluster): depend on it for AWS resources
+    # that need the cluster to exist (e.g. access entries), since `cluster_name` is a plain string
+    # and carries no dependency. Depending on SecureCluster would also wait for the node groups.
     cluster: pulumi.Resource
     vpc_id: pulumi.Input[str]
     oidc: OidcProvider
@@ -95,9 +96,9 @@ def platform_namespace(
 
 
 def ordered_after(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:
-    """What CoreServices ordered this service after. Pulumi does not hand a component's
-    `depends_on` down to its children, so the children that must wait (charts, custom resources)
-    name these dependencies themselves."""
+    """What CoreServices ordered this service after: specific resources (releases), never whole
+    components. Pulumi does not hand a component's `depends_on` down to its children, so the
+    children that must wait (charts, custom resources) name these dependencies themselves."""
     depends_on = opts.depends_on if opts is not None else None
     if depends_on is None:
         return []
@@ -115,7 +116,17 @@ def helm_release(
     depends_on: Sequence[pulumi.Resource] = (),
     release_name: Optional[str] = None,
 ) -> k8s.helm.v3.Release:
-    """A Helm release of a pinned chart. A failed upgrade rolls back by itself (`atomic`)."""
+    """A Helm release of a pinned chart. A failed upgrade rolls back by itself (`atomic`).
+
+    `atomic` waits for the chart's workloads to be ready, which needs nodes: the Kubernetes
+    provider itself waits for the node groups, so every release does. It does not wait for the
+    CoreDNS add-on (started when the nodes are, ~1.5 min): the platform charts' readiness checks
+    are local health endpoints and API-server calls (by IP), and controllers that call AWS at
+    start retry until DNS answers. Name in
+    `depends_on` only what the chart's objects need at install: the AWS Load Balancer
+    Controller's release for any chart with a Service (its Service webhook fails closed), the
+    release bringing a CRD the chart uses (a ServiceMonitor needs kube-prometheus-stack).
+    """
     return k8s.helm.v3.Release(
         name,
         name=release_name or chart.name,

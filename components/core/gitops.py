@@ -64,6 +64,8 @@ class GitOps(pulumi.ComponentResource):
     """
 
     namespace: str
+    # Brings the AppProject CRD tenants' projects need.
+    release: k8s.helm.v3.Release
 
     def __init__(
         self, name: str, args: GitOpsArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -84,7 +86,7 @@ class GitOps(pulumi.ComponentResource):
             before_release.append(
                 self._sso_client_secret(name, context, namespace, args.secret_store_name, after)
             )
-        helm_release(
+        self.release = helm_release(
             f"{name}-argocd",
             CHARTS["argo-cd"],
             namespace=namespace.metadata.name,

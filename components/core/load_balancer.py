@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.config import IngressConfig
 from components.core.base import (
@@ -64,6 +65,10 @@ class LoadBalancerControllerArgs:
 
 class LoadBalancerController(pulumi.ComponentResource):
     ingress_class_name: str
+    # Its webhooks admit every Service (`mservice.elbv2.k8s.aws`) and Ingress of the cluster and
+    # fail closed (eks-charts, aws-load-balancer-controller/templates/webhook.yaml): whatever
+    # creates one depends on this release, which returns once the controller is ready.
+    release: k8s.helm.v3.Release
 
     def __init__(
         self,
@@ -87,7 +92,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             policy=json.dumps(IAM_POLICY, sort_keys=True),
             parent=self,
         )
-        helm_release(
+        self.release = helm_release(
             f"{name}-controller",
             CHARTS["aws-load-balancer-controller"],
             namespace=namespace.metadata.name,

@@ -80,6 +80,8 @@ class ObservabilityArgs:
 
 class Observability(pulumi.ComponentResource):
     prometheus_url: str
+    # kube-prometheus-stack: brings the Prometheus Operator's CRDs (ServiceMonitor, …).
+    release: k8s.helm.v3.Release
 
     def __init__(
         self, name: str, args: ObservabilityArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -99,7 +101,7 @@ class Observability(pulumi.ComponentResource):
             enforce="privileged",
         )
         grafana_secret = self._grafana_admin(name, context, monitoring) if config.grafana else None
-        self._metrics_stack(name, context, config, monitoring, grafana_secret)
+        self.release = self._metrics_stack(name, context, config, monitoring, grafana_secret)
         self.prometheus_url = prometheus_address()
 
         # Reserved for the platform whether or not logs are on; Fluent Bit reads the nodes'

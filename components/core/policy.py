@@ -70,6 +70,8 @@ class PolicyArgs:
 class PolicyEngine(pulumi.ComponentResource):
     namespace: str
     cluster_policies: list[str]
+    # The baseline as created: workloads admitted after these exist are held to them.
+    policies: list[k8s.apiextensions.CustomResource]
 
     def __init__(
         self, name: str, args: PolicyArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -105,8 +107,10 @@ class PolicyEngine(pulumi.ComponentResource):
             require_tenant_label(rules),
             disallow_default_namespace(rules),
         ]
-        for policy in baseline:
+        self.policies = [
             cluster_policy(name, policy, release, parent=self, provider=context.provider)
+            for policy in baseline
+        ]
         self.cluster_policies = [policy.name for policy in baseline]
         self.register_outputs(
             {

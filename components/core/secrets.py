@@ -78,6 +78,9 @@ class SecretsArgs:
 class SecretsService(pulumi.ComponentResource):
     cluster_secret_store_name: str
     platform_secret_prefix: str
+    # Brings the SecretStore and ExternalSecret CRDs and the webhook that admits them.
+    release: k8s.helm.v3.Release
+    cluster_secret_store: k8s.apiextensions.CustomResource
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -100,7 +103,7 @@ class SecretsService(pulumi.ComponentResource):
             policy=self._read_platform_secrets(context),
             parent=self,
         )
-        release = helm_release(
+        self.release = release = helm_release(
             f"{name}-operator",
             CHARTS["external-secrets"],
             namespace=namespace.metadata.name,
@@ -109,7 +112,9 @@ class SecretsService(pulumi.ComponentResource):
             provider=context.provider,
             depends_on=after,
         )
-        self._cluster_secret_store(name, context, args.platform_namespaces, release)
+        self.cluster_secret_store = self._cluster_secret_store(
+            name, context, args.platform_namespaces, release
+        )
         self.register_outputs(
             {
                 "clusterSecretStoreName": self.cluster_secret_store_name,

@@ -22,7 +22,6 @@ from components.core.base import (
     service_role,
     ClusterContext,
     helm_release,
-    ordered_after,
     platform_namespace,
 )
 from components.core.secrets import platform_secret_prefix
@@ -60,19 +59,29 @@ class DeliveryArgs:
     prometheus_url: Optional[str] = None
     ingress_class_name: Optional[str] = None
     cluster_secret_store_name: Optional[str] = None
+    # The core releases this layer's objects need at creation (None: that service is off).
+    # The chart's Services need the load balancer controller (its webhook fails closed), its
+    # ServiceMonitor the Prometheus Operator's CRD; the provider credentials' ExternalSecret
+    # needs the External Secrets release (CRD, webhook) and the store it reads through.
+    load_balancer_controller: Optional[pulumi.Resource] = None
+    prometheus_operator: Optional[pulumi.Resource] = None
+    external_secrets: Optional[pulumi.Resource] = None
+    cluster_secret_store: Optional[pulumi.Resource] = None
 
 
 class Delivery(pulumi.ComponentResource):
     namespace: str
     analysis_provider: str
     analysis_templates: list[str]
+    # What a team's Rollout needs: the release (the Rollout CRD) and the ClusterAnalysisTemplates
+    # its analysis names.
+    rollout_dependencies: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: DeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("paved-road:delivery:Delivery", name, None, opts)
         context, config = args.context, args.config
-        after = ordered_after(opts)
         self.namespace = NAMESPACE
         self.analysis_provider = config.analysis_provider
         self.analysis_templates = list(analysis.TEMPLATE_NAMES)
@@ -84,7 +93,8 @@ class Delivery(pulumi.ComponentResource):
         if config.analysis_provider in CREDENTIALS:
             if args.cluster_secret_store_name is None:
                 raise ValueError(f"{config.analysis_provider} credentials need the secrets store")
-            self._credentials(name, context, config.analysis_provider, args, [*after, namespace])
+            secrets = _present(args.external_secrets, args.cluster_secret_store)
+            self._credentials(name, context, config.analysis_provider, args, [namespace, *secrets])
         release = helm_release(
             f"{name}-argo-rollouts",
             CHART,
@@ -99,11 +109,18 @@ class Delivery(pulumi.ComponentResource):
             ),
             parent=self,
             provider=context.provider,
-            depends_on=[*after, namespace, *([role] if role is not None else [])],
+            depends_on=[
+                namespace,
+                *([role] if role is not None else []),
+                *_present(args.load_balancer_controller, args.prometheus_operator),
+            ],
             release_name=RELEASE_NAME,
         )
-        for template in analysis.TEMPLATE_NAMES:
+        templates = [
             self._analysis_template(name, context, template, config, args.prometheus_url, release)
+            for template in analysis.TEMPLATE_NAMES
+        ]
+        self.rollout_dependencies = [release, *templates]
 
         self.register_outputs(
             {
@@ -183,3 +200,8 @@ class Delivery(pulumi.ComponentResource):
                 parent=self, provider=context.provider, depends_on=[release]
             ),
         )
+
+
+def _present(*resources: Optional[pulumi.Resource]) -> list[pulumi.Resource]:
+    """The resources of the services that are switched on."""
+    return [resource for resource in resources if resource is not None]
