@@ -11,12 +11,15 @@ checks them for collisions before anything is registered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.acm import validated_certificate
+from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
     AnalysisConfig,
@@ -35,9 +38,21 @@ SERVICE_PORT = 80
 # pods and writes the ALB's weighted action): Pulumi must not wait for them before the Rollout
 # exists, or the Rollout — which depends on them — would never be created.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+ALB = "alb.ingress.kubernetes.io"
+# TLS 1.3 and 1.2 with forward-secret ciphers only: AWS's recommended policy. Without the
+# annotation the controller applies ELBSecurityPolicy-2016-08, which still accepts TLS 1.0.
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HTTPS_PORT = 443
+# Every app Ingress (AWS Load Balancer Controller v2.13 annotations, docs/guide/ingress/
+# annotations.md): internet-facing, straight to pod IPs, HTTPS on 443 with HTTP on 80 only to
+# redirect there. Listener settings are identical on every Ingress of a tenant, as an IngressGroup
+# requires of its "exclusive" annotations (scheme, ssl-redirect, ssl-policy).
 ALB_ANNOTATIONS = {
-    "alb.ingress.kubernetes.io/scheme": "internet-facing",
-    "alb.ingress.kubernetes.io/target-type": "ip",
+    f"{ALB}/scheme": "internet-facing",
+    f"{ALB}/target-type": "ip",
+    f"{ALB}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": HTTPS_PORT}]),
+    f"{ALB}/ssl-redirect": str(HTTPS_PORT),
+    f"{ALB}/ssl-policy": SSL_POLICY,
 }
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 
@@ -62,6 +77,10 @@ class AppTarget:
     # Prometheus runs (ServiceMonitor CRD); the resource that brings it, when known.
     monitoring: bool = False
     monitoring_service: Optional[pulumi.Resource] = None
+    # Route 53 zone id by domain: where the certificates of app hosts are validated.
+    dns_zones: Mapping[str, str] = field(default_factory=dict)
+    # The tenant's AWS tags (environment, tenant, cost center): on every certificate.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -308,6 +327,11 @@ def _service(
     )
 
 
+def ingress_group(tenant: str) -> str:
+    """The IngressGroup of a tenant's apps: one ALB per tenant, its apps told apart by host."""
+    return f"tenant-{tenant}"
+
+
 def _ingress(
     app: AppConfig,
     target: AppTarget,
@@ -315,14 +339,28 @@ def _ingress(
     port: dict[str, Any],
     skip_await: bool,
 ) -> k8s.networking.v1.Ingress:
-    """An internet-facing ALB sending traffic straight to pod IPs (`target-type: ip`), health
-    checked on the readiness path."""
+    """The app's rule on its tenant's internet-facing ALB: HTTPS at the app's host with the
+    host's certificate, traffic straight to pod IPs (`target-type: ip`), health checked on the
+    readiness path. A requested certificate is validated before the Ingress is created, so the
+    listener never serves a certificate ACM has not issued."""
     assert target.ingress_class_name is not None
-    annotations = {
+    assert app.host is not None, "config.py gives every served app a host"
+    annotations: dict[str, Any] = {
         **ALB_ANNOTATIONS,
-        "alb.ingress.kubernetes.io/healthcheck-path": app.probes.readiness_path,
+        f"{ALB}/group.name": ingress_group(target.tenant),
+        f"{ALB}/healthcheck-path": app.probes.readiness_path,
         **(SKIP_AWAIT if skip_await else {}),
     }
+    if app.certificate == "request":
+        zone = zone_for(app.host, target.dns_zones)
+        assert zone is not None, "config.py checks every requested certificate's zone"
+        annotations[f"{ALB}/certificate-arn"] = validated_certificate(
+            _logical(target, app, "ingress"),
+            host=app.host,
+            zone_id=target.dns_zones[zone],
+            tags=target.tags,
+            parent=target.parent,
+        )
     rule: dict[str, Any] = {
         "http": {
             "paths": [
@@ -334,12 +372,13 @@ def _ingress(
             ]
         }
     }
-    if app.host:
-        rule = {"host": app.host, **rule}
+    rule = {"host": app.host, **rule}
+    # Without a certificate ARN the controller discovers an issued ACM certificate for these hosts.
+    tls = [{"hosts": [app.host]}]
     return k8s.networking.v1.Ingress(
         _logical(target, app, "ingress"),
         metadata=_metadata(app, target, app.name, annotations=annotations),
-        spec={"ingressClassName": target.ingress_class_name, "rules": [rule]},
+        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": [rule]},
         opts=_opts(target),
     )
 

@@ -95,6 +95,7 @@ class Platform(pulumi.ComponentResource):
             ingress_class_name=self.core.ingress_class_name,
             rollouts=self.delivery,
             monitoring_service=self.core.monitoring_service,
+            dns_zones=config.core.dns.zone_ids,
         )
         self.tenants = [
             Tenant(

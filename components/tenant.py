@@ -9,8 +9,8 @@ secrets prefix, and an Argo CD project that can deploy only its repositories int
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -60,6 +60,8 @@ class TenantPlatform:
     rollouts: Optional[pulumi.Resource] = None
     # The observability service bringing the ServiceMonitor CRD apps' monitors need.
     monitoring_service: Optional[pulumi.Resource] = None
+    # Route 53 zone id by domain, where apps' certificates are validated.
+    dns_zones: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,8 @@ class Tenant(pulumi.ComponentResource):
                 ingress_class_name=platform.ingress_class_name,
                 monitoring=platform.monitoring_namespace is not None,
                 monitoring_service=platform.monitoring_service,
+                dns_zones=platform.dns_zones,
+                tags=self._tags,
             ),
         )
 
