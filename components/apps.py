@@ -11,7 +11,6 @@ checks them for collisions before anything is registered.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -19,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.acm import validated_certificate
+from components.alb import ALB, certificate_annotation, https_annotations
 from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
@@ -38,22 +38,6 @@ SERVICE_PORT = 80
 # pods and writes the ALB's weighted action): Pulumi must not wait for them before the Rollout
 # exists, or the Rollout — which depends on them — would never be created.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
-ALB = "alb.ingress.kubernetes.io"
-# TLS 1.3 and 1.2 with forward-secret ciphers only: AWS's recommended policy. Without the
-# annotation the controller applies ELBSecurityPolicy-2016-08, which still accepts TLS 1.0.
-SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-HTTPS_PORT = 443
-# Every app Ingress (AWS Load Balancer Controller v2.13 annotations, docs/guide/ingress/
-# annotations.md): internet-facing, straight to pod IPs, HTTPS on 443 with HTTP on 80 only to
-# redirect there. Listener settings are identical on every Ingress of a tenant, as an IngressGroup
-# requires of its "exclusive" annotations (scheme, ssl-redirect, ssl-policy).
-ALB_ANNOTATIONS = {
-    f"{ALB}/scheme": "internet-facing",
-    f"{ALB}/target-type": "ip",
-    f"{ALB}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": HTTPS_PORT}]),
-    f"{ALB}/ssl-redirect": str(HTTPS_PORT),
-    f"{ALB}/ssl-policy": SSL_POLICY,
-}
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 
 
@@ -345,22 +329,24 @@ def _ingress(
     listener never serves a certificate ACM has not issued."""
     assert target.ingress_class_name is not None
     assert app.host is not None, "config.py gives every served app a host"
-    annotations: dict[str, Any] = {
-        **ALB_ANNOTATIONS,
-        f"{ALB}/group.name": ingress_group(target.tenant),
-        f"{ALB}/healthcheck-path": app.probes.readiness_path,
-        **(SKIP_AWAIT if skip_await else {}),
-    }
+    certificate_arn = None
     if app.certificate == "request":
         zone = zone_for(app.host, target.dns_zones)
         assert zone is not None, "config.py checks every requested certificate's zone"
-        annotations[f"{ALB}/certificate-arn"] = validated_certificate(
+        certificate_arn = validated_certificate(
             _logical(target, app, "ingress"),
             host=app.host,
             zone_id=target.dns_zones[zone],
             tags=target.tags,
             parent=target.parent,
         )
+    annotations: dict[str, Any] = {
+        **https_annotations("internet-facing", target.tags),
+        **certificate_annotation(certificate_arn),
+        f"{ALB}/group.name": ingress_group(target.tenant),
+        f"{ALB}/healthcheck-path": app.probes.readiness_path,
+        **(SKIP_AWAIT if skip_await else {}),
+    }
     rule: dict[str, Any] = {
         "http": {
             "paths": [

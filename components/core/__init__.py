@@ -128,7 +128,13 @@ class CoreServices(pulumi.ComponentResource):
             # After the secrets service: Argo CD's SSO client secret arrives through it.
             self.gitops_service = gitops.GitOps(
                 "gitops",
-                gitops.GitOpsArgs(context, config.gitops, self.cluster_secret_store_name),
+                gitops.GitOpsArgs(
+                    context,
+                    config.gitops,
+                    self.cluster_secret_store_name,
+                    ingress_class_name=self.ingress_class_name,
+                    dns_zones=config.dns.zone_ids,
+                ),
                 pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
             )
             installed.append(self.gitops_service)
