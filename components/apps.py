@@ -81,8 +81,8 @@ def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
 
 
 def api_service(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
-    """An HTTP service behind an internet-facing ALB, released by its strategy, scraped by
-    Prometheus, autoscaled and protected from voluntary disruption."""
+    """An HTTP service behind its tenant's internet-facing HTTPS ALB, released by its strategy,
+    scraped by Prometheus, autoscaled and protected from voluntary disruption."""
     strategy = app.release.strategy
     if strategy == "serviceSwitch":
         created = _service_switch(app, target)

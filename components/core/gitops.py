@@ -5,7 +5,9 @@ grant sees nothing), no exec into pods, TLS on the API server, and the local `ad
 config allows it (off in production). With single sign-on configured, Argo CD talks OIDC to the
 identity provider directly (no Dex), members of the configured groups become admins, and the client
 secret arrives from AWS Secrets Manager through the platform's ClusterSecretStore — never through
-config, values or the plan.
+config, values or the plan. People reach it at its hostname over HTTPS only, through an ALB with an
+ACM certificate the platform requests (so the SSO redirect has somewhere to land); the ALB is
+internal unless the stack says otherwise.
 """
 
 from __future__ import annotations
@@ -77,7 +79,6 @@ class GitOps(pulumi.ComponentResource):
     ) -> None:
         super().__init__("paved-road:core:GitOps", name, None, opts)
         context, config = args.context, args.config
-        self._config = config
         self.namespace = NAMESPACE
 
         namespace = platform_namespace(
@@ -92,12 +93,14 @@ class GitOps(pulumi.ComponentResource):
             before_release.append(
                 self._sso_client_secret(name, context, namespace, args.secret_store_name, after)
             )
+        # The release waits for the certificate's validation: the listener never serves a
+        # certificate ACM has not issued.
         ingress: Optional[dict[str, Any]] = None
         if config.ingress.enabled and args.ingress_class_name and config.hostname:
             ingress = server_ingress(
                 config,
                 args.ingress_class_name,
-                self._certificate(name, context, config.hostname, args.dns_zones),
+                self._certificate(name, context, config, args.dns_zones),
                 context.tags,
             )
         helm_release(
@@ -113,11 +116,12 @@ class GitOps(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace})
 
     def _certificate(
-        self, name: str, context: ClusterContext, hostname: str, zones: Mapping[str, str]
+        self, name: str, context: ClusterContext, config: GitOpsConfig, zones: Mapping[str, str]
     ) -> Optional[pulumi.Output[str]]:
         """The hostname's ACM certificate, requested and validated in its zone; None when the
         load balancer controller discovers one by host (`ingress.certificate: discover`)."""
-        if self._config.ingress.certificate != "request":
+        hostname = config.hostname
+        if config.ingress.certificate != "request" or hostname is None:
             return None
         zone = zone_for(hostname, zones)
         assert zone is not None, "config.py checks the hostname's zone"
