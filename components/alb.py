@@ -11,6 +11,7 @@ import json
 from typing import Any, Literal, Mapping
 
 ALB = "alb.ingress.kubernetes.io"
+GROUP_ANNOTATION = f"{ALB}/group.name"
 Scheme = Literal["internal", "internet-facing"]
 HTTPS_PORT = 443
 # TLS 1.3 and 1.2 with forward-secret ciphers only: AWS's recommended policy. Without the
@@ -38,3 +39,9 @@ def certificate_annotation(certificate_arn: Any) -> dict[str, Any]:
     """The listener's certificate; without it the controller discovers an issued ACM certificate
     for the Ingress's TLS hosts (docs/guide/ingress/cert_discovery.md)."""
     return {} if certificate_arn is None else {f"{ALB}/certificate-arn": certificate_arn}
+
+
+def ingress_group(tenant: str) -> str:
+    """The IngressGroup of a tenant's apps: one ALB per tenant, its apps told apart by host.
+    Kyverno's `restrict-ingress-group` admits no other group in the tenant's namespaces."""
+    return f"tenant-{tenant}"

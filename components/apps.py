@@ -18,7 +18,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.acm import validated_certificate
-from components.alb import ALB, certificate_annotation, https_annotations
+from components.alb import (
+    ALB,
+    GROUP_ANNOTATION,
+    certificate_annotation,
+    https_annotations,
+    ingress_group,
+)
 from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
@@ -311,11 +317,6 @@ def _service(
     )
 
 
-def ingress_group(tenant: str) -> str:
-    """The IngressGroup of a tenant's apps: one ALB per tenant, its apps told apart by host."""
-    return f"tenant-{tenant}"
-
-
 def _ingress(
     app: AppConfig,
     target: AppTarget,
@@ -343,7 +344,7 @@ def _ingress(
     annotations: dict[str, Any] = {
         **https_annotations("internet-facing", target.tags),
         **certificate_annotation(certificate_arn),
-        f"{ALB}/group.name": ingress_group(target.tenant),
+        GROUP_ANNOTATION: ingress_group(target.tenant),
         f"{ALB}/healthcheck-path": app.probes.readiness_path,
         **(SKIP_AWAIT if skip_await else {}),
     }
