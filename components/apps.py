@@ -11,12 +11,21 @@ checks them for collisions before anything is registered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.acm import validated_certificate
+from components.alb import (
+    ALB,
+    GROUP_ANNOTATION,
+    certificate_annotation,
+    https_annotations,
+    ingress_group,
+)
+from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
     AnalysisConfig,
@@ -35,10 +44,6 @@ SERVICE_PORT = 80
 # pods and writes the ALB's weighted action): Pulumi must not wait for them before the Rollout
 # exists, or the Rollout — which depends on them — would never be created.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
-ALB_ANNOTATIONS = {
-    "alb.ingress.kubernetes.io/scheme": "internet-facing",
-    "alb.ingress.kubernetes.io/target-type": "ip",
-}
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 
 
@@ -67,6 +72,10 @@ class AppTarget:
     prometheus_operator: Optional[pulumi.Resource] = None
     # The admission policies workloads (Rollouts, Deployments, CronJobs) are created after.
     admission_policies: tuple[pulumi.Resource, ...] = ()
+    # Route 53 zone id by domain: where the certificates of app hosts are validated.
+    dns_zones: Mapping[str, str] = field(default_factory=dict)
+    # The tenant's AWS tags (environment, tenant, cost center): on every certificate.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -83,8 +92,8 @@ def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
 
 
 def api_service(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
-    """An HTTP service behind an internet-facing ALB, released by its strategy, scraped by
-    Prometheus, autoscaled and protected from voluntary disruption."""
+    """An HTTP service behind its tenant's internet-facing HTTPS ALB, released by its strategy,
+    scraped by Prometheus, autoscaled and protected from voluntary disruption."""
     strategy = app.release.strategy
     if strategy == "serviceSwitch":
         created = _service_switch(app, target)
@@ -319,12 +328,28 @@ def _ingress(
     port: dict[str, Any],
     skip_await: bool,
 ) -> k8s.networking.v1.Ingress:
-    """An internet-facing ALB sending traffic straight to pod IPs (`target-type: ip`), health
-    checked on the readiness path."""
+    """The app's rule on its tenant's internet-facing ALB: HTTPS at the app's host with the
+    host's certificate, traffic straight to pod IPs (`target-type: ip`), health checked on the
+    readiness path. A requested certificate is validated before the Ingress is created, so the
+    listener never serves a certificate ACM has not issued."""
     assert target.ingress_class_name is not None
-    annotations = {
-        **ALB_ANNOTATIONS,
-        "alb.ingress.kubernetes.io/healthcheck-path": app.probes.readiness_path,
+    assert app.host is not None, "config.py gives every served app a host"
+    certificate_arn = None
+    if app.certificate == "request":
+        zone = zone_for(app.host, target.dns_zones)
+        assert zone is not None, "config.py checks every requested certificate's zone"
+        certificate_arn = validated_certificate(
+            _logical(target, app, "ingress"),
+            host=app.host,
+            zone_id=target.dns_zones[zone],
+            tags=target.tags,
+            parent=target.parent,
+        )
+    annotations: dict[str, Any] = {
+        **https_annotations("internet-facing", target.tags),
+        **certificate_annotation(certificate_arn),
+        GROUP_ANNOTATION: ingress_group(target.tenant),
+        f"{ALB}/healthcheck-path": app.probes.readiness_path,
         **(SKIP_AWAIT if skip_await else {}),
     }
     rule: dict[str, Any] = {
@@ -338,12 +363,13 @@ def _ingress(
             ]
         }
     }
-    if app.host:
-        rule = {"host": app.host, **rule}
+    rule = {"host": app.host, **rule}
+    # Without a certificate ARN the controller discovers an issued ACM certificate for these hosts.
+    tls = [{"hosts": [app.host]}]
     return k8s.networking.v1.Ingress(
         _logical(target, app, "ingress"),
         metadata=_metadata(app, target, app.name, annotations=annotations),
-        spec={"ingressClassName": target.ingress_class_name, "rules": [rule]},
+        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": [rule]},
         opts=_opts(target, *_admitted_by_load_balancer_controller(target)),
     )
 

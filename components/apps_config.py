@@ -17,7 +17,13 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config_base import QUANTITY, ConfigIssue, Model, check_pattern
+from components.config_base import (
+    QUANTITY,
+    CertificateSource,
+    ConfigIssue,
+    Model,
+    check_pattern,
+)
 
 Template = Literal["api-service", "batch-job", "kafka-consumer"]
 Strategy = Literal["canary", "blueGreen", "serviceSwitch"]
@@ -280,7 +286,10 @@ class AppConfig(Model):
     release: ReleaseConfig = ReleaseConfig()
     # api-service
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    # Where the app is served over HTTPS. None: `<app>.<tenant>.<first DNS zone>` (config.py).
     host: Optional[str] = None
+    # Where the host's certificate comes from (config_base.CertificateSource).
+    certificate: CertificateSource = "request"
     # batch-job
     schedule: Optional[str] = None
     time_zone: str = "Etc/UTC"
@@ -404,6 +413,17 @@ def app_namespace(app: AppConfig, tenant_namespaces: list[str]) -> str:
     return app.namespace or tenant_namespaces[0]
 
 
+def serves_ingress(app: AppConfig) -> bool:
+    """Whether the app's template puts it behind the tenant's load balancer (when ingress is on)."""
+    return app.template == "api-service"
+
+
+def default_host(app: AppConfig, tenant: str, domain: str) -> str:
+    """`<app>.<tenant>.<domain>`: unique across the stack, since app names are unique within a
+    tenant and tenant names within the stack."""
+    return f"{app.name}.{tenant}.{domain}"
+
+
 # --------------------------------------------------------------------------------------------------
 # Checks across fields and apps, with the exact field of each problem
 
@@ -418,7 +438,15 @@ COMMON_FIELDS = {
     "run_as_user",
 }
 TEMPLATE_FIELDS: dict[str, set[str]] = {
-    "api-service": {"port", "replicas", "probes", "release", "autoscaling", "host"},
+    "api-service": {
+        "port",
+        "replicas",
+        "probes",
+        "release",
+        "autoscaling",
+        "host",
+        "certificate",
+    },
     "kafka-consumer": {"port", "replicas", "probes", "release", "kafka"},
     "batch-job": {
         "schedule",

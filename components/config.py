@@ -17,8 +17,11 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
+from components.apps_config import default_host, serves_ingress
 from components.tenants_config import TenantConfig, load_tenants
 from components.config_base import (  # noqa: F401 — re-exported: the models' shared toolkit
+    ACM_DOMAIN_NAME_MAX,
+    CertificateSource,
     Cidr,
     DNS_LABEL,
     IAM_PRINCIPAL_ARN,
@@ -33,6 +36,7 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
     check_pattern,
     issues_from,
     parse_cidr,
+    zone_for,
 )
 
 PROJECT = "paved-road"
@@ -246,9 +250,15 @@ class HostedZoneConfig(Model):
 
 
 class DnsConfig(Model):
-    """The Route 53 zones the platform may write to: external-dns records, ACME challenges."""
+    """The Route 53 zones the platform may write to: external-dns records, ACME challenges, and
+    the validation records of the ACM certificates it requests for hosts in them."""
 
     zones: list[HostedZoneConfig] = Field(default_factory=list)
+
+    @property
+    def zone_ids(self) -> dict[str, str]:
+        """Zone id by domain."""
+        return {zone.domain: zone.id for zone in self.zones}
 
 
 class IngressConfig(Model):
@@ -345,6 +355,22 @@ class SsoConfig(Model):
         return check_pattern(value, re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https URL")
 
 
+class GitOpsIngressConfig(Model):
+    """How people reach Argo CD: an ALB Ingress at `hostname`, HTTPS only (HTTP redirects).
+
+    `internal` by default: Argo CD can change everything in the cluster, so its login page is
+    reachable from the VPC and the networks routed to it (VPN, Direct Connect), not the internet.
+    A stack opens it with `scheme: internet-facing`, preferably with `inboundCidrs`.
+    """
+
+    # None: on when the ingress service runs and Argo CD has a hostname.
+    enabled: Optional[bool] = None
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    certificate: CertificateSource = "request"
+    # Who may connect (the controller's default: the VPC for internal, anywhere otherwise).
+    inbound_cidrs: list[Cidr] = Field(default_factory=list)
+
+
 class GitOpsConfig(Model):
     enabled: bool = True
     # None: the local admin user is off when paved-road:production is true.
@@ -352,6 +378,7 @@ class GitOpsConfig(Model):
     sso: Optional[SsoConfig] = None
     # Argo CD's external name (SSO redirects go there). None: `argocd.<first DNS zone>`.
     hostname: Optional[str] = None
+    ingress: GitOpsIngressConfig = GitOpsIngressConfig()
 
     @field_validator("hostname")
     @classmethod
@@ -387,6 +414,18 @@ class CoreConfig(Model):
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""
+        hostname = self.gitops.hostname or (
+            f"argocd.{self.dns.zones[0].domain}" if self.dns.zones else None
+        )
+        gitops_ingress = self.gitops.ingress.model_copy(
+            update={
+                "enabled": (
+                    self.ingress.enabled and hostname is not None
+                    if self.gitops.ingress.enabled is None
+                    else self.gitops.ingress.enabled
+                )
+            }
+        )
         return self.model_copy(
             update={
                 "external_dns": self.external_dns.model_copy(
@@ -403,8 +442,8 @@ class CoreConfig(Model):
                 ),
                 "gitops": self.gitops.model_copy(
                     update={
-                        "hostname": self.gitops.hostname
-                        or (f"argocd.{self.dns.zones[0].domain}" if self.dns.zones else None),
+                        "hostname": hostname,
+                        "ingress": gitops_ingress,
                         "admin_user": (
                             (not production)
                             if self.gitops.admin_user is None
@@ -533,6 +572,7 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                 )
             )
     issues.extend(_core_checks(config.core, file))
+    issues.extend(_tls_checks(config, file))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -599,6 +639,101 @@ def _core_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
                 "reads its client secret through the secrets service; enable core.secrets",
             )
         )
+    return issues
+
+
+def _with_default_hosts(tenants: list[TenantConfig], core: CoreConfig) -> list[TenantConfig]:
+    """An api-service without a `host` is served at `<app>.<tenant>.<first DNS zone>`."""
+    if not core.ingress.enabled or not core.dns.zones:
+        return tenants
+    domain = core.dns.zones[0].domain
+    resolved = []
+    for tenant in tenants:
+        apps = [
+            (
+                app.model_copy(update={"host": default_host(app, tenant.name, domain)})
+                if serves_ingress(app) and app.host is None
+                else app
+            )
+            for app in tenant.apps
+        ]
+        resolved.append(tenant.model_copy(update={"apps": apps}))
+    return resolved
+
+
+def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """Every host served over HTTPS has a certificate the platform can get, and one owner."""
+    core, key = config.core, f"{PROJECT}:core"
+    domains = [zone.domain for zone in core.dns.zones]
+    issues: list[ConfigIssue] = []
+    served_by: dict[str, str] = {}
+
+    def check(host: str, source: str, where: str, field: str, owner: str) -> None:
+        if source == "request" and zone_for(host, domains) is None:
+            issues.append(
+                ConfigIssue(
+                    where,
+                    field,
+                    f"{host!r} is in none of the zones of {key}.dns.zones in {file} "
+                    f"({', '.join(domains) or 'none configured'}): the platform validates the "
+                    "certificate it requests with a DNS record in one of them; use a host under "
+                    "one, or `certificate: discover` for an ACM certificate managed elsewhere",
+                )
+            )
+        if source == "request" and len(host) > ACM_DOMAIN_NAME_MAX:
+            issues.append(
+                ConfigIssue(
+                    where,
+                    field,
+                    f"{host!r} has {len(host)} characters; ACM issues no certificate for a name "
+                    f"longer than {ACM_DOMAIN_NAME_MAX}",
+                )
+            )
+        first = served_by.setdefault(host, owner)
+        if first != owner:
+            issues.append(ConfigIssue(where, field, f"{host!r} is already served by {first}"))
+
+    gitops = core.gitops
+    if gitops.enabled and gitops.ingress.enabled:
+        if not core.ingress.enabled:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.gitops.ingress.enabled",
+                    f"needs the load balancer controller ({key}.ingress.enabled)",
+                )
+            )
+        elif gitops.hostname is None:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.gitops.hostname",
+                    f"is required by gitops.ingress; set it or configure {key}.dns.zones",
+                )
+            )
+        else:
+            field = f"{key}.gitops.hostname"
+            check(gitops.hostname, gitops.ingress.certificate, file, field, "Argo CD")
+    if not core.ingress.enabled:
+        return issues
+    for tenant in config.tenants:
+        tenant_file = f"tenants/{tenant.name}.yaml"
+        for index, app in enumerate(tenant.apps):
+            if not serves_ingress(app):
+                continue
+            field = f"apps[{index}].host"
+            if app.host is None:
+                issues.append(
+                    ConfigIssue(
+                        tenant_file,
+                        field,
+                        f"is required: app {app.name!r} is served over HTTPS at a host name, "
+                        f"and {key}.dns.zones in {file} has no zone to name one in",
+                    )
+                )
+                continue
+            owner = f"app {app.name!r} of tenant {tenant.name!r}"
+            check(app.host, app.certificate, tenant_file, field, owner)
     return issues
 
 
@@ -718,6 +853,7 @@ def load_platform_config() -> PlatformConfig:
 
     if issues or network is None or cluster is None or core is None or delivery is None:
         raise ConfigError(issues)
+    core = core.resolved(bool(production_raw))
     platform = PlatformConfig(
         project=pulumi.get_project(),
         environment=environment,
@@ -725,9 +861,9 @@ def load_platform_config() -> PlatformConfig:
         production=bool(production_raw),
         network=network,
         cluster=cluster,
-        core=core.resolved(bool(production_raw)),
+        core=core,
         delivery=delivery,
-        tenants=tuple(tenants),
+        tenants=tuple(_with_default_hosts(tenants, core)),
     )
     issues.extend(_cross_checks(platform, file))
     if issues:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable, Literal, Optional
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -98,6 +98,24 @@ def _checked_cidr(value: str) -> str:
 
 # A field holding one CIDR block; errors name the list item (`publicAccessCidrs[1]`).
 Cidr = Annotated[str, AfterValidator(_checked_cidr)]
+
+
+# --------------------------------------------------------------------------------------------------
+# TLS: where an HTTPS listener's certificate comes from
+
+# `request`: the platform requests an ACM certificate for the host and validates it with a DNS
+# record in the configured Route 53 zone holding the host. `discover`: the AWS Load Balancer
+# Controller finds an issued ACM certificate matching the host (one someone else manages).
+CertificateSource = Literal["request", "discover"]
+# ACM refuses a certificate whose domain name (its Common Name) is longer than 64 octets (RFC 5280).
+ACM_DOMAIN_NAME_MAX = 64
+
+
+def zone_for(host: str, domains: Iterable[str]) -> Optional[str]:
+    """The most specific of `domains` that `host` is in (or is), or None: the Route 53 zone that
+    answers for the host, where its certificate's validation record goes."""
+    holding = [d for d in domains if host == d or host.endswith(f".{d}")]
+    return max(holding, key=len) if holding else None
 
 
 def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:

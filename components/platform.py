@@ -109,6 +109,7 @@ class Platform(pulumi.ComponentResource):
             ),
             prometheus_operator=self.core.prometheus_operator,
             admission_policies=tuple(self.core.admission_policies),
+            dns_zones=config.core.dns.zone_ids,
         )
         self.tenants = [
             Tenant(

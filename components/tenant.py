@@ -9,8 +9,8 @@ secrets prefix, and an Argo CD project that can deploy only its repositories int
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -66,6 +66,8 @@ class TenantPlatform:
     # Kyverno's baseline policies: apps' workloads are created after them, so they are admitted
     # (in production: enforced) by the baseline from the first `pulumi up`.
     admission_policies: tuple[pulumi.Resource, ...] = ()
+    # Route 53 zone id by domain, where apps' certificates are validated.
+    dns_zones: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -413,6 +415,8 @@ class Tenant(pulumi.ComponentResource):
                 monitoring=platform.monitoring_namespace is not None,
                 prometheus_operator=platform.prometheus_operator,
                 admission_policies=platform.admission_policies,
+                dns_zones=platform.dns_zones,
+                tags=self._tags,
             ),
         )
 

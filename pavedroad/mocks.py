@@ -104,6 +104,11 @@ class PlatformMocks(Mocks):
             return {"arn": self._arn("eks", f"addon/{cluster}/{addon}/{uid}")}
         if typ == "eks:index:Cluster":
             return self._eks_cluster(inputs.get("name") or name)
+        if typ == "aws:acm/certificate:Certificate":
+            return self._acm_certificate(typ, name, inputs.get("domainName"))
+        if typ == "aws:route53/record:Record":
+            # pulumi_aws/route53/record.py: `fqdn` is the zone domain and `name`, no trailing dot.
+            return {"fqdn": str(inputs.get("name", "")).rstrip(".")}
         if typ == "random:index/randomPassword:RandomPassword":
             # A stand-in the plan must never show: the program keeps it a Pulumi secret.
             placeholder = f"plan-only-password-{digest(typ, name, length=24)}"
@@ -146,6 +151,24 @@ class PlatformMocks(Mocks):
             "oidcIssuer": f"https://{oidc_url}",
             "clusterSecurityGroupId": f"sg-{digest('cluster', cluster_name)}",
             "nodeSecurityGroupId": f"sg-{digest('node', cluster_name)}",
+        }
+
+    def _acm_certificate(self, typ: str, name: str, domain: Any) -> dict[str, Any]:
+        """A DNS-validated certificate's ARN and its one validation CNAME, in the provider's shape
+        (pulumi_aws/acm/outputs.py CertificateDomainValidationOption) and ACM's record format."""
+        return {
+            "arn": self._arn("acm", f"certificate/{_uuid(typ, name)}"),
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{digest(typ, name, 'name', length=32)}.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": (
+                        f"_{digest(typ, name, 'value', length=32)}."
+                        f"{digest(typ, name, 'host', length=10)}.acm-validations.aws."
+                    ),
+                }
+            ],
         }
 
     # ----------------------------------------------------------------------------------------------

@@ -47,6 +47,19 @@ APP_DEPENDENTS = {
     "observability": "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
 }
 
+# What goes with the load balancer controller besides the Ingresses: the ACM certificates (and their
+# validation) of the hosts served over HTTPS, tenants' apps and Argo CD alike.
+CERTIFICATE_TYPES = (
+    "aws:acm/certificate:Certificate",
+    "aws:acm/certificateValidation:CertificateValidation",
+    "aws:route53/record:Record",
+)
+
+
+def certificate_dependent(urn: str, service: str) -> bool:
+    return service == "ingress" and any(f"${type_}::" in urn for type_ in CERTIFICATE_TYPES)
+
+
 # What the delivery layer builds on a service: the rollout controller's ALB check role (ingress).
 DELIVERY = "paved-road:delivery:Delivery"
 
@@ -170,6 +183,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         if under(urn, SERVICES[service])
         or tenant_dependent(urn, service)
         or delivery_dependent(urn, service)
+        or certificate_dependent(urn, service)
     }
 
 

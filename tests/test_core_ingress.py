@@ -205,8 +205,12 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         if under(r, "paved-road:delivery:Delivery") and r.type.startswith("aws:iam/")
     }
     expected = {r.urn for r in plan.resources if under(r, component_type)}
+    # So do the ACM certificates of the hosts served over HTTPS (apps' and Argo CD's).
+    certificates = {
+        r.urn for r in plan.resources if r.type.startswith(("aws:acm/", "aws:route53/record:"))
+    }
     if component_type == "paved-road:core:LoadBalancerController":
-        expected |= delivery_alb
+        expected |= delivery_alb | certificates
     assert removed and removed == expected
 
 

@@ -11,14 +11,20 @@ instead their shapes are compared with the upstream kyverno/policies versions th
   @ bd59cf2e0f4cb7f53eba86a1c555b8964371a018
 - best-practices/disallow-default-namespace/disallow-default-namespace.yaml
   @ 6cc2de21e612840fe303d283361c5440cafd30ea
+
+`restrict-ingress-group` has no upstream sample; it reads the namespace's tenant label with an
+`apiCall` context (Kyverno docs, "External Data Sources"), and its JMESPath is evaluated here with
+the jmespath library on the plan's own Ingresses.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
+import jmespath
 import kubernetes_validate
 import pytest
 
@@ -39,6 +45,7 @@ BASELINE = {
     "require-requests-limits",
     "require-tenant-label",
     "restrict-image-registries",
+    "restrict-ingress-group",
 }
 ACCOUNT = "123456789012"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
@@ -412,3 +419,52 @@ def test_bad_policy_config_names_file_and_field_and_registers_nothing(
     assert f"stacks/Pulumi.dev.yaml: {field}: " in str(raised.value)
     assert expected in str(raised.value)
     assert engine.recorded == []
+
+
+def denies_ingress(found: dict[str, Any], ingress: dict[str, Any], tenant: str) -> bool:
+    """The rule's deny conditions (all NotEquals), its `{{ }}` JMESPath evaluated on the
+    admission request, with the `tenant` context resolved as its apiCall would."""
+
+    def value(template: str) -> str:
+        template = template.replace("{{ tenant }}", tenant)
+        expression = re.fullmatch(r"\{\{ (.*) \}\}", template)
+        if expression is None:
+            return template
+        return jmespath.search(expression.group(1), {"request": {"object": ingress}})
+
+    conditions = found["validate"]["deny"]["conditions"]["all"]
+    assert {c["operator"] for c in conditions} == {"NotEquals"}
+    return all(value(c["key"]) != value(c["value"]) for c in conditions)
+
+
+def test_tenant_ingresses_may_join_only_their_own_tenants_load_balancer() -> None:
+    plan = shipped_plan("dev")
+    found = rule(plan, "restrict-ingress-group", "validate-ingress-group")
+    (match,) = found["match"]["any"]
+    assert match["resources"]["kinds"] == ["Ingress"]
+    assert match["resources"]["namespaceSelector"] == {
+        "matchExpressions": [{"key": "paved-road/tenant", "operator": "Exists"}]
+    }
+    (context,) = found["context"]
+    assert context == {
+        "name": "tenant",
+        "apiCall": {
+            "urlPath": "/api/v1/namespaces/{{ request.object.metadata.namespace }}",
+            "jmesPath": 'metadata.labels."paved-road/tenant"',
+        },
+    }
+    ingresses = [m for m in kubernetes_objects(plan.resources) if m["kind"] == "Ingress"]
+    tenant_ingresses = [m for m in ingresses if "paved-road/tenant" in m["metadata"]["labels"]]
+    assert len(tenant_ingresses) == 4
+    group = "alb.ingress.kubernetes.io/group.name"
+    for ingress in tenant_ingresses:
+        tenant = ingress["metadata"]["labels"]["paved-road/tenant"]
+        assert not denies_ingress(found, ingress, tenant), ingress["metadata"]["name"]
+        intruder = copy.deepcopy(ingress)
+        intruder["metadata"]["annotations"][group] = "tenant-someone-else"
+        assert denies_ingress(found, intruder, tenant)
+        alone = copy.deepcopy(ingress)
+        del alone["metadata"]["annotations"][group]
+        assert not denies_ingress(found, alone, tenant), "an ALB of its own is allowed"
+        del alone["metadata"]["annotations"]
+        assert not denies_ingress(found, alone, tenant)

@@ -564,6 +564,8 @@ def test_argocd_knows_its_own_url_from_the_dns_zone_or_config(tmp_path: Path) ->
             "gitops": {
                 "hostname": "deploy.acme.example",
                 "sso": {"issuer": "https://login.acme.example", "clientId": "argocd"},
+                # No zone of the platform's holds the name: its certificate is someone else's.
+                "ingress": {"certificate": "discover"},
             }
         },
     }

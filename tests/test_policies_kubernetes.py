@@ -378,3 +378,88 @@ def test_the_pack_config_can_declare_a_stack_production() -> None:
         {"k8s-rollout-analysis-in-production": {"production": True}}, "dev.json", registry.RULES
     )
     assert messages("k8s-rollout-analysis-in-production", [candidate], config=config)
+
+
+# Ingresses: HTTPS wherever the internet connects ---------------------------------------------
+
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+ALB = "alb.ingress.kubernetes.io"
+
+
+def with_annotations(ingress: Resource, **changes: Any) -> Resource:
+    """The Ingress with annotations set (a value) or removed (None), by name after `alb.…/`."""
+    metadata = copy.deepcopy(ingress.inputs["metadata"])
+    for key, value in changes.items():
+        name = f"{ALB}/{key.replace('_', '-')}"
+        if value is None:
+            metadata["annotations"].pop(name, None)
+        else:
+            metadata["annotations"][name] = value
+    return edited(ingress, metadata=metadata)
+
+
+def test_shipped_ingresses_serve_https() -> None:
+    for stack in (DEV, PROD):
+        resources = views(stack)
+        assert [r for r in resources if r.type == INGRESS], stack
+        assert messages("k8s-ingress-https", resources) == []
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        (
+            {"listen_ports": '[{"HTTP": 80}]'},
+            ["internet-facing, but no HTTPS listener (listen-ports)"],
+        ),
+        (
+            {"ssl_redirect": None},
+            ["internet-facing on plain HTTP: an HTTP listener without ssl-redirect to HTTPS"],
+        ),
+        (
+            {"certificate_arn": None, "tls": None},
+            [
+                "internet-facing without a certificate (no certificate-arn annotation, no "
+                "spec.tls hosts to discover one by)"
+            ],
+        ),
+        # The controller's default listener is HTTP :80 when no certificate ARN is annotated.
+        (
+            {"listen_ports": None, "certificate_arn": None, "tls": None, "ssl_redirect": None},
+            [
+                "internet-facing, but no HTTPS listener (listen-ports)",
+                "internet-facing without a certificate (no certificate-arn annotation, no "
+                "spec.tls hosts to discover one by)",
+                "internet-facing on plain HTTP: an HTTP listener without ssl-redirect to HTTPS",
+            ],
+        ),
+        (
+            {"listen_ports": "443"},
+            [f"{ALB}/listen-ports is not a JSON list of {{protocol: port}} objects"],
+        ),
+        # HTTPS only: nothing listens in clear text, so nothing needs redirecting.
+        ({"listen_ports": '[{"HTTPS": 443}]', "ssl_redirect": None}, []),
+        # A certificate discovered by the controller from spec.tls hosts.
+        ({"certificate_arn": None}, []),
+        # Internal load balancers are not judged by this rule.
+        ({"scheme": "internal", "listen_ports": '[{"HTTP": 80}]', "ssl_redirect": None}, []),
+    ],
+)
+def test_internet_facing_ingresses_need_https_a_certificate_and_a_redirect(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
+    resources = views(DEV)
+    ingress = next(r for r in resources if r.type == INGRESS)
+    tls = changes.pop("tls", "keep")
+    candidate = with_annotations(ingress, **changes)
+    if tls is None:
+        candidate = edited(
+            candidate, spec={k: v for k, v in ingress.inputs["spec"].items() if k != "tls"}
+        )
+    manifest = copy.deepcopy(dict(candidate.inputs))
+    valid(manifest)
+    assert sorted(messages("k8s-ingress-https", [candidate])) == sorted(expected)
+    if expected:
+        found = violations("k8s-ingress-https", swapped(resources, ingress, candidate))
+        assert len(found) == len(expected)
+        assert all(v.urn == ingress.urn and v.mandatory for v in found)

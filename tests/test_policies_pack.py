@@ -368,3 +368,17 @@ def test_the_documentation_lists_every_rule_at_its_level() -> None:
         if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith("`"):
             rows[cells[0].strip("`")] = cells[2]
     assert rows == {rule.name: rule.level for rule in registry.RULES}
+
+
+def test_crossguard_refuses_an_internet_facing_ingress_without_https(
+    analyzer: _PolicyAnalyzerServicer,
+) -> None:
+    ingress = recorded("dev", "kubernetes:networking.k8s.io/v1:Ingress")
+    assert analyze(analyzer, ingress) == []
+    annotations = ingress["inputs"]["metadata"]["annotations"]
+    annotations["alb.ingress.kubernetes.io/listen-ports"] = '[{"HTTP": 80}]'
+    del annotations["alb.ingress.kubernetes.io/ssl-redirect"]
+    diagnostics = analyze(analyzer, ingress)
+    assert [d.policyName for d in diagnostics] == ["k8s-ingress-https"] * 2
+    assert all(d.enforcementLevel == proto.MANDATORY for d in diagnostics)
+    assert "no HTTPS listener" in diagnostics[0].message

@@ -261,7 +261,12 @@ def test_a_tenant_named_like_the_prefix_of_another_cannot_read_its_secrets(
 ) -> None:
     root = make_project(
         tmp_path,
-        {"aws:region": "eu-west-1", "paved-road:tenants": ["pay", "payments", "storefront"]},
+        {
+            "aws:region": "eu-west-1",
+            # The shipped tenants' api-services are served at hosts in the stack's zone.
+            "paved-road:core": {"dns": {"zones": [{"id": "Z0TEST", "domain": "test.example"}]}},
+            "paved-road:tenants": ["pay", "payments", "storefront"],
+        },
     )
     (root / "tenants" / "pay.yaml").write_text(
         yaml.safe_dump(

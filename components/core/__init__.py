@@ -162,7 +162,13 @@ class CoreServices(pulumi.ComponentResource):
             ]
             self.argo_cd = gitops.GitOps(
                 "gitops",
-                gitops.GitOpsArgs(context, config.gitops, self.cluster_secret_store_name),
+                gitops.GitOpsArgs(
+                    context,
+                    config.gitops,
+                    self.cluster_secret_store_name,
+                    ingress_class_name=self.ingress_class_name,
+                    dns_zones=config.dns.zone_ids,
+                ),
                 pulumi.ResourceOptions(
                     parent=self, depends_on=[*services_admitted, *secrets_ready]
                 ),

@@ -5,19 +5,24 @@ grant sees nothing), no exec into pods, TLS on the API server, and the local `ad
 config allows it (off in production). With single sign-on configured, Argo CD talks OIDC to the
 identity provider directly (no Dex), members of the configured groups become admins, and the client
 secret arrives from AWS Secrets Manager through the platform's ClusterSecretStore — never through
-config, values or the plan.
+config, values or the plan. People reach it at its hostname over HTTPS only, through an ALB with an
+ACM certificate the platform requests (so the SSO redirect has somewhere to land); the ALB is
+internal unless the stack says otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.acm import validated_certificate
+from components.alb import ALB, certificate_annotation, https_annotations
 from components.config import GitOpsConfig, SsoConfig
+from components.config_base import zone_for
 from components.core.base import (
     ordered_after,
     ClusterContext,
@@ -53,6 +58,10 @@ class GitOpsArgs:
     context: ClusterContext
     config: GitOpsConfig
     secret_store_name: Optional[str]
+    # The load balancer controller's IngressClass (None: ingress off, so no Ingress).
+    ingress_class_name: Optional[str] = None
+    # Route 53 zone id by domain, where the certificate of Argo CD's hostname is validated.
+    dns_zones: Mapping[str, str] = field(default_factory=dict)
 
 
 class GitOps(pulumi.ComponentResource):
@@ -86,17 +95,41 @@ class GitOps(pulumi.ComponentResource):
             before_release.append(
                 self._sso_client_secret(name, context, namespace, args.secret_store_name, after)
             )
+        # The release waits for the certificate's validation: the listener never serves a
+        # certificate ACM has not issued.
+        ingress: Optional[dict[str, Any]] = None
+        if config.ingress.enabled and args.ingress_class_name and config.hostname:
+            ingress = server_ingress(
+                config,
+                args.ingress_class_name,
+                self._certificate(name, context, config, args.dns_zones),
+                context.tags,
+            )
         self.release = helm_release(
             f"{name}-argocd",
             CHARTS["argo-cd"],
             namespace=namespace.metadata.name,
-            values=chart_values(config, production=context.production),
+            values=chart_values(config, production=context.production, ingress=ingress),
             parent=self,
             provider=context.provider,
             depends_on=before_release,
             release_name=RELEASE_NAME,
         )
         self.register_outputs({"namespace": self.namespace})
+
+    def _certificate(
+        self, name: str, context: ClusterContext, config: GitOpsConfig, zones: Mapping[str, str]
+    ) -> Optional[pulumi.Output[str]]:
+        """The hostname's ACM certificate, requested and validated in its zone; None when the
+        load balancer controller discovers one by host (`ingress.certificate: discover`)."""
+        hostname = config.hostname
+        if config.ingress.certificate != "request" or hostname is None:
+            return None
+        zone = zone_for(hostname, zones)
+        assert zone is not None, "config.py checks the hostname's zone"
+        return validated_certificate(
+            f"{name}-argocd", host=hostname, zone_id=zones[zone], tags=context.tags, parent=self
+        )
 
     def _sso_client_secret(
         self,
@@ -158,7 +191,42 @@ def admin_policy(groups: Sequence[str]) -> str:
     return "".join(f"g, {group}, role:admin\n" for group in groups)
 
 
-def chart_values(config: GitOpsConfig, production: bool) -> dict[str, Any]:
+def server_ingress(
+    config: GitOpsConfig,
+    class_name: str,
+    certificate_arn: Optional[pulumi.Input[str]],
+    tags: Mapping[str, str],
+) -> dict[str, Any]:
+    """`server.ingress` of the argo-cd chart with `controller: aws`: one ALB Ingress at the
+    hostname whose rules send gRPC (by Content-Type, the chart's `conditions` annotation) to the
+    chart's `argocd-server-grpc` Service and everything else to `argocd-server`.
+
+    TLS ends at the ALB with the ACM certificate and starts again behind it: Argo CD keeps
+    serving TLS (`server.insecure` stays false, so the chart points the rules at the HTTPS port)
+    and the ALB speaks HTTPS to it (`backend-protocol`); nothing crosses the VPC in clear text.
+    """
+    ingress = config.ingress
+    annotations: dict[str, Any] = {
+        **https_annotations(ingress.scheme, tags),
+        **certificate_annotation(certificate_arn),
+        f"{ALB}/backend-protocol": "HTTPS",
+    }
+    if ingress.inbound_cidrs:
+        annotations[f"{ALB}/inbound-cidrs"] = ",".join(ingress.inbound_cidrs)
+    return {
+        "enabled": True,
+        "controller": "aws",
+        "ingressClassName": class_name,
+        "hostname": config.hostname,
+        "annotations": annotations,
+        # Pods are targets by IP, so the gRPC Service needs no node port.
+        "aws": {"serviceType": "ClusterIP", "backendProtocolVersion": "GRPC"},
+    }
+
+
+def chart_values(
+    config: GitOpsConfig, production: bool, ingress: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
     """Values of the `argo-cd` chart. In production the API server and the repo server run twice,
     each with a PodDisruptionBudget; the application controller stays single (more replicas would
     shard clusters, not add failover) and so does Redis, a cache Argo CD rebuilds (no redis-ha)."""
@@ -193,7 +261,10 @@ def chart_values(config: GitOpsConfig, production: bool) -> dict[str, Any]:
         "configs": {"cm": cm, "params": {"server.insecure": False}, "rbac": rbac},
         "dex": {"enabled": False},
         "controller": {**workload("250m", "1Gi", "1"), "replicas": 1},
-        "server": highly_available("100m", "256Mi", "500m"),
+        "server": {
+            **highly_available("100m", "256Mi", "500m"),
+            **({"ingress": ingress} if ingress is not None else {}),
+        },
         "repoServer": highly_available("100m", "512Mi", "1"),
         "applicationSet": {**workload("50m", "128Mi", "200m"), "replicas": 1},
         "notifications": workload("25m", "64Mi", "100m"),

@@ -28,6 +28,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alb import GROUP_ANNOTATION, ingress_group
 from components.config import PolicyConfig
 from components.core.base import (
     ordered_after,
@@ -106,6 +107,7 @@ class PolicyEngine(pulumi.ComponentResource):
             restrict_image_registries(rules, registries),
             require_tenant_label(rules),
             disallow_default_namespace(rules),
+            restrict_ingress_group(rules),
         ]
         self.policies = [
             cluster_policy(name, policy, release, parent=self, provider=context.provider)
@@ -454,6 +456,62 @@ def disallow_default_namespace(rules: RuleSettings) -> BaselinePolicy:
                 ],
             ),
         ],
+    )
+
+
+def restrict_ingress_group(rules: RuleSettings) -> BaselinePolicy:
+    """An Ingress in a tenant's namespace joins its own tenant's ALB group or none.
+
+    The AWS Load Balancer Controller adds any Ingress naming a group to that group's ALB
+    (docs/guide/ingress/annotations.md, `group.name`, "Security Risk"), so without this a team
+    could add rules to another team's load balancer. The tenant is read from the namespace's
+    label, the one the platform sets (tenants cannot label namespaces).
+    """
+    group = f"request.object.metadata.annotations.\"{GROUP_ANNOTATION}\" || ''"
+    rule = rules.rule(
+        "validate-ingress-group",
+        ["Ingress"],
+        f"An Ingress in a tenant namespace may only join its tenant's load balancer: set "
+        f"'{GROUP_ANNOTATION}' to '{ingress_group('<team>')}' (your team's name), or leave it "
+        "out for a load balancer of the Ingress's own.",
+        {
+            "deny": {
+                "conditions": {
+                    "all": [
+                        {"key": f"{{{{ {group} }}}}", "operator": "NotEquals", "value": ""},
+                        {
+                            "key": f"{{{{ {group} }}}}",
+                            "operator": "NotEquals",
+                            "value": ingress_group("{{ tenant }}"),
+                        },
+                    ]
+                }
+            }
+        },
+        match={
+            "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+        },
+    )
+    rule["context"] = [
+        {
+            "name": "tenant",
+            "apiCall": {
+                "urlPath": "/api/v1/namespaces/{{ request.object.metadata.namespace }}",
+                "jmesPath": f'metadata.labels."{TENANT_LABEL}"',
+            },
+        }
+    ]
+    return BaselinePolicy(
+        name="restrict-ingress-group",
+        title="Restrict Ingress Group",
+        category="Multi-Tenancy",
+        severity="high",
+        description=(
+            "Ingresses naming the same alb.ingress.kubernetes.io/group.name share one ALB and "
+            "can add rules to it. In a tenant's namespaces, only the tenant's own group is allowed."
+        ),
+        annotations={"policies.kyverno.io/subject": "Ingress"},
+        rules=[rule],
     )
 
 

@@ -9,6 +9,7 @@ are left to admission control (Pod Security, Kyverno) in the cluster.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterator, Mapping, Optional
 
@@ -21,6 +22,7 @@ from .core import (
     Context,
     Finding,
     Resource,
+    UNKNOWN,
     Stack,
     as_list,
     dig,
@@ -39,6 +41,9 @@ CLUSTER_ROLE_BINDINGS = (
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBindingPatch",
 )
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+# The AWS Load Balancer Controller's annotations (docs/guide/ingress/annotations.md, v2.13).
+ALB = "alb.ingress.kubernetes.io/"
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 # Kubernetes groups of tenant roles: `paved-road:<tenant>:<role>` (components/tenant.py).
 TENANT_GROUP = re.compile(r"^paved-road:[^:]+:[^:]+$")
@@ -292,3 +297,66 @@ def rollout_analysis_in_production(resource: Resource, context: Context) -> Iter
         yield "blueGreen strategy runs no pre- or post-promotion analysis"
     else:
         yield "the Rollout has no canary or blueGreen strategy, so nothing gates a promotion"
+
+
+def _listen_protocols(annotations: Mapping[str, Any]) -> Any:
+    """The protocols of the ALB's listeners (`listen-ports`), or the controller's default: HTTPS
+    when a certificate ARN is annotated, HTTP otherwise. UNKNOWN while unknown; None if
+    malformed."""
+    raw = annotations.get(f"{ALB}listen-ports")
+    if is_unknown(raw):
+        return UNKNOWN
+    if raw is None:
+        return {"HTTPS"} if annotations.get(f"{ALB}certificate-arn") else {"HTTP"}
+    try:
+        ports = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(ports, list) or not all(isinstance(p, Mapping) for p in ports):
+        return None
+    return {str(protocol).upper() for port in ports for protocol in port}
+
+
+@resource_rule(
+    name="k8s-ingress-https",
+    description=(
+        "An internet-facing ALB Ingress listens on HTTPS with a certificate and redirects HTTP "
+        "to HTTPS."
+    ),
+    remediation=(
+        "Annotate the Ingress with alb.ingress.kubernetes.io/listen-ports "
+        "'[{\"HTTP\": 80}, {\"HTTPS\": 443}]', ssl-redirect '443', and a certificate: "
+        "certificate-arn, or spec.tls hosts for the controller to discover an ACM certificate "
+        "by (the platform's app templates and Argo CD do all of this)."
+    ),
+    severity=HIGH,
+    types=(INGRESS, f"{INGRESS}Patch"),
+)
+def ingress_https(resource: Resource, context: Context) -> Iterator[str]:
+    annotations = resource.get("metadata", "annotations")
+    if not isinstance(annotations, Mapping):
+        return
+    if annotations.get(f"{ALB}scheme") != "internet-facing":
+        return
+    protocols = _listen_protocols(annotations)
+    if is_unknown(protocols):
+        return
+    if protocols is None:
+        yield f"{ALB}listen-ports is not a JSON list of {{protocol: port}} objects"
+        return
+    if "HTTPS" not in protocols:
+        yield "internet-facing, but no HTTPS listener (listen-ports)"
+    certificate = annotations.get(f"{ALB}certificate-arn")
+    tls_hosts = [
+        host
+        for entry in as_list(resource.get("spec", "tls"))
+        if isinstance(entry, Mapping)
+        for host in as_list(entry.get("hosts"))
+    ]
+    if not certificate and not tls_hosts:
+        yield (
+            "internet-facing without a certificate (no certificate-arn annotation, no spec.tls "
+            "hosts to discover one by)"
+        )
+    if "HTTP" in protocols and not annotations.get(f"{ALB}ssl-redirect"):
+        yield "internet-facing on plain HTTP: an HTTP listener without ssl-redirect to HTTPS"
