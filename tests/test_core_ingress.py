@@ -23,6 +23,7 @@ from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
 from tests.conftest import as_list, make_project, one, policy_statements, shipped_plan
 from tests.crds import crd_errors, require_crds
+from tests.irsa import assert_irsa_trust
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 DOMAIN = "dev.example.com"
@@ -143,11 +144,7 @@ def test_each_irsa_role_trusts_exactly_the_charts_service_account(
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"]["Federated"] == plan.outputs["oidcProviderArn"]
-    conditions = statement["Condition"]["StringEquals"]
-    subs = [v for k, v in conditions.items() if k.endswith(":sub")]
-    auds = [v for k, v in conditions.items() if k.endswith(":aud")]
-    assert subs == [f"system:serviceaccount:{namespace}:{service_account}"]
-    assert auds == ["sts.amazonaws.com"]
+    assert_irsa_trust(statement, namespace, service_account)
     chart_account = values_of(plan, component_type)["serviceAccount"]
     assert chart_account["create"] is True and chart_account["name"] == service_account
     assert chart_account["annotations"] == {"eks.amazonaws.com/role-arn": role_arn(role)}

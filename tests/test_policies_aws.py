@@ -446,6 +446,30 @@ def test_irsa_trust_pins_subject_and_audience() -> None:
     assert "allows 'https://example.com'" in messages("iam-irsa-trust-pinned", [wrong_audience])[0]
 
 
+def test_irsa_trust_keys_must_name_the_issuer_without_its_scheme() -> None:
+    """IAM names a web identity's claims `<issuer>:sub` with the issuer as the OIDC provider's
+    ARN ends (no `https://`); keys built from the issuer URL never match, so the role would trust
+    nobody — or, read with a suffix check, look pinned while it is not."""
+    role, issuer = irsa_role(views(DEV))
+    assert not issuer.startswith("https://")
+    sub, aud = f"https://{issuer}:sub", f"https://{issuer}:aud"
+    with_scheme = trust_condition(
+        role,
+        StringEquals={sub: "system:serviceaccount:kube-system:aws-node", aud: "sts.amazonaws.com"},
+    )
+    found = messages("iam-irsa-trust-pinned", [with_scheme])
+    assert sorted(found) == [
+        f"trust statement #0: condition key {aud!r} does not name the provider's issuer "
+        f"{issuer!r} (the ARN's path after 'oidc-provider/', without https://), so IAM never "
+        "matches it",
+        f"trust statement #0: condition key {sub!r} does not name the provider's issuer "
+        f"{issuer!r} (the ARN's path after 'oidc-provider/', without https://), so IAM never "
+        "matches it",
+        f"trust statement #0: {issuer}:aud is not conditioned",
+        f"trust statement #0: {issuer}:sub is not conditioned",
+    ]
+
+
 def test_a_tenant_role_reads_only_its_own_secrets() -> None:
     resources = views(DEV)
     role = tenant_role(resources, "payments")
