@@ -43,7 +43,6 @@ class Platform(pulumi.ComponentResource):
                 tags=config.tags,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
-                public_subnet_ids=self.network.public_subnet_ids,
             ),
             opts=child,
         )
