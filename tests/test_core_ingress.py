@@ -21,7 +21,14 @@ from components.config import ConfigError
 from components.core import certificates, external_dns, load_balancer
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
-from tests.conftest import as_list, make_project, one, policy_statements, shipped_plan
+from tests.conftest import (
+    PRODUCTION_CLUSTER,
+    as_list,
+    make_project,
+    one,
+    policy_statements,
+    shipped_plan,
+)
 from tests.crds import crd_errors, require_crds
 from tests.irsa import assert_irsa_trust
 
@@ -344,7 +351,11 @@ def test_without_an_issuer_cert_manager_has_no_aws_access(tmp_path: Path) -> Non
 
 
 def test_production_runs_cert_manager_highly_available(tmp_path: Path) -> None:
-    production = {**CONFIG, "paved-road:production": True}
+    production = {
+        **CONFIG,
+        "paved-road:production": True,
+        "paved-road:cluster": PRODUCTION_CLUSTER,
+    }
     for run, replicas in ((plan_of(tmp_path, production), 2), (shipped_plan("dev"), 1)):
         values = values_of(run, CM)
         for part in (values, values["webhook"], values["cainjector"]):

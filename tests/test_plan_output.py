@@ -8,6 +8,7 @@ import kubernetes_validate
 import yaml
 
 from components import versions
+from pavedroad.check import resources_from_plan
 from pavedroad.engine import PlanEngine
 from pavedroad.plan import render_kubernetes_yaml, render_plan_json
 from tests.conftest import pavedroad, ROOT, make_project, shipped_plan, stack_config
@@ -88,6 +89,9 @@ def test_options_that_change_an_update_are_recorded_only_when_set(tmp_path: Path
     }
     written = {r["name"]: r["options"] for r in json.loads(render_plan_json(run))["resources"]}
     assert written["all-options"] == options["all-options"] and written["no-options"] == {}
+    # Policies see them too.
+    seen = {r.name: r.options for r in resources_from_plan(json.loads(render_plan_json(run)))}
+    assert seen["all-options"] == options["all-options"]
 
 
 def test_two_runs_are_byte_identical(stack: str) -> None:
