@@ -87,7 +87,7 @@ def aws_cluster(component: Resource) -> Resource:
     c = component.inputs
     vpc_config: dict[str, Any] = {
         "securityGroupIds": ["sg-0b1a2c3d4e5f60718"],
-        "subnetIds": c["publicSubnetIds"] + c["privateSubnetIds"],
+        "subnetIds": c.get("publicSubnetIds", []) + c.get("privateSubnetIds", []),
         "endpointPrivateAccess": c["endpointPrivateAccess"],
         "endpointPublicAccess": c["endpointPublicAccess"],
     }

@@ -142,7 +142,8 @@ def _pinned(found: dict[str, list[Any]], valid: Any) -> Optional[str]:
     ),
     remediation=(
         "Build the trust with `components.iam.irsa_trust_policy` (StringEquals on "
-        "`<issuer>:sub` = system:serviceaccount:<namespace>:<name> and `<issuer>:aud`)."
+        "`<issuer>:sub` = system:serviceaccount:<namespace>:<name> and `<issuer>:aud`, where "
+        "<issuer> is the OIDC provider ARN's path after `oidc-provider/`, without https://)."
     ),
     severity=CRITICAL,
     types=(ROLE,),
