@@ -251,8 +251,10 @@ class SecureCluster(pulumi.ComponentResource):
 
         The endpoint's network interfaces carry the security groups of the cluster's
         vpcConfig.securityGroupIds — pulumi-eks' own cluster security group, its
-        `cluster_security_group_id` — besides the one EKS creates; pulumi-eks' group only admits
-        its node security group, so without this rule a runner in the VPC cannot connect.
+        `cluster_security_group_id` while `skip_default_security_groups` is unset — besides the
+        one EKS creates. pulumi-eks' group admits only its node security group, so without this
+        rule a runner in the VPC cannot connect. The rule goes on pulumi-eks' group, not EKS's:
+        managed nodes carry EKS's group too, and runners have no business on the nodes.
         """
         return [
             aws.ec2.SecurityGroupRule(

@@ -48,6 +48,8 @@ def test_runners_in_the_vpc_reach_the_private_endpoint(plan: PlanRun, stack: str
     cluster_group = PlatformMocks(stack_config(stack)["aws:region"])._computed(
         CLUSTER, cluster.name, "", cluster.inputs
     )["clusterSecurityGroupId"]
+    # pulumi-eks' own security group is the cluster_security_group_id only while it creates one.
+    assert "skipDefaultSecurityGroups" not in cluster.inputs
     rules = plan.by_type(RULE)
     assert sorted(r.inputs["sourceSecurityGroupId"] for r in rules) == sorted(runners)
     provider = one(plan.by_type("pulumi:providers:kubernetes"))
