@@ -247,6 +247,21 @@ def test_hop_limit_above_one_is_advisory() -> None:
     assert violation.level == "advisory" and not violation.mandatory
 
 
+def test_node_groups_can_be_replaced() -> None:
+    """The shipped node groups are named by prefix; a fixed name passes only with
+    deleteBeforeReplace, which the rule reads from the recorded options."""
+    group = find(views(DEV), NODE_GROUP)
+    assert messages("nodes-group-replaceable", [group]) == []
+    fixed = edited(group, nodeGroupNamePrefix=None, nodeGroupName="paved-road-dev-system")
+    assert messages("nodes-group-replaceable", [fixed]) == [
+        "fixed name 'paved-road-dev-system' without deleteBeforeReplace: replacing the group (a "
+        "change of instance types, say) would create a second group with the same name, which EKS "
+        "refuses"
+    ]
+    deleted_first = replace(fixed, options={**fixed.options, "deleteBeforeReplace": True})
+    assert messages("nodes-group-replaceable", [deleted_first]) == []
+
+
 def test_node_volumes_are_encrypted() -> None:
     resources = views(DEV)
     template, group = find(resources, LAUNCH_TEMPLATE), find(resources, NODE_GROUP)
@@ -687,3 +702,20 @@ def test_taggable_types_match_the_provider_schema_and_the_plans() -> None:
         for resource in shipped_plan(stack).resources:
             if resource.type.startswith("aws:") and _has_tags(schema[resource.type]):
                 assert resource.type in TAGGABLE_TYPES, f"add {resource.type} to TAGGABLE_TYPES"
+
+
+def test_crossguard_hands_rules_the_same_update_options_as_the_plan() -> None:
+    """In a real preview the options come from CrossGuard's PolicyResourceOptions (pulumi_policy
+    has deleteBeforeReplace and ignoreChanges, not replaceOnChanges or retainOnDelete)."""
+    from pulumi_policy.policy import PolicyResourceOptions
+
+    from policies.paved_road_policies.crossguard import update_options
+
+    def opts(ignore: list[str], delete_first: Optional[bool]) -> PolicyResourceOptions:
+        return PolicyResourceOptions(False, ignore, delete_first, [], None, [])
+
+    assert update_options(opts(["tags.b", "tags.a"], True)) == {
+        "deleteBeforeReplace": True,
+        "ignoreChanges": ["tags.a", "tags.b"],
+    }
+    assert update_options(opts([], None)) == {} == update_options(None)
