@@ -42,7 +42,8 @@ class SecureClusterArgs:
     tags: dict[str, str]
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
-    public_subnet_ids: pulumi.Input[list[str]]
+    # Whether a node autoscaler (core's cluster autoscaler) sizes the node groups after creation.
+    node_autoscaler: bool
 
 
 class SecureCluster(pulumi.ComponentResource):
@@ -74,7 +75,9 @@ class SecureCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         cluster = self.eks_cluster = self._cluster(name, key, log_group, protected)
-        self.oidc = OidcProvider(arn=cluster.oidc_provider_arn, url=cluster.oidc_provider_url)
+        # IAM condition keys name the issuer without its scheme: pulumi-eks' `oidc_issuer`
+        # (`oidc_provider_url` is the same issuer with `https://`).
+        self.oidc = OidcProvider(arn=cluster.oidc_provider_arn, issuer=cluster.oidc_issuer)
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
 
         early_addons = [
@@ -89,11 +92,12 @@ class SecureCluster(pulumi.ComponentResource):
             self._addon(name, cluster, "kube-proxy"),
             self._addon(name, cluster, "eks-pod-identity-agent"),
         ]
-        node_role = self._node_role(name)
+        node_role, node_role_policies = self._node_role(name)
         node_groups = [
-            self._node_group(name, cluster, group, node_role, early_addons)
+            self._node_group(name, cluster, group, node_role, [*early_addons, *node_role_policies])
             for group in args.config.node_groups
         ]
+        runner_rules = self._runner_access(name, cluster)
         # These run as pods: they can only become healthy once nodes exist.
         self._addon(name, cluster, "coredns", depends_on=node_groups)
         self._addon(
@@ -110,7 +114,9 @@ class SecureCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
+            # The provider's first call needs nodes (for webhooks' pods) and, from a runner
+            # inside the VPC, the rule that lets it reach the private endpoint.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, *runner_rules]),
         )
         self._default_storage_class(name)
         self.secrets_key_arn = key.arn
@@ -152,14 +158,18 @@ class SecureCluster(pulumi.ComponentResource):
     ) -> eks.Cluster:
         config, args = self._args.config, self._args
         public_cidrs = list(config.public_access_cidrs)
+        cluster_admins = {f"admin-{index}": arn for index, arn in enumerate(config.admins)}
+        if config.deploy_role_arn:
+            cluster_admins["deploy"] = config.deploy_role_arn
         return eks.Cluster(
             f"{name}-eks",
             name=self.cluster_name,
             version=config.version,
             vpc_id=args.vpc_id,
+            # pulumi-eks gives the control plane public + private subnet ids alike (its
+            # vpcConfig.subnetIds), so EKS would put API endpoint interfaces in the public
+            # subnets too; with no node group of its own it uses them for nothing else.
             private_subnet_ids=args.private_subnet_ids,
-            public_subnet_ids=args.public_subnet_ids,
-            node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=bool(public_cidrs),
             public_access_cidrs=public_cidrs or None,
@@ -167,7 +177,7 @@ class SecureCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             authentication_mode=eks.AuthenticationMode.API,
             access_entries={
-                f"admin-{index}": eks.AccessEntryArgs(
+                key: eks.AccessEntryArgs(
                     principal_arn=arn,
                     type=eks.AccessEntryType.STANDARD,
                     tags=args.tags,
@@ -180,8 +190,15 @@ class SecureCluster(pulumi.ComponentResource):
                         )
                     },
                 )
-                for index, arn in enumerate(config.admins)
+                for key, arn in cluster_admins.items()
             },
+            # The kubeconfig (and so the Kubernetes provider) logs in as the deploy role
+            # (`aws eks get-token … --role <arn>`) instead of whatever credentials are ambient.
+            provider_credential_opts=(
+                eks.KubeconfigOptionsArgs(role_arn=config.deploy_role_arn)
+                if config.deploy_role_arn
+                else None
+            ),
             create_oidc_provider=True,
             skip_default_node_group=True,
             # Add-ons are managed below, each pinned; pulumi-eks would otherwise pick versions.
@@ -233,7 +250,34 @@ class SecureCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster, *(depends_on or [])]),
         )
 
-    def _node_role(self, name: str) -> aws.iam.Role:
+    def _runner_access(self, name: str, cluster: eks.Cluster) -> list[aws.ec2.SecurityGroupRule]:
+        """HTTPS from each deploy runner's security group to the private API endpoint.
+
+        The endpoint's network interfaces carry the security groups of the cluster's
+        vpcConfig.securityGroupIds — pulumi-eks' own cluster security group, its
+        `cluster_security_group_id` while `skip_default_security_groups` is unset — besides the
+        one EKS creates. pulumi-eks' group admits only its node security group, so without this
+        rule a runner in the VPC cannot connect. The rule goes on pulumi-eks' group, not EKS's:
+        managed nodes carry EKS's group too, and runners have no business on the nodes.
+        """
+        return [
+            aws.ec2.SecurityGroupRule(
+                f"{name}-api-from-{group_id}",
+                type="ingress",
+                description="pulumi up: Kubernetes API from the deploy runner",
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                source_security_group_id=group_id,
+                security_group_id=cluster.cluster_security_group_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for group_id in self._args.config.runner_security_group_ids
+        ]
+
+    def _node_role(self, name: str) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """The nodes' role and its policy attachments: nodes that boot before the attachments
+        exist cannot join the cluster, so node groups wait for them."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-node-role",
@@ -242,14 +286,16 @@ class SecureCluster(pulumi.ComponentResource):
             tags=self._args.tags,
             opts=child,
         )
-        for policy in NODE_POLICIES:
+        attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-role-{policy}",
                 role=role.name,
                 policy_arn=aws_managed_policy(policy),
                 opts=child,
             )
-        return role
+            for policy in NODE_POLICIES
+        ]
+        return role, attachments
 
     def _node_group(
         self,
@@ -257,7 +303,7 @@ class SecureCluster(pulumi.ComponentResource):
         cluster: eks.Cluster,
         group: NodeGroupConfig,
         role: aws.iam.Role,
-        addons: list[aws.eks.Addon],
+        prerequisites: list[pulumi.Resource],
     ) -> aws.eks.NodeGroup:
         child = pulumi.ResourceOptions(parent=self)
         tags = {**self._args.tags, "Name": f"{self.cluster_name}-{group.name}"}
@@ -294,7 +340,11 @@ class SecureCluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             f"{name}-ng-{group.name}",
             cluster_name=self.cluster_name,
-            node_group_name=f"{self.cluster_name}-{group.name}",
+            # Instance types, capacity type, AMI type and subnets can only change by replacing
+            # the group. A name prefix lets Pulumi create the new group before deleting the old
+            # one (its default order), so pods drain onto running capacity; a fixed name would
+            # collide, and delete_before_replace would take the group's capacity away first.
+            node_group_name_prefix=f"{self.cluster_name}-{group.name}-",
             node_role_arn=role.arn,
             subnet_ids=self._args.private_subnet_ids,
             version=self._args.config.version,
@@ -316,10 +366,15 @@ class SecureCluster(pulumi.ComponentResource):
             tags=self._args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[cluster, *addons],
-                # The cluster autoscaler (core.autoscaling, on by default) owns desired size once
-                # the group exists; with it off, the size stays what it was at creation.
-                ignore_changes=["scalingConfig.desiredSize"],
+                # The VPC CNI must be there for nodes to become Ready, and the node role's
+                # policies for them to join at all.
+                depends_on=[cluster, *prerequisites],
+                # With a node autoscaler, it owns the desired size once the group exists: applying
+                # the stack file's size again would drop nodes under load. Without one, the stack
+                # file's `desiredSize` stays the size, so a change to it is applied.
+                ignore_changes=(
+                    ["scalingConfig.desiredSize"] if self._args.node_autoscaler else None
+                ),
             ),
         )
 

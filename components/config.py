@@ -185,10 +185,23 @@ class NodeGroupConfig(Model):
         return self.min_size if self.desired_size is None else self.desired_size
 
 
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# EKS refuses node group names over 63 characters; a name prefix gets 26 characters appended
+# (terraform-plugin-sdk helper/id: UniqueIDSuffixLength).
+NODE_GROUP_NAME_MAX = 63
+NAME_PREFIX_SUFFIX = 26
+
+
 class ClusterConfig(Model):
     version: str = versions.DEFAULT_KUBERNETES_VERSION
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
+    # The role the Kubernetes provider assumes (`aws eks get-token --role …`): a cluster admin
+    # through its own access entry, so deploying never depends on who created the cluster.
+    deploy_role_arn: Optional[str] = None
+    # Security groups of deploy runners inside the VPC: allowed to the private API endpoint.
+    runner_security_group_ids: list[str] = Field(default_factory=list)
     node_groups: list[NodeGroupConfig] = Field(
         default_factory=lambda: [NodeGroupConfig(name="system")], min_length=1
     )
@@ -207,6 +220,20 @@ class ClusterConfig(Model):
     def _admins(cls, value: list[str]) -> list[str]:
         for arn in value:
             check_pattern(arn, IAM_PRINCIPAL_ARN, "an IAM role or user ARN")
+        return value
+
+    @field_validator("deploy_role_arn")
+    @classmethod
+    def _deploy_role(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, IAM_ROLE_ARN, "an IAM role ARN")
+
+    @field_validator("runner_security_group_ids")
+    @classmethod
+    def _runner_groups(cls, value: list[str]) -> list[str]:
+        for group in value:
+            check_pattern(group, SECURITY_GROUP_ID, "a security group id (sg-…)")
+        if len(set(value)) != len(value):
+            raise ValueError("security group ids must be unique")
         return value
 
     @field_validator("log_retention_days")
@@ -571,6 +598,7 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                     "allowed when paved-road:production is true; list your office or VPN ranges",
                 )
             )
+    issues.extend(_cluster_checks(config, file))
     issues.extend(_core_checks(config.core, file))
     issues.extend(_tls_checks(config, file))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
@@ -587,6 +615,56 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                             "'serviceSwitch' or turn delivery on",
                         )
                     )
+    return issues
+
+
+def _cluster_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """The deploy path (who `pulumi up` logs in as, how it reaches a private endpoint) and the
+    names EKS would refuse."""
+    key = f"{PROJECT}:cluster"
+    cluster = config.cluster
+    issues = []
+    if cluster.deploy_role_arn and cluster.deploy_role_arn in cluster.admins:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.deployRoleArn",
+                f"{cluster.deploy_role_arn!r} is also in {key}.admins; EKS allows one access "
+                "entry per principal",
+            )
+        )
+    if config.production and not cluster.deploy_role_arn:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.deployRoleArn",
+                f"is required when {PROJECT}:production is true: the role `pulumi up` uses to "
+                "log in to the cluster, so deploys never depend on the identity that created it",
+            )
+        )
+    if config.production and not (cluster.public_access_cidrs or cluster.runner_security_group_ids):
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.runnerSecurityGroupIds",
+                f"the API endpoint is private and `pulumi up` has no way to reach it: list the "
+                f"security groups of deploy runners inside the VPC here, or CI's egress ranges "
+                f"in {key}.publicAccessCidrs",
+            )
+        )
+    for index, group in enumerate(cluster.node_groups):
+        prefix = f"{config.prefix}-{group.name}-"
+        if len(prefix) + NAME_PREFIX_SUFFIX > NODE_GROUP_NAME_MAX:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{key}.nodeGroups[{index}].name",
+                    f"node group names start with {prefix!r} plus {NAME_PREFIX_SUFFIX} unique "
+                    f"characters, over EKS's limit of {NODE_GROUP_NAME_MAX}; shorten the name "
+                    f"(at most {NODE_GROUP_NAME_MAX - NAME_PREFIX_SUFFIX - len(config.prefix) - 2} "
+                    "characters here)",
+                )
+            )
     return issues
 
 
@@ -847,7 +925,8 @@ def load_platform_config() -> PlatformConfig:
                 *platform_namespaces(core.resolved(bool(production_raw))),
                 *DELIVERY_NAMESPACES,
             ],
-            admins=cluster.admins,
+            # Principals with a platform access entry: a tenant cannot claim them again.
+            admins=[*cluster.admins, *filter(None, [cluster.deploy_role_arn])],
         )
         issues.extend(tenant_issues)
 

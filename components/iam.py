@@ -28,17 +28,22 @@ def allow(actions: Sequence[str], resources: Sequence[str], **extra: Any) -> dic
 
 @dataclass(frozen=True)
 class OidcProvider:
-    """The cluster's IAM OIDC provider: its ARN and its issuer without the scheme."""
+    """The cluster's IAM OIDC provider: its ARN and its issuer without the scheme.
+
+    IAM names the claims of a web identity `<issuer>:sub` and `<issuer>:aud`, where the issuer is
+    the provider's URL without `https://` — the same string that ends the provider's ARN
+    (`arn:aws:iam::<account>:oidc-provider/<issuer>`).
+    """
 
     arn: pulumi.Output[str]
-    url: pulumi.Output[str]
+    issuer: pulumi.Output[str]
 
 
 def irsa_trust_policy(
     oidc: OidcProvider, namespace: str, service_account: str
 ) -> pulumi.Output[str]:
     def document(args: list[str]) -> str:
-        arn, url = args
+        arn, issuer = args
         return policy_document(
             {
                 "Effect": "Allow",
@@ -46,14 +51,14 @@ def irsa_trust_policy(
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
-                        f"{url}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                        f"{url}:aud": STS_AUDIENCE,
+                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:aud": STS_AUDIENCE,
                     }
                 },
             }
         )
 
-    return pulumi.Output.all(oidc.arn, oidc.url).apply(document)
+    return pulumi.Output.all(oidc.arn, oidc.issuer).apply(document)
 
 
 def irsa_role(

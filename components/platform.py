@@ -48,7 +48,10 @@ class Platform(pulumi.ComponentResource):
                 tags=config.tags,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
-                public_subnet_ids=self.network.public_subnet_ids,
+                node_autoscaler=(
+                    config.core.autoscaling.enabled
+                    and config.core.autoscaling.cluster_autoscaler.enabled
+                ),
             ),
             opts=child,
         )

@@ -78,6 +78,7 @@ def resources_from_plan(document: dict[str, Any]) -> list[Resource]:
             protect=bool(r.get("protect")),
             dependencies=tuple(r.get("dependencies") or ()),
             id=planned_id(r) if r.get("custom", True) else None,
+            options=r.get("options") or {},
         )
         for r in document["resources"]
     ]

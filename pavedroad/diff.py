@@ -36,7 +36,8 @@ ELLIPSIS = "…"
 ARROW = "→"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPTION_FIELDS = ("protect", "provider", "parent")
-"""Resource fields besides ``inputs`` whose change matters to a reviewer (plus dependencies)."""
+"""Resource fields besides ``inputs`` whose change matters to a reviewer (plus dependencies and
+the update options: deleteBeforeReplace, replaceOnChanges, ignoreChanges, retainOnDelete)."""
 
 
 class ChangeKind(Enum):
@@ -71,7 +72,8 @@ class ResourceRef:
 class ResourceChange:
     """A resource present in both plans whose options or inputs differ.
 
-    ``options`` (protect, provider, parent, dependencies) are kept apart from ``inputs``
+    ``options`` (protect, provider, parent, dependencies and the update options under
+    ``options.…``) are kept apart from ``inputs``
     because they change how Pulumi manages the resource rather than what it creates.
     """
 
@@ -167,7 +169,9 @@ def _diff_resource(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResourceCh
 
 
 def _diff_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[PropertyChange]:
-    """Diff protect/provider/parent, and dependencies as a set (their order carries no meaning)."""
+    """Diff protect/provider/parent, the update options (``options.ignoreChanges`` …; a plan
+    written before they were recorded has none), and dependencies as a set (their order carries
+    no meaning)."""
     defaults: dict[str, Any] = {"protect": False, "provider": "", "parent": None}
     changes = [
         PropertyChange(
@@ -176,6 +180,7 @@ def _diff_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Proper
         for key in _OPTION_FIELDS
         if not _same(old.get(key, defaults[key]), new.get(key, defaults[key]))
     ]
+    changes += _diff_values(old.get("options") or {}, new.get("options") or {}, "options")
     old_deps = set(old.get("dependencies") or [])
     new_deps = set(new.get("dependencies") or [])
     changes += [

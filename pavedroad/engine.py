@@ -50,6 +50,8 @@ class RecordedResource:
     protect: bool
     dependencies: tuple[str, ...]
     inputs: dict[str, Any]
+    # Options that change how an update happens; only those set (see `update_options`).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class RecordedResource:
             "protect": self.protect,
             "dependencies": list(self.dependencies),
             "inputs": self.inputs,
+            "options": self.options,
         }
 
 
@@ -101,6 +104,23 @@ def redact(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def update_options(request: Any) -> dict[str, Any]:
+    """The options of a RegisterResource request that change how Pulumi updates the resource,
+    only those set, so a reviewer (and a policy) sees a replacement's order, what is ignored and
+    what survives a delete: deleteBeforeReplace, replaceOnChanges, ignoreChanges, retainOnDelete.
+    Lists are sorted: their order carries no meaning, and plans stay byte-identical."""
+    options: dict[str, Any] = {}
+    if request.deleteBeforeReplaceDefined and request.deleteBeforeReplace:
+        options["deleteBeforeReplace"] = True
+    if request.replaceOnChanges:
+        options["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    if request.ignoreChanges:
+        options["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.HasField("retainOnDelete") and request.retainOnDelete:
+        options["retainOnDelete"] = True
+    return options
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -153,6 +173,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(request.protect),
             dependencies=tuple(sorted(set(request.dependencies))),
             inputs=redact(inputs),
+            options=update_options(request),
         )
         with self._lock:
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)

@@ -8,6 +8,7 @@ what they would see in a real account.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any, Optional
@@ -29,6 +30,19 @@ _ID_PREFIXES = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt",
     "aws:ec2/flowLog:FlowLog": "fl",
+}
+
+# The resource part of the ARN of types the mocks have no richer answer for, from each type's
+# ARN format in the AWS Service Authorization Reference ("Resource types defined by Amazon EC2").
+# Types without an `arn` output (route table associations, role policies, …) get none.
+_ARN_RESOURCES = {
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/routeTable:RouteTable": "route-table",
+    "aws:ec2/internetGateway:InternetGateway": "internet-gateway",
+    "aws:ec2/eip:Eip": "elastic-ip",
+    "aws:ec2/flowLog:FlowLog": "vpc-flow-log",
+    "aws:ec2/securityGroup:SecurityGroup": "security-group",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "security-group",
 }
 
 
@@ -57,6 +71,10 @@ class PlatformMocks(Mocks):
         prefix = _ID_PREFIXES.get(args.typ)
         if prefix:
             return f"{prefix}-{digest(args.typ, args.name)}"
+        if args.typ == "aws:kms/key:Key":
+            return _uuid(args.typ, args.name)  # a key's id is its key id
+        if args.typ == "aws:iam/policy:Policy" and args.inputs.get("name"):
+            return self._arn("iam", f"policy/{args.inputs['name']}", regional=False)
         name = args.inputs.get("name")
         if isinstance(name, str) and name:
             return name
@@ -77,8 +95,7 @@ class PlatformMocks(Mocks):
         if typ == "aws:iam/policy:Policy":
             return {"name": physical, "arn": self._arn("iam", f"policy/{physical}", False)}
         if typ == "aws:kms/key:Key":
-            key_id = _uuid(typ, name)
-            return {"keyId": key_id, "arn": self._arn("kms", f"key/{key_id}")}
+            return {"keyId": rid, "arn": self._arn("kms", f"key/{rid}")}
         if typ == "aws:kms/alias:Alias":
             return {"arn": self._arn("kms", physical)}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
@@ -92,9 +109,14 @@ class PlatformMocks(Mocks):
         if typ == "aws:ec2/launchTemplate:LaunchTemplate":
             return {"arn": self._arn("ec2", f"launch-template/{rid}"), "latestVersion": 1}
         if typ == "aws:eks/nodeGroup:NodeGroup":
-            cluster, group = inputs.get("clusterName"), inputs.get("nodeGroupName")
+            cluster = inputs.get("clusterName")
+            # A name prefix gets the provider's 26-character unique suffix.
+            group = inputs.get("nodeGroupName") or (
+                f"{inputs.get('nodeGroupNamePrefix')}{digest(typ, name, length=26)}"
+            )
             uid = _uuid(typ, name)
             return {
+                "nodeGroupName": group,
                 "arn": self._arn("eks", f"nodegroup/{cluster}/{group}/{uid}"),
                 "status": "ACTIVE",
             }
@@ -103,7 +125,7 @@ class PlatformMocks(Mocks):
             uid = _uuid(typ, name)
             return {"arn": self._arn("eks", f"addon/{cluster}/{addon}/{uid}")}
         if typ == "eks:index:Cluster":
-            return self._eks_cluster(inputs.get("name") or name)
+            return self._eks_cluster(inputs.get("name") or name, inputs)
         if typ == "aws:acm/certificate:Certificate":
             return self._acm_certificate(typ, name, inputs.get("domainName"))
         if typ == "aws:route53/record:Record":
@@ -113,23 +135,48 @@ class PlatformMocks(Mocks):
             # A stand-in the plan must never show: the program keeps it a Pulumi secret.
             placeholder = f"plan-only-password-{digest(typ, name, length=24)}"
             return {"result": placeholder, "bcryptHash": f"$2a$10${digest(placeholder)}"}
-        if typ.startswith("aws:"):
-            service = typ.split(":")[1].split("/")[0]
-            kind = typ.rsplit(":", 1)[-1].lower()
-            return {"arn": self._arn(service, f"{kind}/{physical}")}
+        if typ in _ARN_RESOURCES:
+            return {"arn": self._arn("ec2", f"{_ARN_RESOURCES[typ]}/{rid}")}
         return {}
 
-    def _eks_cluster(self, cluster_name: str) -> dict[str, Any]:
-        """What pulumi-eks's Cluster component returns for a cluster with an OIDC provider."""
+    def _eks_cluster(self, cluster_name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What pulumi-eks's Cluster component returns for a cluster with an OIDC provider.
+
+        Shapes follow pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts: `generateKubeconfig` (the
+        exported kubeconfig is the one without a profile; `providerCredentialOpts.roleArn` adds
+        `--role`) and `createCluster`'s outputs (`oidcProviderUrl` is the issuer URL with
+        `https://`, `oidcIssuer` the same without it). tests/test_mock_fidelity.py holds each
+        output to that source.
+        """
         issuer_id = digest("oidc", cluster_name, length=32).upper()
-        oidc_url = f"oidc.eks.{self.region}.amazonaws.com/id/{issuer_id}"
-        endpoint = f"https://{issuer_id}.gr7.{self.region}.eks.amazonaws.com"
+        issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{issuer_id}"
+        endpoint_id = digest("endpoint", cluster_name, length=32).upper()
+        endpoint = f"https://{endpoint_id}.gr7.{self.region}.eks.amazonaws.com"
+        certificate = base64.b64encode(f"plan-only-ca-{cluster_name}".encode()).decode()
+        token_args = [
+            "--region",
+            self.region,
+            "eks",
+            "get-token",
+            "--cluster-name",
+            cluster_name,
+            "--output",
+            "json",
+        ]
+        role_arn = (inputs.get("providerCredentialOpts") or {}).get("roleArn")
+        if role_arn:
+            token_args += ["--role", role_arn]
         kubeconfig = {
             "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint}}],
-            "contexts": [{"name": "aws", "context": {"cluster": cluster_name, "user": "aws"}}],
+            "clusters": [
+                {
+                    "cluster": {"server": endpoint, "certificate-authority-data": certificate},
+                    "name": "kubernetes",
+                }
+            ],
+            "contexts": [{"context": {"cluster": "kubernetes", "user": "aws"}, "name": "aws"}],
             "current-context": "aws",
+            "kind": "Config",
             "users": [
                 {
                     "name": "aws",
@@ -137,7 +184,13 @@ class PlatformMocks(Mocks):
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name],
+                            "args": token_args,
+                            "env": [
+                                {
+                                    "name": "KUBERNETES_EXEC_INFO",
+                                    "value": '{"apiVersion": "client.authentication.k8s.io/v1beta1"}',
+                                }
+                            ],
                         }
                     },
                 }
@@ -145,10 +198,11 @@ class PlatformMocks(Mocks):
         }
         return {
             "kubeconfig": kubeconfig,
-            "kubeconfigJson": json.dumps(kubeconfig, sort_keys=True),
-            "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{oidc_url}",
-            "oidcProviderUrl": oidc_url,
-            "oidcIssuer": f"https://{oidc_url}",
+            # pulumi.jsonStringify: JSON.stringify, keys in insertion order, no spaces.
+            "kubeconfigJson": json.dumps(kubeconfig, separators=(",", ":")),
+            "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcIssuer": issuer,
             "clusterSecurityGroupId": f"sg-{digest('cluster', cluster_name)}",
             "nodeSecurityGroupId": f"sg-{digest('node', cluster_name)}",
         }

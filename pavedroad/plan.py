@@ -114,6 +114,8 @@ def summary(run: PlanRun) -> str:
         if r.type == "kubernetes:helm.sh/v3:Release"
     )
     lines = [
+        "A model of what `pulumi up` would register, made offline under mocks: a model of a "
+        "`pulumi preview`, not a preview (see the README's offline plan section).",
         f"Plan for stack {run.stack!r} of {run.project}: {len(run.resources)} resources "
         f"({len(custom)} cloud and Kubernetes resources, {len(run.resources) - len(custom)} "
         f"components), {objects} Kubernetes objects",

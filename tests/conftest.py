@@ -22,6 +22,12 @@ from pavedroad.engine import PlanEngine, PlanRun, RecordedResource  # noqa: E402
 SHIPPED_STACKS = sorted(
     p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
 )
+# What a production stack needs besides defaults: a deploy role and a way to reach its private
+# API endpoint (components/config.py refuses production stacks without them).
+PRODUCTION_CLUSTER: dict[str, Any] = {
+    "deployRoleArn": "arn:aws:iam::123456789012:role/paved-road-deploy",
+    "runnerSecurityGroupIds": ["sg-0123456789abcdef0"],
+}
 
 
 @lru_cache(maxsize=None)

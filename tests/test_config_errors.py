@@ -23,6 +23,10 @@ VALID: dict[str, Any] = {
 }
 
 
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/paved-road-deploy"
+RUNNER_SG = "sg-0123456789abcdef0"
+
+
 def with_changes(**changes: Any) -> dict[str, Any]:
     """VALID with dotted-path changes, e.g. `cluster__version="1.20"` (None deletes)."""
     config = copy.deepcopy(VALID)
@@ -123,6 +127,36 @@ BAD_INPUTS = {
         "aws:region",
         "is required",
     ),
+    "production without a deploy role": (
+        with_changes(production="true", cluster__runnerSecurityGroupIds=[RUNNER_SG]),
+        "paved-road:cluster.deployRoleArn",
+        "is required when paved-road:production is true",
+    ),
+    "production with no network path to the private endpoint": (
+        with_changes(production="true", cluster__deployRoleArn=DEPLOY_ROLE),
+        "paved-road:cluster.runnerSecurityGroupIds",
+        "`pulumi up` has no way to reach it",
+    ),
+    "deploy role that is also an admin": (
+        with_changes(cluster__deployRoleArn="arn:aws:iam::123456789012:role/platform-admins"),
+        "paved-road:cluster.deployRoleArn",
+        "EKS allows one access entry per principal",
+    ),
+    "deploy role that is a user": (
+        with_changes(cluster__deployRoleArn="arn:aws:iam::123456789012:user/ci"),
+        "paved-road:cluster.deployRoleArn",
+        "is not an IAM role ARN",
+    ),
+    "runner security group that is not an id": (
+        with_changes(cluster__runnerSecurityGroupIds=["runners"]),
+        "paved-road:cluster.runnerSecurityGroupIds",
+        "'runners' is not a security group id",
+    ),
+    "node group name EKS would refuse with its unique suffix": (
+        with_changes(cluster__nodeGroups=[{"name": "general-purpose-memory-optimised-x"}]),
+        "paved-road:cluster.nodeGroups[0].name",
+        "over EKS's limit of 63",
+    ),
     "production not a boolean": (
         with_changes(production="maybe"),
         "paved-road:production",
@@ -193,6 +227,25 @@ def test_cli_exits_2_without_traceback_and_writes_nothing(project: Callable[...,
     assert f"{FILE}: paved-road:cluster.version" in result.stderr
     assert f"{FILE}: paved-road:network.cidr" in result.stderr
     assert not (root / "build").exists()
+
+
+def test_cli_refuses_a_production_stack_that_pulumi_up_could_not_reach(
+    project: Callable[..., Path],
+) -> None:
+    """Private endpoint, no runner inside the VPC, no public CIDRs: the first `pulumi up` would
+    create the cluster and then hang on its first Kubernetes object."""
+    root = project(with_changes(production="true", cluster__deployRoleArn=DEPLOY_ROLE))
+    result = pavedroad("plan", "test", "-C", str(root))
+    assert result.returncode == 2
+    assert f"{FILE}: paved-road:cluster.runnerSecurityGroupIds:" in result.stderr
+    assert "paved-road:cluster.publicAccessCidrs" in result.stderr
+    assert not (root / "build").exists()
+    reachable = with_changes(
+        production="true",
+        cluster__deployRoleArn=DEPLOY_ROLE,
+        cluster__publicAccessCidrs=["198.51.100.0/24"],
+    )
+    assert pavedroad("plan", "test", "-C", str(project(reachable))).returncode == 0
 
 
 def test_cli_names_a_missing_stack_file() -> None:

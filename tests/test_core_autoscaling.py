@@ -23,7 +23,14 @@ import pytest
 from components import versions
 from components.config import ConfigError
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
-from tests.conftest import as_list, make_project, one, policy_statements, shipped_plan
+from tests.conftest import (
+    PRODUCTION_CLUSTER,
+    as_list,
+    make_project,
+    one,
+    policy_statements,
+    shipped_plan,
+)
 
 FILE = "stacks/Pulumi.test.yaml"
 COMPONENT = "paved-road:core:Autoscaling"
@@ -185,7 +192,7 @@ def test_production_runs_both_twice_behind_disruption_budgets(tmp_path: Path) ->
     dev = shipped_plan("dev")
     assert values(dev, "metrics-server")["replicas"] == 1
     assert values(dev, "cluster-autoscaler")["replicaCount"] == 1
-    production = plan_of(tmp_path, production=True)
+    production = plan_of(tmp_path, production=True, cluster=PRODUCTION_CLUSTER)
     metrics = values(production, "metrics-server")
     assert metrics["replicas"] == 2
     assert metrics["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
@@ -294,6 +301,23 @@ def test_autoscaler_off_removes_exactly_its_role_and_release(tmp_path: Path, pla
     }
     assert len(removed) == 3
     assert release(variant, "metrics-server")
+
+
+def test_node_group_size_is_ignored_only_while_the_autoscaler_owns_it(
+    tmp_path: Path, plan: PlanRun
+) -> None:
+    """With the autoscaler on, re-applying the stack file's `desiredSize` would drop nodes under
+    load; with it off, nothing else sizes the group, so a changed `desiredSize` must be applied."""
+    groups = plan.by_type("aws:eks/nodeGroup:NodeGroup")
+    assert groups and all(
+        g.options.get("ignoreChanges") == ["scalingConfig.desiredSize"] for g in groups
+    )
+    for index, off in enumerate(({"enabled": False}, {"clusterAutoscaler": {"enabled": False}})):
+        project = tmp_path / str(index)
+        project.mkdir()
+        variant = plan_of(project, core={"autoscaling": off})
+        groups = variant.by_type("aws:eks/nodeGroup:NodeGroup")
+        assert groups and all("ignoreChanges" not in g.options for g in groups), off
 
 
 def test_a_bad_expander_names_file_and_field_and_registers_nothing(tmp_path: Path) -> None:

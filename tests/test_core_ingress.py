@@ -22,8 +22,16 @@ from components.config import ConfigError
 from components.core import certificates, external_dns, load_balancer
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
-from tests.conftest import as_list, make_project, one, policy_statements, shipped_plan
+from tests.conftest import (
+    PRODUCTION_CLUSTER,
+    as_list,
+    make_project,
+    one,
+    policy_statements,
+    shipped_plan,
+)
 from tests.crds import crd_errors, require_crds
+from tests.irsa import assert_irsa_trust
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 DOMAIN = "dev.example.com"
@@ -144,11 +152,7 @@ def test_each_irsa_role_trusts_exactly_the_charts_service_account(
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"]["Federated"] == plan.outputs["oidcProviderArn"]
-    conditions = statement["Condition"]["StringEquals"]
-    subs = [v for k, v in conditions.items() if k.endswith(":sub")]
-    auds = [v for k, v in conditions.items() if k.endswith(":aud")]
-    assert subs == [f"system:serviceaccount:{namespace}:{service_account}"]
-    assert auds == ["sts.amazonaws.com"]
+    assert_irsa_trust(statement, namespace, service_account)
     chart_account = values_of(plan, component_type)["serviceAccount"]
     assert chart_account["create"] is True and chart_account["name"] == service_account
     assert chart_account["annotations"] == {"eks.amazonaws.com/role-arn": role_arn(role)}
@@ -364,7 +368,11 @@ def test_without_an_issuer_cert_manager_has_no_aws_access(tmp_path: Path) -> Non
 
 
 def test_production_runs_cert_manager_highly_available(tmp_path: Path) -> None:
-    production = {**CONFIG, "paved-road:production": True}
+    production = {
+        **CONFIG,
+        "paved-road:production": True,
+        "paved-road:cluster": PRODUCTION_CLUSTER,
+    }
     for run, replicas in ((plan_of(tmp_path, production), 2), (shipped_plan("dev"), 1)):
         values = values_of(run, CM)
         for part in (values, values["webhook"], values["cainjector"]):

@@ -18,6 +18,7 @@ from pavedroad.mocks import digest
 from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml, render_plan_json
 from tests.conftest import as_list, make_project, one, policy_statements, stack_config
 from tests.crds import CRD_DIR, crd_errors, has_crd, require_crds
+from tests.irsa import assert_irsa_trust
 
 OBSERVABILITY = "paved-road:core:Observability"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -346,9 +347,7 @@ def test_fluent_bit_role_trusts_only_its_service_account(plan: PlanRun) -> None:
     )
     assert len(role.inputs["name"]) <= 64
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
-    conditions = statement["Condition"]["StringEquals"]
-    assert [v for k, v in conditions.items() if k.endswith(":sub")] == [FLUENT_BIT_SA]
-    assert [v for k, v in conditions.items() if k.endswith(":aud")] == ["sts.amazonaws.com"]
+    assert_irsa_trust(statement, *FLUENT_BIT_SA.split(":")[2:])
     account = release(plan, "aws-for-fluent-bit").inputs["values"]["serviceAccount"]
     assert f"system:serviceaccount:logging:{account['name']}" == FLUENT_BIT_SA
     assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith(

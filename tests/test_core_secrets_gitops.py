@@ -31,6 +31,7 @@ from tests.conftest import (
     stack_config,
 )
 from tests.crds import crd_errors, require_crds
+from tests.irsa import assert_irsa_trust
 
 FILE = "stacks/Pulumi.test.yaml"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -192,11 +193,7 @@ def eso_policy(run: PlanRun) -> RecordedResource:
 def test_eso_role_trusts_exactly_the_controller_service_account(plan: PlanRun) -> None:
     role = eso_role(plan)
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
-    conditions = statement["Condition"]["StringEquals"]
-    subs = [v for k, v in conditions.items() if k.endswith(":sub")]
-    auds = [v for k, v in conditions.items() if k.endswith(":aud")]
-    assert subs == ["system:serviceaccount:external-secrets:external-secrets"]
-    assert auds == ["sts.amazonaws.com"]
+    assert_irsa_trust(statement, "external-secrets", "external-secrets")
     values = eso_values(plan)
     assert values["serviceAccount"]["name"] == "external-secrets"
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(

@@ -27,6 +27,7 @@ from tests.conftest import (
     stack_config,
 )
 from tests.crds import crd_errors, require_crds
+from tests.irsa import assert_irsa_trust
 
 DELIVERY = "paved-road:delivery:Delivery"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -256,12 +257,7 @@ def test_behind_the_alb_the_controller_verifies_target_groups(plan: PlanRun, sta
 def test_the_verification_role_trusts_exactly_the_controller(plan: PlanRun) -> None:
     role = one(ours(plan, ROLE))
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
-    conditions = statement["Condition"]["StringEquals"]
-    assert [v for k, v in conditions.items() if k.endswith(":sub")] == [
-        "system:serviceaccount:argo-rollouts:argo-rollouts"
-    ]
-    assert [v for k, v in conditions.items() if k.endswith(":aud")] == ["sts.amazonaws.com"]
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert_irsa_trust(statement, "argo-rollouts", "argo-rollouts")
     account = values(plan)["serviceAccount"]
     assert account["name"] == "argo-rollouts" and account["create"] is True
     assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith(

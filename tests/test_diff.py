@@ -54,6 +54,7 @@ def _resource(
         "protect": protect,
         "dependencies": dependencies or [],
         "inputs": inputs,
+        "options": {},
     }
 
 
@@ -280,6 +281,41 @@ def test_provider_parent_and_dependency_changes(base: dict) -> None:
     # urns are shown without the repeated stack/project prefix
     assert f'~ parent: "{PLATFORM}::platform" → "{NETWORK}::platform-network"' in text
     assert f'+ dependencies: "{NETWORK}$aws:ec2/vpc:Vpc::platform-vpc"' in text
+
+
+def test_update_option_changes_are_shown_as_options(base: dict) -> None:
+    """A node group that starts to delete before replacing, or to ignore a field, changes how
+    the next update runs: the diff shows it beside protect and dependencies, not as inputs."""
+    head = _edited(base)
+    _find(head["resources"], LT_URN)["options"] = {
+        "deleteBeforeReplace": True,
+        "ignoreChanges": ["scalingConfig.desiredSize"],
+    }
+    _find(base["resources"], VPC_URN)["options"] = {"retainOnDelete": True}
+
+    d = diff_plans(base, head)
+
+    by_urn = {c.urn: c for c in d.changed}
+    assert set(by_urn) == {LT_URN, VPC_URN}
+    assert by_urn[LT_URN].inputs == ()
+    assert by_urn[LT_URN].options == (
+        PropertyChange("options.deleteBeforeReplace", ChangeKind.ADD, new=True),
+        PropertyChange("options.ignoreChanges", ChangeKind.ADD, new=["scalingConfig.desiredSize"]),
+    )
+    assert by_urn[VPC_URN].options == (
+        PropertyChange("options.retainOnDelete", ChangeKind.REMOVE, old=True),
+    )
+    text = render_text(d)
+    assert "+ options.deleteBeforeReplace: true" in text
+    assert "- options.retainOnDelete: true" in text
+
+
+def test_plans_without_recorded_options_still_diff(base: dict) -> None:
+    """A base plan written before options were recorded compares as having none."""
+    old = _edited(base)
+    for resource in old["resources"]:
+        del resource["options"]
+    assert not diff_plans(old, base).has_changes
 
 
 def test_dependency_order_is_not_a_change(base: dict) -> None:

@@ -9,6 +9,7 @@ from components import versions
 from pavedroad.engine import SECRET, PlanRun
 from pavedroad.mocks import digest
 from tests.conftest import as_list, one, policy_statements, stack_config
+from tests.irsa import assert_irsa_trust, issuer_path
 
 CLUSTER = "eks:index:Cluster"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -63,8 +64,11 @@ def test_access_is_api_mode_with_admin_access_entries(plan: PlanRun, stack: str)
     admins = stack_config(stack)["paved-road:cluster"]["admins"]
     assert cluster["authenticationMode"] == "API"
     assert "roleMappings" not in cluster and "userMappings" not in cluster
+    deploy_role = stack_config(stack)["paved-road:cluster"].get("deployRoleArn")
     entries = cluster["accessEntries"].values()
-    assert sorted(e["principalArn"] for e in entries) == sorted(admins)
+    assert sorted(e["principalArn"] for e in entries) == sorted(
+        [*admins, *filter(None, [deploy_role])]
+    )
     for entry in entries:
         (association,) = entry["accessPolicies"].values()
         assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
@@ -75,14 +79,84 @@ def test_oidc_provider_and_no_default_node_group(plan: PlanRun) -> None:
     cluster = cluster_of(plan).inputs
     assert cluster["createOidcProvider"] is True
     assert cluster["skipDefaultNodeGroup"] is True
-    assert cluster["nodeAssociatePublicIpAddress"] is False
+
+
+# pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts (createCore): these inputs only configure the
+# node groups pulumi-eks builds itself (`nodeGroupOptions`); with skipDefaultNodeGroup there are
+# none, so setting one promises something nothing enforces.
+DEFAULT_NODE_GROUP_ONLY_INPUTS = (
+    "nodeAssociatePublicIpAddress",
+    "nodeSubnetIds",
+    "instanceType",
+    "nodePublicKey",
+    "nodeRootVolumeEncrypted",
+    "nodeRootVolumeSize",
+    "nodeUserData",
+    "minSize",
+    "maxSize",
+    "desiredCapacity",
+    "nodeAmiId",
+    "gpu",
+    "nodeGroupOptions",
+)
+
+
+def test_the_cluster_sets_no_input_only_its_own_node_groups_read(plan: PlanRun) -> None:
+    cluster = cluster_of(plan).inputs
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert [key for key in DEFAULT_NODE_GROUP_ONLY_INPUTS if key in cluster] == []
+
+
+def test_the_control_plane_gets_the_private_subnets_only(plan: PlanRun) -> None:
+    """pulumi-eks joins publicSubnetIds and privateSubnetIds into the control plane's
+    vpcConfig.subnetIds (nodejs/eks/cluster/cluster.ts, createCore), where EKS places the API
+    endpoint's network interfaces; public subnets have no business there."""
+    cluster = cluster_of(plan).inputs
+    assert "publicSubnetIds" not in cluster and "subnetIds" not in cluster
+    assert cluster["privateSubnetIds"] == subnet_ids(plan, "private")
+
+
+def test_nodes_get_no_public_address(plan: PlanRun) -> None:
+    """What decides it for managed node groups: their subnets' mapPublicIpOnLaunch, since the
+    launch templates declare no network interface of their own."""
+    private = set(subnet_ids(plan, "private"))
+    subnets = {f"subnet-{digest(SUBNET, s.name)}": s for s in plan.by_type(SUBNET)}
+    for group in plan.by_type("aws:eks/nodeGroup:NodeGroup"):
+        assert set(group.inputs["subnetIds"]) <= private
+        for subnet in group.inputs["subnetIds"]:
+            assert subnets[subnet].inputs["mapPublicIpOnLaunch"] is False
+    for template in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert "networkInterfaces" not in template.inputs
+
+
+def test_node_groups_can_be_replaced_without_a_name_clash_or_lost_capacity(
+    plan: PlanRun, stack: str
+) -> None:
+    """Changing instance types replaces a managed node group. A name prefix lets Pulumi create
+    the new group first (its default order) under a new name; the old one is deleted after."""
+    for group in plan.by_type("aws:eks/nodeGroup:NodeGroup"):
+        short = group.name.removeprefix("cluster-ng-")
+        assert "nodeGroupName" not in group.inputs
+        assert group.inputs["nodeGroupNamePrefix"] == f"paved-road-{stack}-{short}-"
+        assert group.options == {"ignoreChanges": ["scalingConfig.desiredSize"]}
+
+
+def test_node_groups_wait_for_the_node_role_policies(plan: PlanRun) -> None:
+    attachments = [
+        r.urn
+        for r in plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith("cluster-node-role-")
+    ]
+    assert len(attachments) == 3
+    for group in plan.by_type("aws:eks/nodeGroup:NodeGroup"):
+        assert set(attachments) <= set(group.dependencies), group.name
 
 
 def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack: str) -> None:
     configured = stack_config(stack)["paved-road:cluster"]["nodeGroups"]
     groups = plan.by_type("aws:eks/nodeGroup:NodeGroup")
-    assert sorted(g.inputs["nodeGroupName"] for g in groups) == sorted(
-        f"paved-road-{stack}-{c['name']}" for c in configured
+    assert sorted(g.inputs["nodeGroupNamePrefix"] for g in groups) == sorted(
+        f"paved-road-{stack}-{c['name']}-" for c in configured
     )
     private, public = subnet_ids(plan, "private"), subnet_ids(plan, "public")
     templates = {
@@ -90,7 +164,7 @@ def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack
         for t in plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")
     }
     for group, config in zip(
-        sorted(groups, key=lambda g: g.inputs["nodeGroupName"]),
+        sorted(groups, key=lambda g: g.inputs["nodeGroupNamePrefix"]),
         sorted(configured, key=lambda c: c["name"]),
     ):
         assert group.inputs["subnetIds"] == private
@@ -154,20 +228,22 @@ def test_addons_are_the_five_pinned_ones(plan: PlanRun) -> None:
 
 
 def test_irsa_roles_pin_service_account_and_audience(plan: PlanRun) -> None:
-    federated = []
+    cluster_roles = {
+        "vpc-cni": ("kube-system", "aws-node"),
+        "ebs-csi": ("kube-system", "ebs-csi-controller-sa"),
+    }
+    for short, (namespace, service_account) in cluster_roles.items():
+        role = one(
+            r for r in plan.by_type("aws:iam/role:Role") if r.name == f"cluster-{short}-irsa"
+        )
+        (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
+        assert_irsa_trust(statement, namespace, service_account)
     for role in plan.by_type("aws:iam/role:Role"):
         for statement in policy_statements(role.inputs["assumeRolePolicy"]):
-            if "Federated" not in statement["Principal"]:
-                continue
-            federated.append(role)
-            conditions = statement["Condition"]["StringEquals"]
-            subs = [v for k, v in conditions.items() if k.endswith(":sub")]
-            auds = [v for k, v in conditions.items() if k.endswith(":aud")]
-            assert subs and all(
-                s.startswith("system:serviceaccount:") and "*" not in s for s in subs
-            )
-            assert auds == ["sts.amazonaws.com"]
-    assert len(federated) >= 2, "the vpc-cni and ebs-csi roles are IRSA roles"
+            if "Federated" in statement["Principal"]:
+                issuer = issuer_path(statement["Principal"]["Federated"])
+                keys = {key for clause in statement["Condition"].values() for key in clause}
+                assert keys == {f"{issuer}:sub", f"{issuer}:aud"}, role.urn
 
 
 def test_no_iam_policy_allows_every_action_on_every_resource(plan: PlanRun) -> None:

@@ -8,6 +8,7 @@ import kubernetes_validate
 import yaml
 
 from components import versions
+from pavedroad.check import resources_from_plan
 from pavedroad.engine import PlanEngine
 from pavedroad.plan import render_kubernetes_yaml, render_plan_json
 from tests.conftest import pavedroad, ROOT, make_project, shipped_plan, stack_config
@@ -22,13 +23,38 @@ RESOURCE_KEYS = {
     "protect",
     "dependencies",
     "inputs",
+    "options",
 }
+
+OPTIONS_PROGRAM = """
+import pulumi
+import pulumi_aws as aws
+
+aws.ec2.Vpc(
+    "all-options",
+    cidr_block="10.0.0.0/16",
+    tags={"b": "1", "a": "2"},
+    opts=pulumi.ResourceOptions(
+        delete_before_replace=True,
+        replace_on_changes=["tags", "cidrBlock"],
+        ignore_changes=["tags.b", "tags.a"],
+        retain_on_delete=True,
+    ),
+)
+aws.ec2.Vpc(
+    "options-set-to-their-defaults",
+    cidr_block="10.1.0.0/16",
+    opts=pulumi.ResourceOptions(delete_before_replace=False, retain_on_delete=False),
+)
+aws.ec2.Vpc("no-options", cidr_block="10.2.0.0/16")
+"""
 
 
 def test_plan_writes_both_files_and_a_summary(tmp_path: Path) -> None:
     result = pavedroad("plan", "dev", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "Plan for stack 'dev'" in result.stdout
+    assert "a model of a `pulumi preview`, not a preview" in result.stdout
     assert "SecureCluster" in result.stdout and "Network" in result.stdout
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert list(plan) == ["outputs", "project", "resources", "stack"]
@@ -42,6 +68,30 @@ def test_plan_writes_both_files_and_a_summary(tmp_path: Path) -> None:
         (m["metadata"].get("namespace", ""), m["kind"], m["metadata"]["name"]) for m in manifests
     ]
     assert order == sorted(order)
+
+
+def test_options_that_change_an_update_are_recorded_only_when_set(tmp_path: Path) -> None:
+    """deleteBeforeReplace, replaceOnChanges, ignoreChanges and retainOnDelete, as the
+    RegisterResource request carries them (pulumi/runtime/proto/resource_pb2), lists sorted."""
+    root = make_project(tmp_path, {"aws:region": "eu-west-1"})
+    (root / "options.py").write_text(OPTIONS_PROGRAM)
+    run = PlanEngine("test", root, program=root / "options.py").run()
+    options = {r.name: r.options for r in run.resources if r.custom}
+    assert options == {
+        "all-options": {
+            "deleteBeforeReplace": True,
+            "replaceOnChanges": ["cidrBlock", "tags"],
+            "ignoreChanges": ["tags.a", "tags.b"],
+            "retainOnDelete": True,
+        },
+        "options-set-to-their-defaults": {},
+        "no-options": {},
+    }
+    written = {r["name"]: r["options"] for r in json.loads(render_plan_json(run))["resources"]}
+    assert written["all-options"] == options["all-options"] and written["no-options"] == {}
+    # Policies see them too.
+    seen = {r.name: r.options for r in resources_from_plan(json.loads(render_plan_json(run)))}
+    assert seen["all-options"] == options["all-options"]
 
 
 def test_two_runs_are_byte_identical(stack: str) -> None:

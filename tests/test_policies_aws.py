@@ -87,7 +87,7 @@ def aws_cluster(component: Resource) -> Resource:
     c = component.inputs
     vpc_config: dict[str, Any] = {
         "securityGroupIds": ["sg-0b1a2c3d4e5f60718"],
-        "subnetIds": c["publicSubnetIds"] + c["privateSubnetIds"],
+        "subnetIds": c.get("publicSubnetIds", []) + c.get("privateSubnetIds", []),
         "endpointPrivateAccess": c["endpointPrivateAccess"],
         "endpointPublicAccess": c["endpointPublicAccess"],
     }
@@ -245,6 +245,21 @@ def test_hop_limit_above_one_is_advisory() -> None:
         "nodes-imds-hop-limit-one", [metadata(template, httpPutResponseHopLimit=2)]
     )
     assert violation.level == "advisory" and not violation.mandatory
+
+
+def test_node_groups_can_be_replaced() -> None:
+    """The shipped node groups are named by prefix; a fixed name passes only with
+    deleteBeforeReplace, which the rule reads from the recorded options."""
+    group = find(views(DEV), NODE_GROUP)
+    assert messages("nodes-group-replaceable", [group]) == []
+    fixed = edited(group, nodeGroupNamePrefix=None, nodeGroupName="paved-road-dev-system")
+    assert messages("nodes-group-replaceable", [fixed]) == [
+        "fixed name 'paved-road-dev-system' without deleteBeforeReplace: replacing the group (a "
+        "change of instance types, say) would create a second group with the same name, which EKS "
+        "refuses"
+    ]
+    deleted_first = replace(fixed, options={**fixed.options, "deleteBeforeReplace": True})
+    assert messages("nodes-group-replaceable", [deleted_first]) == []
 
 
 def test_node_volumes_are_encrypted() -> None:
@@ -444,6 +459,30 @@ def test_irsa_trust_pins_subject_and_audience() -> None:
         },
     )
     assert "allows 'https://example.com'" in messages("iam-irsa-trust-pinned", [wrong_audience])[0]
+
+
+def test_irsa_trust_keys_must_name_the_issuer_without_its_scheme() -> None:
+    """IAM names a web identity's claims `<issuer>:sub` with the issuer as the OIDC provider's
+    ARN ends (no `https://`); keys built from the issuer URL never match, so the role would trust
+    nobody — or, read with a suffix check, look pinned while it is not."""
+    role, issuer = irsa_role(views(DEV))
+    assert not issuer.startswith("https://")
+    sub, aud = f"https://{issuer}:sub", f"https://{issuer}:aud"
+    with_scheme = trust_condition(
+        role,
+        StringEquals={sub: "system:serviceaccount:kube-system:aws-node", aud: "sts.amazonaws.com"},
+    )
+    found = messages("iam-irsa-trust-pinned", [with_scheme])
+    assert sorted(found) == [
+        f"trust statement #0: condition key {aud!r} does not name the provider's issuer "
+        f"{issuer!r} (the ARN's path after 'oidc-provider/', without https://), so IAM never "
+        "matches it",
+        f"trust statement #0: condition key {sub!r} does not name the provider's issuer "
+        f"{issuer!r} (the ARN's path after 'oidc-provider/', without https://), so IAM never "
+        "matches it",
+        f"trust statement #0: {issuer}:aud is not conditioned",
+        f"trust statement #0: {issuer}:sub is not conditioned",
+    ]
 
 
 def test_a_tenant_role_reads_only_its_own_secrets() -> None:
@@ -663,3 +702,20 @@ def test_taggable_types_match_the_provider_schema_and_the_plans() -> None:
         for resource in shipped_plan(stack).resources:
             if resource.type.startswith("aws:") and _has_tags(schema[resource.type]):
                 assert resource.type in TAGGABLE_TYPES, f"add {resource.type} to TAGGABLE_TYPES"
+
+
+def test_crossguard_hands_rules_the_same_update_options_as_the_plan() -> None:
+    """In a real preview the options come from CrossGuard's PolicyResourceOptions (pulumi_policy
+    has deleteBeforeReplace and ignoreChanges, not replaceOnChanges or retainOnDelete)."""
+    from pulumi_policy.policy import PolicyResourceOptions
+
+    from policies.paved_road_policies.crossguard import update_options
+
+    def opts(ignore: list[str], delete_first: Optional[bool]) -> PolicyResourceOptions:
+        return PolicyResourceOptions(False, ignore, delete_first, [], None, [])
+
+    assert update_options(opts(["tags.b", "tags.a"], True)) == {
+        "deleteBeforeReplace": True,
+        "ignoreChanges": ["tags.a", "tags.b"],
+    }
+    assert update_options(opts([], None)) == {} == update_options(None)

@@ -94,6 +94,9 @@ class Resource:
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # The provider's id where an engine knows it (stack view; offline, the plan's mock ids).
     id: Optional[str] = None
+    # Options that change how an update happens, only those set (plan.json's `options`):
+    # deleteBeforeReplace, replaceOnChanges, ignoreChanges, retainOnDelete.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, *path: Union[str, int]) -> Any:
         return dig(self.inputs, *path)

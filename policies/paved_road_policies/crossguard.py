@@ -61,6 +61,17 @@ def _mark(value: Any) -> Any:
     return value
 
 
+def update_options(opts: Any) -> dict[str, Any]:
+    """The update options CrossGuard passes (it has no replaceOnChanges or retainOnDelete), in
+    plan.json's shape."""
+    options: dict[str, Any] = {}
+    if opts is not None and opts.delete_before_replace:
+        options["deleteBeforeReplace"] = True
+    if opts is not None and opts.ignore_changes:
+        options["ignoreChanges"] = sorted(opts.ignore_changes)
+    return options
+
+
 def resource_from_args(args: ResourceValidationArgs) -> Resource:
     return Resource(
         type=args.resource_type,
@@ -69,6 +80,7 @@ def resource_from_args(args: ResourceValidationArgs) -> Resource:
         inputs=plain(args.props),
         parent=args.opts.parent if args.opts else None,
         protect=bool(args.opts.protect) if args.opts else False,
+        options=update_options(args.opts),
     )
 
 
@@ -87,6 +99,7 @@ def resource_from_stack(resource: PolicyResource) -> Resource:
             key: tuple(d.urn for d in deps) for key, deps in resource.property_dependencies.items()
         },
         id=props.get("id") if isinstance(props.get("id"), str) else None,
+        options=update_options(resource.opts),
     )
 
 

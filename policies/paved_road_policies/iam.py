@@ -87,22 +87,37 @@ def no_wildcard_admin(resource: Resource, context: Context) -> Iterator[str]:
 
 
 def _irsa_issuer(statement: Mapping[str, Any]) -> Optional[str]:
+    """The issuer as IAM names it in condition keys: the OIDC provider ARN's path after
+    `oidc-provider/` (host and path, no `https://`)."""
     for federated in documents.principals(statement, "Federated"):
         if ":oidc-provider/" in federated:
             return federated.split(":oidc-provider/", 1)[1]
     return None
 
 
-def _condition_values(condition: Mapping[str, Any], suffix: str) -> dict[str, list[Any]]:
-    """operator → values of every condition key ending in `suffix` (e.g. ':sub')."""
+def _condition_values(condition: Mapping[str, Any], key: str) -> dict[str, list[Any]]:
+    """operator → values of the condition key `key` exactly (e.g. '<issuer>:sub')."""
     found: dict[str, list[Any]] = {}
     for operator, clauses in condition.items():
-        if not isinstance(clauses, Mapping):
-            continue
-        for key, value in clauses.items():
-            if isinstance(key, str) and key.endswith(suffix):
-                found.setdefault(operator, []).extend(as_list(value))
+        if isinstance(clauses, Mapping) and key in clauses:
+            found.setdefault(operator, []).extend(as_list(clauses[key]))
     return found
+
+
+def _foreign_claim_keys(condition: Mapping[str, Any], issuer: str) -> list[str]:
+    """Claim keys (`…:sub`, `…:aud`) that name another issuer than the trusted provider's —
+    `https://<issuer>:sub`, say. IAM never matches them, so they pin nothing."""
+    return sorted(
+        {
+            key
+            for clauses in condition.values()
+            if isinstance(clauses, Mapping)
+            for key in clauses
+            if isinstance(key, str)
+            and key.rsplit(":", 1)[-1] in ("sub", "aud")
+            and key.rsplit(":", 1)[0] != issuer
+        }
+    )
 
 
 def _pinned(found: dict[str, list[Any]], valid: Any) -> Optional[str]:
@@ -127,7 +142,8 @@ def _pinned(found: dict[str, list[Any]], valid: Any) -> Optional[str]:
     ),
     remediation=(
         "Build the trust with `components.iam.irsa_trust_policy` (StringEquals on "
-        "`<issuer>:sub` = system:serviceaccount:<namespace>:<name> and `<issuer>:aud`)."
+        "`<issuer>:sub` = system:serviceaccount:<namespace>:<name> and `<issuer>:aud`, where "
+        "<issuer> is the OIDC provider ARN's path after `oidc-provider/`, without https://)."
     ),
     severity=CRITICAL,
     types=(ROLE,),
@@ -141,6 +157,12 @@ def irsa_trust_pinned(resource: Resource, context: Context) -> Iterator[str]:
             continue  # another identity provider (not the cluster's OIDC issuer)
         condition = statement.get("Condition") or {}
         sid = statement.get("Sid") or f"#{index}"
+        for key in _foreign_claim_keys(condition, issuer):
+            yield (
+                f"trust statement {sid}: condition key {key!r} does not name the provider's "
+                f"issuer {issuer!r} (the ARN's path after 'oidc-provider/', without https://), "
+                "so IAM never matches it"
+            )
         sub = _pinned(
             _condition_values(condition, f"{issuer}:sub"),
             lambda v: v.startswith("system:serviceaccount:") and v.count(":") == 3,

@@ -128,6 +128,30 @@ def volumes_encrypted(resource: Resource, context: Context) -> Iterator[str]:
             yield f"blockDeviceMappings[{index}] ({device}): ebs.encrypted is {encrypted!r}"
 
 
+@resource_rule(
+    name="nodes-group-replaceable",
+    description=(
+        "A managed node group can be replaced: named by prefix, or deleted before its replacement."
+    ),
+    remediation=(
+        "Use `node_group_name_prefix` (the new group is created before the old one is deleted, so "
+        "capacity stays) rather than a fixed `node_group_name`; or set `delete_before_replace`."
+    ),
+    severity=MEDIUM,
+    types=(NODE_GROUP,),
+)
+def group_replaceable(resource: Resource, context: Context) -> Iterator[str]:
+    """Instance types, capacity type, AMI type and subnets change only by replacement. Pulumi
+    creates the replacement first, and EKS refuses a second group with the same name."""
+    name = resource.get("nodeGroupName")
+    if isinstance(name, str) and not resource.options.get("deleteBeforeReplace"):
+        yield (
+            f"fixed name {name!r} without deleteBeforeReplace: replacing the group (a change of "
+            "instance types, say) would create a second group with the same name, which EKS "
+            "refuses"
+        )
+
+
 def _public_reason(subnet: Resource) -> str:
     tags = subnet.tags if isinstance(subnet.tags, dict) else {}
     if subnet.get("mapPublicIpOnLaunch") is True:
