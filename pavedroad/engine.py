@@ -202,15 +202,18 @@ def _fast_mock_runtime() -> Iterator[None]:
     original_trace = sdk_resource._get_stack_trace
     sdk_resource._get_stack_trace = lambda: source_pb2.StackTrace()
     loop.set_default_executor(_InlineExecutor())
-    # A plan allocates many small objects that all live until it ends; with the default
-    # thresholds the cyclic collector rescans them over and over (it was ~45% of a 100-tenant
-    # plan). Collect rarely while planning; memory stayed the same, measured in benchmarks/.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
+    # A plan allocates many small objects that all live until it ends, so the cyclic collector
+    # finds almost nothing: even collecting rarely (every 50,000 allocations) it spent a fifth of
+    # a 40-tenant plan rescanning survivors. It is off while planning; the little cyclic garbage
+    # the SDK leaves (finished tasks) is collected after, and peak memory barely moves
+    # (benchmarks/plan_scale.py measures it up to 500 tenants).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        if collecting:
+            gc.enable()
         sdk_resource._get_stack_trace = original_trace
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
 

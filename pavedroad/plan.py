@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from json.encoder import INFINITY, encode_basestring
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import yaml
 
@@ -68,14 +69,89 @@ def kubernetes_version(run: PlanRun) -> str:
 
 
 def render_plan_json(run: PlanRun) -> str:
-    return json.dumps(plan_document(run), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_indented(plan_document(run)) + "\n"
 
 
-def render_kubernetes_yaml(run: PlanRun) -> str:
+def dumps_indented(document: Any) -> str:
+    """Exactly `json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)`, twice as fast.
+
+    With `indent` the standard library leaves its C encoder for a generator per nesting level;
+    this writes the same bytes with plain recursion (strings still go through the C string
+    encoder). Anything outside plain JSON data — a non-string key, an unknown type, a cycle —
+    goes to `json.dumps` itself, which encodes it or raises exactly as before.
+    tests/test_plan_output.py proves the bytes equal on the plans and on edge cases.
+    """
+    parts: list[str] = []
+    try:
+        _encode(document, parts, "\n")
+    except (_NotPlainJson, RecursionError):
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return "".join(parts)
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+def _encode(value: Any, parts: list[str], newline: str) -> None:
+    # The order of the checks is json's own (a bool is an int; str, int and float subclasses
+    # encode as their base type).
+    if isinstance(value, str):
+        parts.append(encode_basestring(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        parts.append(_float(value))
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _encode(item, parts, inner)
+            separator = "," + inner
+        parts.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key in sorted(value):
+            if not isinstance(key, str):
+                raise _NotPlainJson  # json converts such keys first; leave it to json
+            parts.append(separator + encode_basestring(key) + ": ")
+            _encode(value[key], parts, inner)
+            separator = "," + inner
+        parts.append(newline + "}")
+    else:
+        raise _NotPlainJson
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value == INFINITY:
+        return "Infinity"
+    if value == -INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def render_kubernetes_yaml(run: PlanRun, manifests: Optional[list[dict[str, Any]]] = None) -> str:
+    """`manifests`: `kubernetes_objects(run.resources)` when the caller has it already."""
     # libyaml's emitter writes the same bytes as PyYAML's, four times faster.
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump_all(
-        kubernetes_objects(run.resources),
+        kubernetes_objects(run.resources) if manifests is None else manifests,
         Dumper=dumper,
         sort_keys=True,
         default_flow_style=False,
@@ -83,11 +159,13 @@ def render_kubernetes_yaml(run: PlanRun) -> str:
     )
 
 
-def write_plan(run: PlanRun, out_dir: Path) -> tuple[Path, Path]:
+def write_plan(
+    run: PlanRun, out_dir: Path, manifests: Optional[list[dict[str, Any]]] = None
+) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path, manifests_path = out_dir / "plan.json", out_dir / "kubernetes.yaml"
     plan_path.write_text(render_plan_json(run))
-    manifests_path.write_text(render_kubernetes_yaml(run))
+    manifests_path.write_text(render_kubernetes_yaml(run, manifests))
     return plan_path, manifests_path
 
 
