@@ -29,7 +29,12 @@ from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from pavedroad import lazy_sdk
 from pavedroad.mocks import PlatformMocks
+
+# The provider SDKs' service packages load module by module as the program uses them (see
+# pavedroad/lazy_sdk.py): installed before the program, or anything, imports a provider SDK.
+lazy_sdk.install()
 
 SECRET = "[secret]"
 ROOT = Path(__file__).resolve().parent.parent
