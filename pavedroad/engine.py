@@ -208,10 +208,10 @@ def _fast_mock_runtime() -> Iterator[None]:
     sdk_resource._get_stack_trace = lambda: source_pb2.StackTrace()
     loop.set_default_executor(_InlineExecutor())
     # A plan allocates many small objects that all live until it ends, so the cyclic collector
-    # finds almost nothing: even collecting rarely (every 50,000 allocations) it spent a fifth of
-    # a 40-tenant plan rescanning survivors. It is off while planning; the little cyclic garbage
-    # the SDK leaves (finished tasks) is collected after, and peak memory barely moves
-    # (benchmarks/plan_scale.py measures it up to 500 tenants).
+    # finds little: even collecting rarely (every 50,000 allocations) it spent a fifth of a
+    # 40-tenant plan rescanning survivors. It is off while planning; the cyclic garbage the SDK
+    # leaves (finished tasks) waits until after, which costs about a tenth more peak memory
+    # (864 MiB for the 500-tenant `pavedroad plan`, measured with benchmarks/plan_scale.py).
     collecting = gc.isenabled()
     gc.disable()
     try:
