@@ -7,6 +7,10 @@ temporary copy of this project with N synthetic tenants (the generator of plan_s
 A B A B …, after one warm-up each, so a machine that speeds up or slows down affects both; the
 ratio is taken pair by pair and its median printed with each command's median.
 
+The peer is one CloudFormation stack: past about 45 teams `cdk synth` fails on the
+500-resources-per-stack limit, so compare at 45 tenants or fewer (plan_scale.py times the plan
+alone at any size).
+
 Needs the peer installed once (npm reaches only the registry):
   (cd benchmarks/peer && npm ci)
 Then, from the repository root:
