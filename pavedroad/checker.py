@@ -4,7 +4,8 @@
 running the program) and judging it (the pack config, the Kubernetes schemas, the policy rules).
 The judge needs its own libraries loaded and its own work done; in one process all of it sat on
 the plan's critical path. Here a second process loads the pack config and the checkers while the
-program runs, then judges the finished plan while the first process writes the plan files.
+program runs, schema-checks each Kubernetes object as soon as it is recorded, and runs the policy
+pack over the finished plan while the first process writes the plan files.
 
 Nothing is skipped or reordered for the user: the pack config is still read (and a bad one still
 stops everything with exit 2) before anything is registered, every schema and policy check runs
@@ -44,7 +45,8 @@ class CheckerFailed(RuntimeError):
 
 
 class PlanChecker:
-    """A second process that judges one plan: `config_error()`, then `submit(...)` and `result()`.
+    """A second process that judges one plan: `config_error()`, `observe(...)` each object and
+    `cluster_version(...)` while planning, then `submit(...)` and `result()`.
 
     Used as a context manager, so the process is always reaped, whichever way the plan ends.
     """
@@ -72,12 +74,20 @@ class PlanChecker:
             return payload
         return None
 
-    def submit(
-        self, manifests: list[dict[str, Any]], resources: list[dict[str, Any]], version: str
-    ) -> None:
-        """Hand over the finished plan: `manifests` to schema-check for Kubernetes `version`,
-        `resources` (as plan.json holds them) for the policy pack."""
-        self._connection.send((manifests, resources, version))
+    def observe(self, index: int, manifest: dict[str, Any]) -> None:
+        """Kubernetes object number `index` (in the order recorded) is planned: the checker
+        schema-checks it while the program goes on."""
+        self._send(("object", index, manifest))
+
+    def cluster_version(self, version: str) -> None:
+        """The Kubernetes minor a recorded cluster runs: the schemas to check objects against."""
+        self._send(("version", version))
+
+    def submit(self, order: list[int], resources: list[dict[str, Any]], version: str) -> None:
+        """Hand over the finished plan: the observed objects in plan order (their indices),
+        the Kubernetes version it was planned for, `resources` (as plan.json holds them) for the
+        policy pack."""
+        self._send(("plan", order, resources, version))
         self._pending = False
 
     def result(self) -> CheckResult:
@@ -96,6 +106,12 @@ class PlanChecker:
         self._connection.close()
         self._process.join()
 
+    def _send(self, message: Any) -> None:
+        try:
+            self._connection.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the checker stopped: its error, or its exit, is what `result()` reports
+
     def _receive(self) -> tuple[str, Any]:
         try:
             kind, payload = self._connection.recv()
@@ -110,7 +126,8 @@ class PlanChecker:
 
 
 def _serve(connection: Connection, root: str, stack: str) -> None:
-    """The checking process: pack config first, then load the checkers, then judge one plan."""
+    """The checking process: the pack config first, then load the checkers, schema-check each
+    object as it is planned, and once the plan is complete run the policy pack over it."""
     try:
         from pavedroad.check import PolicyConfigError, check_resources, mandatory_notice
         from pavedroad.check import pack_config, render
@@ -121,16 +138,33 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
             connection.send(("config-error", str(error)))
             return
         connection.send(("config", None))
-        from pavedroad.schema import check_manifests
+        from pavedroad.schema import violation_in
 
-        request = connection.recv()
-        if request is None:
-            return
-        manifests, resources, version = request
-        violations = check_manifests(manifests, version)
+        objects: dict[int, dict[str, Any]] = {}
+        found: dict[int, Optional[str]] = {}
+        version: Optional[str] = None  # the first cluster's, until the plan names its own
+        while True:
+            request = connection.recv()
+            if request is None:
+                return
+            if request[0] == "object":
+                _, index, manifest = request
+                objects[index] = manifest
+                if version is not None:
+                    found[index] = _violation(violation_in(manifest, version))
+            elif request[0] == "version":
+                if version is None:
+                    version = request[1]
+                    for index, manifest in objects.items():
+                        found[index] = _violation(violation_in(manifest, version))
+            else:
+                _, order, resources, planned_version = request
+                break
+        if planned_version != version:  # checked against another version (or none yet)
+            found = {i: _violation(violation_in(m, planned_version)) for i, m in objects.items()}
         report = check_resources(resources, stack, Path(root), config)
         result = CheckResult(
-            schema_violations=[str(violation) for violation in violations],
+            schema_violations=[found[i] for i in order if found[i] is not None],  # type: ignore
             policy_report=render(report),
             policy_notice=mandatory_notice(report),
             policy_exit_code=report.exit_code,
@@ -142,3 +176,7 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
         connection.send(("error", traceback.format_exc()))
     finally:
         connection.close()
+
+
+def _violation(violation: Any) -> Optional[str]:
+    return None if violation is None else str(violation)

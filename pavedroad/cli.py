@@ -31,7 +31,8 @@ def _plan(args: argparse.Namespace) -> int:
             config_error = checker.config_error()
             if config_error is not None:
                 raise _BadInput(config_error)
-            run = run_program(args.stack, project_dir)
+            observer = _Observer(checker)
+            run = run_program(args.stack, project_dir, observer)
         except (ConfigError, StackFileError, _BadInput) as error:
             print(str(error), file=sys.stderr)
             print(
@@ -39,16 +40,20 @@ def _plan(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_BAD_INPUT
-        return _write_and_check(args, run, checker)
+        return _write_and_check(args, run, checker, observer)
 
 
-def _write_and_check(args: argparse.Namespace, run: Any, checker: "PlanChecker") -> int:
-    from pavedroad.plan import kubernetes_objects, kubernetes_version, summary, write_plan
+def _write_and_check(
+    args: argparse.Namespace, run: Any, checker: "PlanChecker", observer: "_Observer"
+) -> int:
+    from pavedroad.plan import kubernetes_objects_of, kubernetes_version, summary, write_plan
 
-    manifests = kubernetes_objects(run.resources)
+    objects = kubernetes_objects_of(run.resources)
     version = kubernetes_version(run)
     # Judged in the checking process while this one writes the files.
-    checker.submit(manifests, [resource.to_json() for resource in run.resources], version)
+    order = [observer.index_of(resource) for resource, _ in objects]
+    checker.submit(order, [resource.to_json() for resource in run.resources], version)
+    manifests = [manifest for _, manifest in objects]
     out_dir = Path(args.out) if args.out else Path(args.project_dir) / "build" / args.stack
     plan_path, manifests_path = write_plan(run, out_dir, manifests)
     print(summary(run))
@@ -69,6 +74,33 @@ def _write_and_check(args: argparse.Namespace, run: Any, checker: "PlanChecker")
         print(checked.policy_notice, file=sys.stderr)
     failed = checked.schema_violations or checked.policy_exit_code != EXIT_OK
     return EXIT_VIOLATION if failed else EXIT_OK
+
+
+class _Observer:
+    """Hands each recorded Kubernetes object (and the cluster's version) to the checker at once."""
+
+    def __init__(self, checker: "PlanChecker") -> None:
+        from pavedroad.plan import is_kubernetes_object, kubernetes_version_of, manifest_of
+
+        self.checker = checker
+        self.indices: dict[int, int] = {}  # id of each recorded object → its number
+        self.version_sent = False
+        self.is_object, self.version_of, self.manifest_of = (
+            is_kubernetes_object,
+            kubernetes_version_of,
+            manifest_of,
+        )
+
+    def __call__(self, resource: Any) -> None:
+        if not self.version_sent and (version := self.version_of(resource)) is not None:
+            self.checker.cluster_version(version)
+            self.version_sent = True
+        if self.is_object(resource):
+            index = self.indices[id(resource)] = len(self.indices)
+            self.checker.observe(index, self.manifest_of(resource))
+
+    def index_of(self, resource: Any) -> int:
+        return self.indices[id(resource)]
 
 
 class _BadInput(Exception):

@@ -17,7 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
@@ -111,10 +111,14 @@ def redact(value: Any) -> Any:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock resource monitor that keeps every registration request as the engine sees it."""
 
-    def __init__(self, mocks: PlatformMocks) -> None:
+    def __init__(
+        self, mocks: PlatformMocks, on_record: Optional[Callable[[RecordedResource], None]] = None
+    ) -> None:
         super().__init__(mocks)
         self.mocks: PlatformMocks = mocks
         self.recorded: list[RecordedResource] = []
+        # Told of each registration as it is recorded (the plan's checks start on it at once).
+        self.on_record = on_record
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -162,6 +166,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         with self._lock:
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
             self.recorded.append(recorded)
+        if self.on_record is not None:
+            self.on_record(recorded)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=response_object)
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 — the gRPC method name
@@ -277,7 +283,14 @@ class PlanEngine:
     """One run of the program for one stack. `recorded` holds what was registered, even when the
     program failed — which is how the tests prove that bad configuration registers nothing."""
 
-    def __init__(self, stack: str, root: Path = ROOT, program: Optional[Path] = None) -> None:
+    def __init__(
+        self,
+        stack: str,
+        root: Path = ROOT,
+        program: Optional[Path] = None,
+        on_record: Optional[Callable[[RecordedResource], None]] = None,
+    ) -> None:
+        self.on_record = on_record
         self.stack = stack
         self.root = root
         self.program = program or ROOT / "__main__.py"
@@ -288,7 +301,9 @@ class PlanEngine:
         (a `ConfigError` for bad configuration)."""
         project = project_name(self.root)
         config, secret_keys = load_stack_config(self.stack, self.root)
-        monitor = RecordingMonitor(PlatformMocks(region=config.get("aws:region", "us-east-1")))
+        monitor = RecordingMonitor(
+            PlatformMocks(region=config.get("aws:region", "us-east-1")), self.on_record
+        )
         self.recorded = monitor.recorded
 
         settings.ROOT.set(None)
@@ -317,5 +332,9 @@ class PlanEngine:
         )
 
 
-def run_program(stack: str, root: Path = ROOT) -> PlanRun:
-    return PlanEngine(stack, root).run()
+def run_program(
+    stack: str,
+    root: Path = ROOT,
+    on_record: Optional[Callable[[RecordedResource], None]] = None,
+) -> PlanRun:
+    return PlanEngine(stack, root, on_record=on_record).run()

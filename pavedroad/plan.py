@@ -38,22 +38,40 @@ def is_kubernetes_object(resource: RecordedResource) -> bool:
     )
 
 
+def manifest_of(resource: RecordedResource) -> dict[str, Any]:
+    """A Kubernetes object resource as the manifest the provider applies."""
+    inputs = dict(resource.inputs)
+    manifest = {"apiVersion": inputs.pop("apiVersion"), "kind": inputs.pop("kind")}
+    manifest.update(inputs)
+    return manifest
+
+
 def kubernetes_objects(resources: Iterable[RecordedResource]) -> list[dict[str, Any]]:
     """The manifests the Kubernetes provider would apply, in a stable GitOps-readable order."""
-    objects = []
-    for resource in resources:
-        if not is_kubernetes_object(resource):
-            continue
-        inputs = dict(resource.inputs)
-        manifest = {"apiVersion": inputs.pop("apiVersion"), "kind": inputs.pop("kind")}
-        manifest.update(inputs)
-        objects.append(manifest)
+    return [manifest for _, manifest in kubernetes_objects_of(resources)]
 
-    def order(manifest: dict[str, Any]) -> tuple[str, str, str]:
+
+def kubernetes_objects_of(
+    resources: Iterable[RecordedResource],
+) -> list[tuple[RecordedResource, dict[str, Any]]]:
+    """`kubernetes_objects`, each manifest with the resource it is made from."""
+    objects = [(r, manifest_of(r)) for r in resources if is_kubernetes_object(r)]
+
+    def order(pair: tuple[RecordedResource, dict[str, Any]]) -> tuple[str, str, str]:
+        manifest = pair[1]
         metadata = manifest.get("metadata") or {}
         return (metadata.get("namespace") or "", manifest["kind"], metadata.get("name") or "")
 
     return sorted(objects, key=order)
+
+
+def kubernetes_version_of(resource: RecordedResource) -> Optional[str]:
+    """The Kubernetes minor a resource says the cluster runs, when it is the cluster."""
+    from components.versions import DEFAULT_KUBERNETES_VERSION
+
+    if resource.type != "eks:index:Cluster":
+        return None
+    return resource.inputs.get("version", DEFAULT_KUBERNETES_VERSION)
 
 
 def kubernetes_version(run: PlanRun) -> str:

@@ -211,22 +211,47 @@ def test_engine_restores_the_runtime_after_planning() -> None:
     assert isinstance(loop._default_executor, concurrent.futures.ThreadPoolExecutor)
 
 
-def test_the_check_process_runs_every_check_on_the_plan(stack: str) -> None:
-    """What `pavedroad plan` prints from the second process is what the checks say in this one."""
+BAD_OBJECTS = [
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "x"},
+        "data": {"k": 1},
+    },
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}, "spek": {}},
+]
+
+
+@pytest.mark.parametrize("version_when", ["first", "midway", "never", "another"])
+def test_the_check_process_runs_every_check_on_the_plan(stack: str, version_when: str) -> None:
+    """What `pavedroad plan` prints from the second process is what the checks say in this one:
+    objects checked as they are recorded, in any order, whenever the cluster's version is known
+    (or checked again when the plan's version turns out to be another)."""
     from pavedroad.check import check_resources, mandatory_notice, pack_config, render
     from pavedroad.checker import PlanChecker
     from pavedroad.plan import kubernetes_objects, kubernetes_version
     from pavedroad.schema import check_manifests
 
     run = shipped_plan(stack)
-    manifests, version = kubernetes_objects(run.resources), kubernetes_version(run)
+    version = kubernetes_version(run)
+    manifests = kubernetes_objects(run.resources) + BAD_OBJECTS  # plan order
+    recorded = list(reversed(range(len(manifests))))  # recorded in another order
     resources = [resource.to_json() for resource in run.resources]
     with PlanChecker(ROOT, stack) as checker:
         assert checker.config_error() is None
-        checker.submit(manifests, resources, version)
+        if version_when in ("first", "another"):
+            checker.cluster_version(version if version_when == "first" else "1.30")
+        for count, plan_index in enumerate(recorded):
+            if version_when == "midway" and count == len(recorded) // 2:
+                checker.cluster_version(version)
+            checker.observe(count, manifests[plan_index])
+        order = [recorded.index(plan_index) for plan_index in range(len(manifests))]
+        checker.submit(order, resources, version)
         result = checker.result()
     report = check_resources(resources, stack, ROOT, pack_config(ROOT, stack))
-    assert result.schema_violations == [str(v) for v in check_manifests(manifests, version)]
+    expected = [str(v) for v in check_manifests(manifests, version)]
+    assert len(expected) == len(BAD_OBJECTS)
+    assert result.schema_violations == expected
     assert result.policy_report == render(report)
     assert result.policy_notice == mandatory_notice(report)
     assert result.policy_exit_code == report.exit_code
@@ -240,9 +265,10 @@ def test_a_failing_check_process_fails_the_plan_loudly(monkeypatch: pytest.Monke
     def broken(*_: Any) -> Any:
         raise RuntimeError("schema checker broke")
 
-    monkeypatch.setattr(schema, "check_manifests", broken)  # inherited by the forked checker
+    monkeypatch.setattr(schema, "violation_in", broken)  # inherited by the forked checker
     with PlanChecker(ROOT, "dev") as checker:
         assert checker.config_error() is None
-        checker.submit([], [], "1.35")
+        checker.observe(0, BAD_OBJECTS[0])
+        checker.submit([0], [], "1.35")
         with pytest.raises(CheckerFailed, match="schema checker broke"):
             checker.result()
