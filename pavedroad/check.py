@@ -168,14 +168,21 @@ def _shown(path: Optional[str]) -> str:
         return path
 
 
+def mandatory_notice(report: PolicyReport) -> Optional[str]:
+    """The line for stderr when mandatory violations fail the run; None when none do."""
+    if not report.mandatory:
+        return None
+    return (
+        f"{len(report.mandatory)} mandatory policy violation(s): fix them (see "
+        "README.md, 'Policies') before this reaches the cloud."
+    )
+
+
 def report_and_exit_code(report: PolicyReport) -> int:
     print(render(report))
-    if report.mandatory:
-        print(
-            f"{len(report.mandatory)} mandatory policy violation(s): fix them (see "
-            "README.md, 'Policies') before this reaches the cloud.",
-            file=sys.stderr,
-        )
+    notice = mandatory_notice(report)
+    if notice:
+        print(notice, file=sys.stderr)
     return report.exit_code
 
 

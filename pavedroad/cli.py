@@ -9,43 +9,102 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from pavedroad.checker import PlanChecker
 
 EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from components.config import ConfigError
-    from pavedroad.check import PolicyConfigError, check_resources, pack_config
-    from pavedroad.check import report_and_exit_code
-    from pavedroad.engine import StackFileError, run_program
-    from pavedroad.plan import kubernetes_objects, kubernetes_version, summary, write_plan
-    from pavedroad.schema import check_manifests
+    from pavedroad.checker import PlanChecker
 
-    try:
-        policy_config = pack_config(Path(args.project_dir), args.stack)
-        run = run_program(args.stack, Path(args.project_dir))
-    except (ConfigError, StackFileError, PolicyConfigError) as error:
-        print(str(error), file=sys.stderr)
-        print("Nothing was planned. Fix the configuration and run the plan again.", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    project_dir = Path(args.project_dir)
+    sys.stdout.flush()  # nothing buffered may be inherited by the checking process
+    # The checks load in a second process while this one imports the SDKs and runs the program.
+    with PlanChecker(project_dir, args.stack) as checker:
+        from components.config import ConfigError
+        from pavedroad.engine import StackFileError, run_program
+
+        try:
+            config_error = checker.config_error()
+            if config_error is not None:
+                raise _BadInput(config_error)
+            observer = _Observer(checker)
+            run = run_program(args.stack, project_dir, observer)
+        except (ConfigError, StackFileError, _BadInput) as error:
+            print(str(error), file=sys.stderr)
+            print(
+                "Nothing was planned. Fix the configuration and run the plan again.",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        return _write_and_check(args, run, checker, observer)
+
+
+def _write_and_check(
+    args: argparse.Namespace, run: Any, checker: "PlanChecker", observer: "_Observer"
+) -> int:
+    from pavedroad.plan import kubernetes_objects_of, kubernetes_version, summary, write_plan
+
+    objects = kubernetes_objects_of(run.resources)
+    version = kubernetes_version(run)
+    # Judged in the checking process while this one writes the files.
+    order = [observer.index_of(resource) for resource, _ in objects]
+    checker.submit(order, [resource.to_json() for resource in run.resources], version)
+    manifests = [manifest for _, manifest in objects]
     out_dir = Path(args.out) if args.out else Path(args.project_dir) / "build" / args.stack
-    plan_path, manifests_path = write_plan(run, out_dir)
+    plan_path, manifests_path = write_plan(run, out_dir, manifests)
     print(summary(run))
     print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
-    version = kubernetes_version(run)
-    violations = check_manifests(kubernetes_objects(run.resources), version)
-    if violations:
-        print(f"\n{len(violations)} Kubernetes schema violation(s) for {version}:", file=sys.stderr)
-        for violation in violations:
+    checked = checker.result()
+    if checked.schema_violations:
+        print(
+            f"\n{len(checked.schema_violations)} Kubernetes schema violation(s) for {version}:",
+            file=sys.stderr,
+        )
+        for violation in checked.schema_violations:
             print(f"  {violation}", file=sys.stderr)
     else:
         print(f"Kubernetes objects valid for {version}.")
-    resources = [resource.to_json() for resource in run.resources]
-    report = check_resources(resources, args.stack, Path(args.project_dir), policy_config)
     print()
-    policies = report_and_exit_code(report)
-    return EXIT_VIOLATION if violations or policies != EXIT_OK else EXIT_OK
+    print(checked.policy_report)
+    if checked.policy_notice:
+        print(checked.policy_notice, file=sys.stderr)
+    failed = checked.schema_violations or checked.policy_exit_code != EXIT_OK
+    return EXIT_VIOLATION if failed else EXIT_OK
+
+
+class _Observer:
+    """Hands each recorded Kubernetes object (and the cluster's version) to the checker at once."""
+
+    def __init__(self, checker: "PlanChecker") -> None:
+        from pavedroad.plan import is_kubernetes_object, kubernetes_version_of, manifest_of
+
+        self.checker = checker
+        self.indices: dict[int, int] = {}  # id of each recorded object → its number
+        self.version_sent = False
+        self.is_object, self.version_of, self.manifest_of = (
+            is_kubernetes_object,
+            kubernetes_version_of,
+            manifest_of,
+        )
+
+    def __call__(self, resource: Any) -> None:
+        if not self.version_sent and (version := self.version_of(resource)) is not None:
+            self.checker.cluster_version(version)
+            self.version_sent = True
+        if self.is_object(resource):
+            index = self.indices[id(resource)] = len(self.indices)
+            self.checker.observe(index, self.manifest_of(resource))
+
+    def index_of(self, resource: Any) -> int:
+        return self.indices[id(resource)]
+
+
+class _BadInput(Exception):
+    """Bad input found outside this process (the pack config, read by the checking process)."""
 
 
 def _shown(path: Path) -> str:

@@ -17,7 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
@@ -29,7 +29,12 @@ from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from pavedroad import lazy_sdk
 from pavedroad.mocks import PlatformMocks
+
+# The provider SDKs' service packages load module by module as the program uses them (see
+# pavedroad/lazy_sdk.py): installed before the program, or anything, imports a provider SDK.
+lazy_sdk.install()
 
 SECRET = "[secret]"
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,10 +131,14 @@ def update_options(request: Any) -> dict[str, Any]:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock resource monitor that keeps every registration request as the engine sees it."""
 
-    def __init__(self, mocks: PlatformMocks) -> None:
+    def __init__(
+        self, mocks: PlatformMocks, on_record: Optional[Callable[[RecordedResource], None]] = None
+    ) -> None:
         super().__init__(mocks)
         self.mocks: PlatformMocks = mocks
         self.recorded: list[RecordedResource] = []
+        # Told of each registration as it is recorded (the plan's checks start on it at once).
+        self.on_record = on_record
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -178,6 +187,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         with self._lock:
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
             self.recorded.append(recorded)
+        if self.on_record is not None:
+            self.on_record(recorded)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=response_object)
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 — the gRPC method name
@@ -223,15 +234,18 @@ def _fast_mock_runtime() -> Iterator[None]:
     original_trace = sdk_resource._get_stack_trace
     sdk_resource._get_stack_trace = lambda: source_pb2.StackTrace()
     loop.set_default_executor(_InlineExecutor())
-    # A plan allocates many small objects that all live until it ends; with the default
-    # thresholds the cyclic collector rescans them over and over (it was ~45% of a 100-tenant
-    # plan). Collect rarely while planning; memory stayed the same, measured in benchmarks/.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
+    # A plan allocates many small objects that all live until it ends, so the cyclic collector
+    # finds little: even collecting rarely (every 50,000 allocations) it spent a fifth of a
+    # 40-tenant plan rescanning survivors. It is off while planning; the cyclic garbage the SDK
+    # leaves (finished tasks) waits until after, which costs about a tenth more peak memory
+    # (841 MiB for the 500-tenant `pavedroad plan`, measured with benchmarks/plan_scale.py).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        if collecting:
+            gc.enable()
         sdk_resource._get_stack_trace = original_trace
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
 
@@ -290,7 +304,14 @@ class PlanEngine:
     """One run of the program for one stack. `recorded` holds what was registered, even when the
     program failed — which is how the tests prove that bad configuration registers nothing."""
 
-    def __init__(self, stack: str, root: Path = ROOT, program: Optional[Path] = None) -> None:
+    def __init__(
+        self,
+        stack: str,
+        root: Path = ROOT,
+        program: Optional[Path] = None,
+        on_record: Optional[Callable[[RecordedResource], None]] = None,
+    ) -> None:
+        self.on_record = on_record
         self.stack = stack
         self.root = root
         self.program = program or ROOT / "__main__.py"
@@ -301,7 +322,9 @@ class PlanEngine:
         (a `ConfigError` for bad configuration)."""
         project = project_name(self.root)
         config, secret_keys = load_stack_config(self.stack, self.root)
-        monitor = RecordingMonitor(PlatformMocks(region=config.get("aws:region", "us-east-1")))
+        monitor = RecordingMonitor(
+            PlatformMocks(region=config.get("aws:region", "us-east-1")), self.on_record
+        )
         self.recorded = monitor.recorded
 
         settings.ROOT.set(None)
@@ -330,5 +353,9 @@ class PlanEngine:
         )
 
 
-def run_program(stack: str, root: Path = ROOT) -> PlanRun:
-    return PlanEngine(stack, root).run()
+def run_program(
+    stack: str,
+    root: Path = ROOT,
+    on_record: Optional[Callable[[RecordedResource], None]] = None,
+) -> PlanRun:
+    return PlanEngine(stack, root, on_record=on_record).run()

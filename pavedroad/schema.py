@@ -74,17 +74,17 @@ def check_manifests(
     manifests: Iterable[dict[str, Any]], kubernetes_version: str
 ) -> list[SchemaViolation]:
     """Strictly validate core objects (unknown fields are errors, as with server-side apply)."""
-    violations = []
-    for manifest in manifests:
-        validator = validator_for(
-            manifest["apiVersion"], manifest["kind"], f"{kubernetes_version}.0"
-        )
-        if validator is None:
-            continue
-        error = jsonschema.exceptions.best_match(validator.iter_errors(manifest))
-        if error is not None:
-            path = ".".join(str(part) for part in error.absolute_path)
-            violations.append(
-                SchemaViolation(describe(manifest), f"{path or '(root)'}: {error.message}")
-            )
-    return violations
+    found = (violation_in(manifest, kubernetes_version) for manifest in manifests)
+    return [violation for violation in found if violation is not None]
+
+
+def violation_in(manifest: dict[str, Any], kubernetes_version: str) -> Optional[SchemaViolation]:
+    """The most relevant schema violation of one object, or None (valid, or a custom resource)."""
+    validator = validator_for(manifest["apiVersion"], manifest["kind"], f"{kubernetes_version}.0")
+    if validator is None:
+        return None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(manifest))
+    if error is None:
+        return None
+    path = ".".join(str(part) for part in error.absolute_path)
+    return SchemaViolation(describe(manifest), f"{path or '(root)'}: {error.message}")
