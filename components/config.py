@@ -33,6 +33,8 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
     ConfigError,
     ConfigIssue,
     Model,
+    check_label_key,
+    check_labels,
     check_pattern,
     issues_from,
     parse_cidr,
@@ -75,14 +77,17 @@ class ExistingVpcConfig(Model):
     @field_validator("vpc_id")
     @classmethod
     def _vpc(cls, value: str) -> str:
-        return check_pattern(value, re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id (vpc-…)")
+        return check_pattern(value, re.compile(r"^vpc-[0-9a-f]{8,17}\Z"), "a VPC id (vpc-…)")
 
     @field_validator("private_subnet_ids", "public_subnet_ids")
     @classmethod
     def _subnets(cls, value: list[str]) -> list[str]:
         for subnet in value:
-            check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-…)")
+            check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}\Z"), "a subnet id (subnet-…)")
         return value
+
+
+AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-?[a-z]\Z")
 
 
 class NetworkConfig(Model):
@@ -94,6 +99,19 @@ class NetworkConfig(Model):
     nat_gateways: Literal["single", "perAz"] = "perAz"
     flow_logs: FlowLogsConfig = FlowLogsConfig()
     existing_vpc: Optional[ExistingVpcConfig] = None
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        for zone in value or []:
+            check_pattern(zone, AVAILABILITY_ZONE, "an availability zone name (e.g. 'eu-west-1a')")
+        repeated = sorted({zone for zone in value or [] if value.count(zone) > 1})
+        if repeated:
+            # Two subnets in one zone: the cluster would claim zone redundancy it does not have.
+            raise ValueError(
+                f"availability zones must be distinct; repeated: {', '.join(repeated)}"
+            )
+        return value
 
     @field_validator("cidr")
     @classmethod
@@ -137,6 +155,17 @@ class TaintConfig(Model):
     value: str = ""
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
 
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        # Kubernetes validates a taint key as a label key (apimachinery IsQualifiedName).
+        return check_label_key(value)
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        return check_pattern(value, LABEL_VALUE, "a taint value (at most 63 characters)")
+
 
 class NodeGroupConfig(Model):
     name: str
@@ -165,9 +194,7 @@ class NodeGroupConfig(Model):
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for label in value.values():
-            check_pattern(label, LABEL_VALUE, "a Kubernetes label value")
-        return value
+        return check_labels(value)
 
     @model_validator(mode="after")
     def _sizes(self) -> "NodeGroupConfig":
@@ -185,8 +212,8 @@ class NodeGroupConfig(Model):
         return self.min_size if self.desired_size is None else self.desired_size
 
 
-SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}\Z")
+IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}\Z")
 # EKS refuses node group names over 63 characters; a name prefix gets 26 characters appended
 # (terraform-plugin-sdk helper/id: UniqueIDSuffixLength).
 NODE_GROUP_NAME_MAX = 63
@@ -254,11 +281,11 @@ class ClusterConfig(Model):
 # --------------------------------------------------------------------------------------------------
 # paved-road:core — the shared services on the cluster
 
-HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-PROMETHEUS_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?(/[-a-z0-9._/]*)?$")
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
+DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+\Z")
+EMAIL = re.compile(r"^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+\.[a-z]{2,}\Z")
+REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[-a-z0-9._/]*)?\Z")
 
 
 class HostedZoneConfig(Model):
@@ -379,7 +406,9 @@ class SsoConfig(Model):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str) -> str:
-        return check_pattern(value, re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https URL")
+        return check_pattern(
+            value, re.compile(r"^https://[\x21-\x2e\x30-\x7e]+(/[\x21-\x7e]*)?\Z"), "an https URL"
+        )
 
 
 class GitOpsIngressConfig(Model):
@@ -875,11 +904,11 @@ def load_platform_config() -> PlatformConfig:
     region = pulumi.Config("aws").get("region")
     if region is None:
         issues.append(ConfigIssue(file, "aws:region", "is required (e.g. 'eu-west-1')"))
-    elif not REGION.match(region):
+    elif not REGION.fullmatch(region):
         issues.append(ConfigIssue(file, "aws:region", f"{region!r} is not an AWS region"))
 
     environment = config.get("environment") or stack
-    if not DNS_LABEL.match(environment) or len(environment) > 20:
+    if not DNS_LABEL.fullmatch(environment) or len(environment) > 20:
         issues.append(
             ConfigIssue(
                 file,

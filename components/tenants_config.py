@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Annotated, Any, Iterable, Optional
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from components.apps_config import AppConfig, app_issues
 from components.config_base import (
@@ -31,7 +31,35 @@ from components.config_base import (
 TENANTS_DIR = "tenants"
 # Namespaces no tenant may claim, besides the platform's own.
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-REPOSITORY = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
+# `repositories` become the AppProject's `sourceRepos`, glob patterns Argo CD matches against
+# Applications' repository URLs. A pattern names a literal host and a literal organisation (the
+# first path segment); wildcards may only follow it, so no pattern reaches another organisation's
+# repositories: `https://github.com/acme/*` and `git@github.com:acme/*.git`, never
+# `https://github.com/*`, `https://*/acme/x` or `https://**`.
+_REPO_HOST = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
+REPOSITORY = re.compile(
+    rf"(?:https://(?P<https>{_REPO_HOST}(?::[0-9]{{1,5}})?)/"
+    rf"|ssh://(?:[A-Za-z0-9._-]+@)?(?P<ssh>{_REPO_HOST}(?::[0-9]{{1,5}})?)/"
+    rf"|git@(?P<scp>{_REPO_HOST}):)"
+    r"(?P<org>[A-Za-z0-9_.~-]+)(?P<rest>/[\x21-\x7e]*)?\Z"
+)
+
+
+def check_repository(value: str) -> str:
+    """An organisation-or-narrower repository pattern (see REPOSITORY)."""
+    match = REPOSITORY.fullmatch(value) if isinstance(value, str) else None
+    segments = [match.group("org"), *(match.group("rest") or "").split("/")] if match else []
+    if not match or {".", ".."} & set(segments):
+        raise ValueError(
+            f"{value!r} is not a repository pattern of one organisation: expected "
+            "https://HOST/ORG/..., ssh://HOST/ORG/... or git@HOST:ORG/... with a literal host and "
+            "organisation and wildcards only after them (e.g. 'https://github.com/acme/*')"
+        )
+    return value
+
+
+# A field holding one repository pattern; errors name the list item (`repositories[1]`).
+Repository = Annotated[str, AfterValidator(check_repository)]
 
 
 def _quantity(value: str) -> str:
@@ -71,7 +99,7 @@ class TenantConfig(Model):
     namespaces: Optional[list[str]] = Field(default=None, min_length=1, max_length=10)
     quota: QuotaConfig = QuotaConfig()
     network: TenantNetworkConfig = TenantNetworkConfig()
-    repositories: list[str] = Field(default_factory=list)
+    repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
 
@@ -104,13 +132,6 @@ class TenantConfig(Model):
             check_pattern(namespace, DNS_LABEL, "a DNS-1123 label")
         if value and len(set(value)) != len(value):
             raise ValueError("namespaces are listed twice")
-        return value
-
-    @field_validator("repositories")
-    @classmethod
-    def _repositories(cls, value: list[str]) -> list[str]:
-        for repository in value:
-            check_pattern(repository, REPOSITORY, "a Git repository URL (https://, ssh:// or git@)")
         return value
 
     @property
@@ -162,7 +183,7 @@ def _stack_entries(
 def _read_tenant_file(root: Path, name: str) -> tuple[Optional[dict[str, Any]], list[ConfigIssue]]:
     relative = f"{TENANTS_DIR}/{name}.yaml"
     path = root / relative
-    if not DNS_LABEL.match(name) or not path.is_file():
+    if not DNS_LABEL.fullmatch(name) or not path.is_file():
         return None, []
     try:
         document = yaml.safe_load(path.read_text())
