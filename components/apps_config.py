@@ -15,9 +15,9 @@ import functools
 import re
 import zoneinfo
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.config_base import (
     QUANTITY,
@@ -155,6 +155,21 @@ def _time_zones() -> frozenset[str]:
     # `localtime` (a distribution's symlink) and `Factory` are files of the database, not zones a
     # CronJob can mean; Kubernetes refuses `Local` itself.
     return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
+
+
+def check_host(value: str) -> str:
+    """A host name as an Ingress rule takes it: lowercase DNS labels, no trailing dot, no
+    wildcard, at most 253 characters. One spelling per name, so hosts compare as strings."""
+    if not isinstance(value, str) or not HOSTNAME.fullmatch(value) or len(value) > 253:
+        raise ValueError(
+            f"{value!r} is not a DNS name (lowercase letters, digits, '-' and dots, "
+            "no trailing dot, at most 253 characters)"
+        )
+    return value
+
+
+# A field holding one host name; errors name the list item (`hosts[1]`).
+Host = Annotated[str, AfterValidator(check_host)]
 
 
 def quantity_value(value: str) -> Decimal:
@@ -412,7 +427,7 @@ class AppConfig(Model):
     @field_validator("host")
     @classmethod
     def _host(cls, value: Optional[str]) -> Optional[str]:
-        return value if value is None else check_pattern(value, HOSTNAME, "a DNS name")
+        return value if value is None else check_host(value)
 
     @field_validator("schedule")
     @classmethod

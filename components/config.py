@@ -577,7 +577,9 @@ def _parse_section(
         return None
 
 
-def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+def _cross_checks(
+    config: PlatformConfig, file: str, entry_of: Optional[dict[str, str]] = None
+) -> list[ConfigIssue]:
     """Rules that span fields or sections, which a single field validator cannot see."""
     issues = []
     network, cluster = config.network, config.cluster
@@ -630,6 +632,7 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     issues.extend(_cluster_checks(config, file))
     issues.extend(_core_checks(config.core, file))
     issues.extend(_tls_checks(config, file))
+    issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -796,7 +799,8 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                     f"longer than {ACM_DOMAIN_NAME_MAX}",
                 )
             )
-        first = served_by.setdefault(host, owner)
+        # One owner per name, whatever its spelling (DNS names are case-insensitive).
+        first = served_by.setdefault(host.lower().rstrip("."), owner)
         if first != owner:
             issues.append(ConfigIssue(where, field, f"{host!r} is already served by {first}"))
 
@@ -844,6 +848,76 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
+def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) -> list[ConfigIssue]:
+    """Every tenant's names are its own: an app's host lies under `*.<tenant>.<zone>` for a
+    configured zone, or the stack granted it to that tenant (`hosts` in the tenant's entry of the
+    stack file). A name is under the most specific tenant subdomain holding it, so nested zones
+    (`example.com` and `shop.example.com`) never give one name to two tenants. Hosts are compared
+    as written: config accepts one spelling (lowercase, no trailing dot), as Kubernetes does."""
+    core = config.core
+    if not core.ingress.enabled:
+        return []
+    zones = [zone.domain for zone in core.dns.zones]
+    subdomains = {f"{t.name}.{zone}": t.name for t in config.tenants for zone in zones}
+
+    def subdomain_owner(host: str) -> Optional[str]:
+        holding = [s for s in subdomains if host.endswith(f".{s}")]
+        return subdomains[max(holding, key=len)] if holding else None
+
+    issues: list[ConfigIssue] = []
+    granted_to: dict[str, str] = {}
+    for tenant in config.tenants:
+        entry = entry_of.get(tenant.name, f"{PROJECT}:tenants")
+        for index, host in enumerate(tenant.hosts):
+            field = f"{entry}.hosts[{index}]"
+            first = granted_to.setdefault(host, tenant.name)
+            owner = subdomain_owner(host)
+            if first != tenant.name:
+                issues.append(
+                    ConfigIssue(file, field, f"{host!r} is already granted to tenant {first!r}")
+                )
+            elif owner not in (None, tenant.name):
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        field,
+                        f"{host!r} is under tenant {owner!r}'s subdomain {owner}.<zone>",
+                    )
+                )
+    gitops = core.gitops
+    if gitops.enabled and gitops.ingress.enabled and gitops.hostname:
+        holder = subdomain_owner(gitops.hostname) or granted_to.get(gitops.hostname)
+        if holder is not None:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{PROJECT}:core.gitops.hostname",
+                    f"{gitops.hostname!r} belongs to tenant {holder!r}; give Argo CD a name "
+                    "outside the tenants' subdomains",
+                )
+            )
+    for tenant in config.tenants:
+        allowed = [f"*.{tenant.name}.{zone}" for zone in zones]
+        for index, app in enumerate(tenant.apps):
+            host = app.host
+            if not serves_ingress(app) or host is None or host in tenant.hosts:
+                continue
+            owner = subdomain_owner(host)
+            if owner == tenant.name:
+                continue
+            where = f"under tenant {owner!r}'s subdomain" if owner else "outside"
+            own = ", ".join(allowed) or f"none: {PROJECT}:core.dns.zones is empty"
+            issues.append(
+                ConfigIssue(
+                    f"tenants/{tenant.name}.yaml",
+                    f"apps[{index}].host",
+                    f"{host!r} is {where} the tenant's names ({own}); another name needs a "
+                    f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
+                )
+            )
+    return issues
+
+
 def _delivery_checks(delivery: DeliveryConfig, core: CoreConfig, file: str) -> list[ConfigIssue]:
     """The analysis provider needs what answers its queries or holds its credentials."""
     if not delivery.enabled:
@@ -877,6 +951,16 @@ def _project_keys() -> list[str]:
 
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{PROJECT}:"))
+
+
+def _tenant_entries(raw: Any) -> dict[str, str]:
+    """Tenant name → its entry's field in the stack file (`paved-road:tenants[2]`)."""
+    entries: dict[str, str] = {}
+    for index, entry in enumerate(raw if isinstance(raw, list) else []):
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str):
+            entries.setdefault(name, f"{PROJECT}:tenants[{index}]")
+    return entries
 
 
 def load_platform_config() -> PlatformConfig:
@@ -938,12 +1022,14 @@ def load_platform_config() -> PlatformConfig:
     )
 
     tenants: list[TenantConfig] = []
+    raw_tenants: Any = None
     if network is not None and cluster is not None and core is not None and delivery is not None:
         from components.core import platform_namespaces
         from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
+        raw_tenants = read_object("tenants")
         tenants, tenant_issues = load_tenants(
-            read_object("tenants"),
+            raw_tenants,
             # Pulumi runs the program in the project directory, beside tenants/.
             root=Path.cwd(),
             stack_file=file,
@@ -973,7 +1059,7 @@ def load_platform_config() -> PlatformConfig:
         delivery=delivery,
         tenants=tuple(_with_default_hosts(tenants, core)),
     )
-    issues.extend(_cross_checks(platform, file))
+    issues.extend(_cross_checks(platform, file, _tenant_entries(raw_tenants)))
     if issues:
         raise ConfigError(issues)
     return platform

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Iterable, Optional
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
-from components.apps_config import AppConfig, app_issues
+from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.config_base import (
     Cidr,
     DNS_LABEL,
@@ -31,6 +31,8 @@ from components.config_base import (
 TENANTS_DIR = "tenants"
 # Namespaces no tenant may claim, besides the platform's own.
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+# The key of a stack file's tenant entry that grants host names (TenantConfig.hosts).
+GRANTED_HOSTS = "hosts"
 # `repositories` become the AppProject's `sourceRepos`, glob patterns Argo CD matches against
 # Applications' repository URLs. A pattern names a literal host and a literal organisation (the
 # first path segment); wildcards may only follow it, so no pattern reaches another organisation's
@@ -102,6 +104,9 @@ class TenantConfig(Model):
     repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
+    # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
+    # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
+    hosts: list[Host] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -137,6 +142,13 @@ class TenantConfig(Model):
     @property
     def namespace_names(self) -> list[str]:
         return list(self.namespaces or [self.name])
+
+    @property
+    def approved_hosts(self) -> list[str]:
+        """The names this tenant's Ingresses may carry: its served apps' hosts (as resolved by
+        config.py) and the names the stack granted it."""
+        served = {app.host for app in self.apps if serves_ingress(app) and app.host}
+        return sorted(served | set(self.hosts))
 
     @property
     def title(self) -> str:
@@ -205,11 +217,21 @@ def _parse_tenant(
 ) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
     """Validate the file alone, then with the stack's overrides: each error names its own file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
+    issues = []
+    if GRANTED_HOSTS in document:
+        issues.append(
+            ConfigIssue(
+                relative,
+                GRANTED_HOSTS,
+                f"is granted by the stack file, not the tenant file: ask the platform team to add "
+                f"the names to tenant {name!r} in {key} of {stack_file}",
+            )
+        )
+        document = {k: v for k, v in document.items() if k != GRANTED_HOSTS}
     try:
         own = TenantConfig.model_validate(document)
     except ValidationError as error:
-        return None, issues_from(error, relative, "", TenantConfig)
-    issues = []
+        return None, [*issues, *issues_from(error, relative, "", TenantConfig)]
     if own.name != name:
         issues.append(
             ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
