@@ -634,3 +634,14 @@ def test_external_dns_publishes_only_the_platforms_ingresses_by_their_hosts() ->
     ]
     annotations = argocd.inputs["values"]["server"]["ingress"]["annotations"]
     assert annotations["paved-road/external-dns"] == "publish"
+
+
+@pytest.mark.parametrize("host", ["*.example.com", "Shop.example.com", "shop.example.com.", "x\n"])
+def test_a_grant_that_is_not_a_host_name_names_the_stack_file(tmp_path: Path, host: str) -> None:
+    message = config_errors(
+        tmp_path,
+        stack=lambda c: c.update(
+            {"paved-road:tenants": ["payments", {"name": "search", "hosts": [host]}, "storefront"]}
+        ),
+    )
+    assert f"{STACK_FILE}: paved-road:tenants[1].hosts[0]: {host!r} is not a DNS name" in message
