@@ -19,7 +19,7 @@ publishes it if the tenant also writes the annotation; staging and production en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 POLICY_NAME = "restrict-ingress-hosts"
 # Every host an Ingress names, in its rules and its TLS section; `[]` when it names none. Each
