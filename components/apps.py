@@ -35,6 +35,7 @@ from components.apps_config import (
     color_workload,
     preview_service,
 )
+from components.kubernetes import DNS_PUBLISH
 
 APP_LABEL = "app.kubernetes.io/name"
 COLOR_LABEL = "paved-road/color"
@@ -350,6 +351,8 @@ def _ingress(
         **certificate_annotation(certificate_arn),
         GROUP_ANNOTATION: ingress_group(target.tenant),
         f"{ALB}/healthcheck-path": app.probes.readiness_path,
+        # The host is the one config.py approved for this tenant: external-dns may publish it.
+        **DNS_PUBLISH,
         **(SKIP_AWAIT if skip_await else {}),
     }
     rule: dict[str, Any] = {

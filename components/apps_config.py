@@ -11,11 +11,13 @@ with file and field, before anything is registered.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.config_base import (
     QUANTITY,
@@ -31,7 +33,7 @@ Color = Literal["blue", "green"]
 
 # DNS-1035 labels (Service names must start with a letter); short enough for every suffix the
 # templates add (`-preview`, `-canary`, `-green`) and for the controllers' generated names.
-APP_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+APP_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?\Z")
 # The distribution reference grammar: [registry[:port]/]path[:tag][@digest].
 _DOMAIN = (
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
@@ -40,26 +42,34 @@ _DOMAIN = (
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE = re.compile(
     rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?\Z"
 )
 # What Argo Rollouts accepts for a pause (an integer of seconds or a Go duration), limited to whole
 # hours, minutes and seconds: anything else the controller reads as invalid.
-DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
-CRON_FIELD = r"[0-9A-Za-z*?/,-]+"
-CRON = re.compile(
-    rf"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|{CRON_FIELD}(\s+{CRON_FIELD}){{4}})$"
+DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?\Z")
+# CronJob schedules as Kubernetes parses them (robfig/cron v3, standard parser: five fields or a
+# descriptor; spec.go bounds, names case-insensitive).
+CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {name: index + 1 for index, name in enumerate(_MONTHS)}),
+    ("day of week", 0, 6, {name: index for index, name in enumerate(_DAYS)}),
 )
-TIME_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
-HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-KAFKA_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
+_CRON_NUMBER = re.compile(r"[0-9]{1,2}\Z")
+HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
+KAFKA_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}\Z")
+HTTP_PATH = re.compile(r"^/[\x21-\x7e]*\Z")
 # Containers run without capabilities, so they cannot bind privileged ports.
 MIN_PORT = 1024
 
 
 def _image(value: str) -> str:
-    match = IMAGE.match(value)
+    match = IMAGE.fullmatch(value)
     if not match:
         raise ValueError(
             f"{value!r} is not an image reference (expected e.g. "
@@ -79,9 +89,92 @@ def _image(value: str) -> str:
     return value
 
 
+def _cron_value(text: str, field: str, low: int, high: int, names: dict[str, int]) -> int:
+    if text.lower() in names:
+        return names[text.lower()]
+    if not _CRON_NUMBER.fullmatch(text):
+        spelled = f" or a name ({', '.join(n.upper() for n in names)})" if names else ""
+        raise ValueError(f"{field} {text!r} is not a number{spelled}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"{field} {value} is outside {low}-{high}")
+    return value
+
+
+def _cron_field(text: str, field: str, low: int, high: int, names: dict[str, int]) -> None:
+    """One field: a list of `*`, `?`, `N`, `N-M`, each optionally `/STEP`."""
+    for part in text.split(","):
+        span, slash, step = part.partition("/")
+        if slash and (not _CRON_NUMBER.fullmatch(step) or int(step) == 0):
+            raise ValueError(f"{field} step {step!r} is not a positive number")
+        if span in ("*", "?"):
+            continue
+        first, dash, last = span.partition("-")
+        start = _cron_value(first, field, low, high, names)
+        if dash and start > _cron_value(last, field, low, high, names):
+            raise ValueError(f"{field} range {span!r} runs backwards")
+
+
+def check_schedule(value: str) -> str:
+    """A CronJob schedule Kubernetes accepts: `@daily`-style or five fields within their ranges
+    (minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or
+    SUN-SAT), so `61 * * * *` is refused here rather than by the API server."""
+    example = "(e.g. '0 3 * * *' or '@hourly')"
+    if not isinstance(value, str) or not value.isascii():
+        raise ValueError(f"{value!r} is not a cron schedule {example}")
+    if value.startswith("@"):
+        if value not in CRON_MACROS:
+            raise ValueError(f"{value!r} is not one of {', '.join(CRON_MACROS)}")
+        return value
+    fields = value.split()
+    if len(fields) != len(CRON_FIELDS) or value != value.strip():
+        raise ValueError(f"{value!r} is not a cron schedule of five fields {example}")
+    for text, (field, low, high, names) in zip(fields, CRON_FIELDS):
+        try:
+            _cron_field(text, field, low, high, names)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a cron schedule: {error}") from None
+    return value
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA time zone of the tz database (the one Python reads: the system's zoneinfo)."""
+    zones = _time_zones()
+    if not zones:
+        raise ValueError(
+            f"{value!r} cannot be checked: this machine has no IANA time zone database "
+            "(install the system's tzdata or Python's tzdata package)"
+        )
+    if not isinstance(value, str) or value not in zones:
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Etc/UTC', 'Europe/Paris')")
+    return value
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # `localtime` (a distribution's symlink) and `Factory` are files of the database, not zones a
+    # CronJob can mean; Kubernetes refuses `Local` itself.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
+
+
+def check_host(value: str) -> str:
+    """A host name as an Ingress rule takes it: lowercase DNS labels, no trailing dot, no
+    wildcard, at most 253 characters. One spelling per name, so hosts compare as strings."""
+    if not isinstance(value, str) or not HOSTNAME.fullmatch(value) or len(value) > 253:
+        raise ValueError(
+            f"{value!r} is not a DNS name (lowercase letters, digits, '-' and dots, "
+            "no trailing dot, at most 253 characters)"
+        )
+    return value
+
+
+# A field holding one host name; errors name the list item (`hosts[1]`).
+Host = Annotated[str, AfterValidator(check_host)]
+
+
 def quantity_value(value: str) -> Decimal:
     """A Kubernetes quantity as a number, to compare requests with limits."""
-    match = re.match(r"^(\d+(?:\.\d+)?)([A-Za-z]*)$", value)
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)", value)
     assert match, value
     number, suffix = Decimal(match.group(1)), match.group(2)
     binary = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
@@ -100,7 +193,7 @@ def quantity_value(value: str) -> Decimal:
 def _duration(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value}s"
-    match = DURATION.match(value) if isinstance(value, str) else None
+    match = DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match or not any(match.groupdict().values()):
         raise ValueError(
             f"{value!r} is not a pause duration (expected e.g. '30s', '5m', '1h' or '1h30m')"
@@ -334,21 +427,17 @@ class AppConfig(Model):
     @field_validator("host")
     @classmethod
     def _host(cls, value: Optional[str]) -> Optional[str]:
-        return value if value is None else check_pattern(value, HOSTNAME, "a DNS name")
+        return value if value is None else check_host(value)
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: Optional[str]) -> Optional[str]:
-        return (
-            value
-            if value is None
-            else check_pattern(value, CRON, "a cron schedule (e.g. '0 3 * * *' or '@hourly')")
-        )
+        return value if value is None else check_schedule(value)
 
     @field_validator("time_zone")
     @classmethod
     def _time_zone(cls, value: str) -> str:
-        return check_pattern(value, TIME_ZONE, "an IANA time zone (e.g. 'Etc/UTC')")
+        return check_time_zone(value)
 
     @property
     def consumer_group(self) -> str:

@@ -33,6 +33,8 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
     ConfigError,
     ConfigIssue,
     Model,
+    check_label_key,
+    check_labels,
     check_pattern,
     issues_from,
     parse_cidr,
@@ -75,14 +77,17 @@ class ExistingVpcConfig(Model):
     @field_validator("vpc_id")
     @classmethod
     def _vpc(cls, value: str) -> str:
-        return check_pattern(value, re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id (vpc-…)")
+        return check_pattern(value, re.compile(r"^vpc-[0-9a-f]{8,17}\Z"), "a VPC id (vpc-…)")
 
     @field_validator("private_subnet_ids", "public_subnet_ids")
     @classmethod
     def _subnets(cls, value: list[str]) -> list[str]:
         for subnet in value:
-            check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-…)")
+            check_pattern(subnet, re.compile(r"^subnet-[0-9a-f]{8,17}\Z"), "a subnet id (subnet-…)")
         return value
+
+
+AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-?[a-z]\Z")
 
 
 class NetworkConfig(Model):
@@ -94,6 +99,19 @@ class NetworkConfig(Model):
     nat_gateways: Literal["single", "perAz"] = "perAz"
     flow_logs: FlowLogsConfig = FlowLogsConfig()
     existing_vpc: Optional[ExistingVpcConfig] = None
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        for zone in value or []:
+            check_pattern(zone, AVAILABILITY_ZONE, "an availability zone name (e.g. 'eu-west-1a')")
+        repeated = sorted({zone for zone in value or [] if value.count(zone) > 1})
+        if repeated:
+            # Two subnets in one zone: the cluster would claim zone redundancy it does not have.
+            raise ValueError(
+                f"availability zones must be distinct; repeated: {', '.join(repeated)}"
+            )
+        return value
 
     @field_validator("cidr")
     @classmethod
@@ -137,6 +155,17 @@ class TaintConfig(Model):
     value: str = ""
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
 
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        # Kubernetes validates a taint key as a label key (apimachinery IsQualifiedName).
+        return check_label_key(value)
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        return check_pattern(value, LABEL_VALUE, "a taint value (at most 63 characters)")
+
 
 class NodeGroupConfig(Model):
     name: str
@@ -165,9 +194,7 @@ class NodeGroupConfig(Model):
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for label in value.values():
-            check_pattern(label, LABEL_VALUE, "a Kubernetes label value")
-        return value
+        return check_labels(value)
 
     @model_validator(mode="after")
     def _sizes(self) -> "NodeGroupConfig":
@@ -185,8 +212,8 @@ class NodeGroupConfig(Model):
         return self.min_size if self.desired_size is None else self.desired_size
 
 
-SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}\Z")
+IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}\Z")
 # EKS refuses node group names over 63 characters; a name prefix gets 26 characters appended
 # (terraform-plugin-sdk helper/id: UniqueIDSuffixLength).
 NODE_GROUP_NAME_MAX = 63
@@ -254,11 +281,11 @@ class ClusterConfig(Model):
 # --------------------------------------------------------------------------------------------------
 # paved-road:core — the shared services on the cluster
 
-HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-PROMETHEUS_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?(/[-a-z0-9._/]*)?$")
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
+DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+\Z")
+EMAIL = re.compile(r"^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+\.[a-z]{2,}\Z")
+REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[-a-z0-9._/]*)?\Z")
 
 
 class HostedZoneConfig(Model):
@@ -379,7 +406,9 @@ class SsoConfig(Model):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str) -> str:
-        return check_pattern(value, re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https URL")
+        return check_pattern(
+            value, re.compile(r"^https://[\x21-\x2e\x30-\x7e]+(/[\x21-\x7e]*)?\Z"), "an https URL"
+        )
 
 
 class GitOpsIngressConfig(Model):
@@ -548,7 +577,9 @@ def _parse_section(
         return None
 
 
-def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+def _cross_checks(
+    config: PlatformConfig, file: str, entry_of: Optional[dict[str, str]] = None
+) -> list[ConfigIssue]:
     """Rules that span fields or sections, which a single field validator cannot see."""
     issues = []
     network, cluster = config.network, config.cluster
@@ -601,6 +632,7 @@ def _cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     issues.extend(_cluster_checks(config, file))
     issues.extend(_core_checks(config.core, file))
     issues.extend(_tls_checks(config, file))
+    issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -767,7 +799,8 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                     f"longer than {ACM_DOMAIN_NAME_MAX}",
                 )
             )
-        first = served_by.setdefault(host, owner)
+        # One owner per name, whatever its spelling (DNS names are case-insensitive).
+        first = served_by.setdefault(host.lower().rstrip("."), owner)
         if first != owner:
             issues.append(ConfigIssue(where, field, f"{host!r} is already served by {first}"))
 
@@ -815,6 +848,76 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
+def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) -> list[ConfigIssue]:
+    """Every tenant's names are its own: an app's host lies under `*.<tenant>.<zone>` for a
+    configured zone, or the stack granted it to that tenant (`hosts` in the tenant's entry of the
+    stack file). A name is under the most specific tenant subdomain holding it, so nested zones
+    (`example.com` and `shop.example.com`) never give one name to two tenants. Hosts are compared
+    as written: config accepts one spelling (lowercase, no trailing dot), as Kubernetes does."""
+    core = config.core
+    if not core.ingress.enabled:
+        return []
+    zones = [zone.domain for zone in core.dns.zones]
+    subdomains = {f"{t.name}.{zone}": t.name for t in config.tenants for zone in zones}
+
+    def subdomain_owner(host: str) -> Optional[str]:
+        holding = [s for s in subdomains if host.endswith(f".{s}")]
+        return subdomains[max(holding, key=len)] if holding else None
+
+    issues: list[ConfigIssue] = []
+    granted_to: dict[str, str] = {}
+    for tenant in config.tenants:
+        entry = entry_of.get(tenant.name, f"{PROJECT}:tenants")
+        for index, host in enumerate(tenant.hosts):
+            field = f"{entry}.hosts[{index}]"
+            first = granted_to.setdefault(host, tenant.name)
+            owner = subdomain_owner(host)
+            if first != tenant.name:
+                issues.append(
+                    ConfigIssue(file, field, f"{host!r} is already granted to tenant {first!r}")
+                )
+            elif owner not in (None, tenant.name):
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        field,
+                        f"{host!r} is under tenant {owner!r}'s subdomain {owner}.<zone>",
+                    )
+                )
+    gitops = core.gitops
+    if gitops.enabled and gitops.ingress.enabled and gitops.hostname:
+        holder = subdomain_owner(gitops.hostname) or granted_to.get(gitops.hostname)
+        if holder is not None:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{PROJECT}:core.gitops.hostname",
+                    f"{gitops.hostname!r} belongs to tenant {holder!r}; give Argo CD a name "
+                    "outside the tenants' subdomains",
+                )
+            )
+    for tenant in config.tenants:
+        allowed = [f"*.{tenant.name}.{zone}" for zone in zones]
+        for index, app in enumerate(tenant.apps):
+            host = app.host
+            if not serves_ingress(app) or host is None or host in tenant.hosts:
+                continue
+            owner = subdomain_owner(host)
+            if owner == tenant.name:
+                continue
+            where = f"under tenant {owner!r}'s subdomain" if owner else "outside"
+            own = ", ".join(allowed) or f"none: {PROJECT}:core.dns.zones is empty"
+            issues.append(
+                ConfigIssue(
+                    f"tenants/{tenant.name}.yaml",
+                    f"apps[{index}].host",
+                    f"{host!r} is {where} the tenant's names ({own}); another name needs a "
+                    f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
+                )
+            )
+    return issues
+
+
 def _delivery_checks(delivery: DeliveryConfig, core: CoreConfig, file: str) -> list[ConfigIssue]:
     """The analysis provider needs what answers its queries or holds its credentials."""
     if not delivery.enabled:
@@ -850,6 +953,16 @@ def _project_keys() -> list[str]:
     return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{PROJECT}:"))
 
 
+def _tenant_entries(raw: Any) -> dict[str, str]:
+    """Tenant name → its entry's field in the stack file (`paved-road:tenants[2]`)."""
+    entries: dict[str, str] = {}
+    for index, entry in enumerate(raw if isinstance(raw, list) else []):
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str):
+            entries.setdefault(name, f"{PROJECT}:tenants[{index}]")
+    return entries
+
+
 def load_platform_config() -> PlatformConfig:
     """Parse and check the selected stack's configuration, or raise one `ConfigError` for all."""
     stack = pulumi.get_stack()
@@ -875,11 +988,11 @@ def load_platform_config() -> PlatformConfig:
     region = pulumi.Config("aws").get("region")
     if region is None:
         issues.append(ConfigIssue(file, "aws:region", "is required (e.g. 'eu-west-1')"))
-    elif not REGION.match(region):
+    elif not REGION.fullmatch(region):
         issues.append(ConfigIssue(file, "aws:region", f"{region!r} is not an AWS region"))
 
     environment = config.get("environment") or stack
-    if not DNS_LABEL.match(environment) or len(environment) > 20:
+    if not DNS_LABEL.fullmatch(environment) or len(environment) > 20:
         issues.append(
             ConfigIssue(
                 file,
@@ -909,12 +1022,14 @@ def load_platform_config() -> PlatformConfig:
     )
 
     tenants: list[TenantConfig] = []
+    raw_tenants: Any = None
     if network is not None and cluster is not None and core is not None and delivery is not None:
         from components.core import platform_namespaces
         from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
+        raw_tenants = read_object("tenants")
         tenants, tenant_issues = load_tenants(
-            read_object("tenants"),
+            raw_tenants,
             # Pulumi runs the program in the project directory, beside tenants/.
             root=Path.cwd(),
             stack_file=file,
@@ -944,7 +1059,7 @@ def load_platform_config() -> PlatformConfig:
         delivery=delivery,
         tenants=tuple(_with_default_hosts(tenants, core)),
     )
-    issues.extend(_cross_checks(platform, file))
+    issues.extend(_cross_checks(platform, file, _tenant_entries(raw_tenants)))
     if issues:
         raise ConfigError(issues)
     return platform

@@ -45,15 +45,21 @@ class ConfigError(pulumi.RunError):
 # --------------------------------------------------------------------------------------------------
 # Value checks shared by the models
 
-_AWS_ACCOUNT = r"\d{12}"
+_AWS_ACCOUNT = r"[0-9]{12}"
 IAM_PRINCIPAL_ARN = re.compile(
-    rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[\w+=,.@/-]{{1,512}}$"
+    rf"^arn:aws(-[a-z]+)*:iam::{_AWS_ACCOUNT}:(role|user)/[A-Za-z0-9_+=,.@/-]{{1,512}}\Z"
 )
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]\Z")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+\Z")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?\Z")
+# Kubernetes label values and the name part of label keys: at most 63 ASCII characters,
+# alphanumeric at both ends (apimachinery validation.IsValidLabelValue / IsQualifiedName).
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\Z")
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
+# A DNS-1123 subdomain: the optional prefix of a label key, at most 253 characters.
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+DNS_SUBDOMAIN_MAX = 253
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1,
@@ -119,9 +125,41 @@ def zone_for(host: str, domains: Iterable[str]) -> Optional[str]:
 
 
 def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:
-    if not pattern.match(value):
+    # fullmatch: `$` would let a trailing newline through; patterns also end in \Z.
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{value!r} is not {what}")
     return value
+
+
+def check_label_key(key: str) -> str:
+    """A Kubernetes label key: `[prefix/]name`, the prefix a DNS subdomain of at most 253
+    characters, the name at most 63 (apimachinery validation.IsQualifiedName)."""
+    what = (
+        "a Kubernetes label key ([prefix/]name: the name at most 63 letters, digits, '-', '_', "
+        "'.', alphanumeric at both ends; the prefix a DNS subdomain of at most 253 characters)"
+    )
+    if not isinstance(key, str):
+        raise ValueError(f"{key!r} is not {what}")
+    prefix, slash, name = key.rpartition("/")
+    if slash and (
+        not DNS_SUBDOMAIN.fullmatch(prefix) or len(prefix) > DNS_SUBDOMAIN_MAX or "/" in prefix
+    ):
+        raise ValueError(f"{key!r} is not {what}")
+    if not LABEL_NAME.fullmatch(name):
+        raise ValueError(f"{key!r} is not {what}")
+    return key
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Every key a label key and every value a label value (at most 63 characters, or empty)."""
+    for key, value in labels.items():
+        check_label_key(key)
+        if not isinstance(value, str) or not LABEL_VALUE.fullmatch(value):
+            raise ValueError(
+                f"label {key!r}: {value!r} is not a Kubernetes label value (at most 63 letters, "
+                "digits, '-', '_', '.', alphanumeric at both ends, or empty)"
+            )
+    return labels
 
 
 class Model(BaseModel):

@@ -13,3 +13,9 @@ MANAGED_BY_LABELS: Mapping[str, str] = MappingProxyType(
 # Every object that belongs to a tenant carries its name under this label; network policies and
 # admission policies select tenants by it.
 TENANT_LABEL = "paved-road/tenant"
+
+# external-dns publishes only Ingresses carrying this annotation (its `--annotation-filter`); the
+# platform sets it on the Ingresses it renders. A tenant can write it too, so it is a filter, not
+# a guard: Kyverno's `restrict-ingress-hosts` holds a tenant's Ingresses to its approved names.
+DNS_PUBLISH_ANNOTATION = "paved-road/external-dns"
+DNS_PUBLISH: Mapping[str, str] = MappingProxyType({DNS_PUBLISH_ANNOTATION: "publish"})

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from components.cluster import SecureCluster, SecureClusterArgs
 from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
+from components.core.ingress_hosts import TenantHosts
 from components.core.base import ClusterContext
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
@@ -77,6 +78,12 @@ class Platform(pulumi.ComponentResource):
                 config=config.core,
                 extra_platform_namespaces=(
                     tuple(DELIVERY_NAMESPACES) if config.delivery.enabled else ()
+                ),
+                tenant_hosts=tuple(
+                    TenantHosts(
+                        tenant.name, tuple(tenant.namespace_names), tuple(tenant.approved_hosts)
+                    )
+                    for tenant in config.tenants
                 ),
             ),
             opts=child,

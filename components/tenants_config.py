@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Annotated, Any, Iterable, Optional
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
-from components.apps_config import AppConfig, app_issues
+from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.config_base import (
     Cidr,
     DNS_LABEL,
@@ -31,7 +31,37 @@ from components.config_base import (
 TENANTS_DIR = "tenants"
 # Namespaces no tenant may claim, besides the platform's own.
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-REPOSITORY = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
+# The key of a stack file's tenant entry that grants host names (TenantConfig.hosts).
+GRANTED_HOSTS = "hosts"
+# `repositories` become the AppProject's `sourceRepos`, glob patterns Argo CD matches against
+# Applications' repository URLs. A pattern names a literal host and a literal organisation (the
+# first path segment); wildcards may only follow it, so no pattern reaches another organisation's
+# repositories: `https://github.com/acme/*` and `git@github.com:acme/*.git`, never
+# `https://github.com/*`, `https://*/acme/x` or `https://**`.
+_REPO_HOST = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
+REPOSITORY = re.compile(
+    rf"(?:https://(?P<https>{_REPO_HOST}(?::[0-9]{{1,5}})?)/"
+    rf"|ssh://(?:[A-Za-z0-9._-]+@)?(?P<ssh>{_REPO_HOST}(?::[0-9]{{1,5}})?)/"
+    rf"|git@(?P<scp>{_REPO_HOST}):)"
+    r"(?P<org>[A-Za-z0-9_.~-]+)(?P<rest>/[\x21-\x7e]*)?\Z"
+)
+
+
+def check_repository(value: str) -> str:
+    """An organisation-or-narrower repository pattern (see REPOSITORY)."""
+    match = REPOSITORY.fullmatch(value) if isinstance(value, str) else None
+    segments = [match.group("org"), *(match.group("rest") or "").split("/")] if match else []
+    if not match or {".", ".."} & set(segments):
+        raise ValueError(
+            f"{value!r} is not a repository pattern of one organisation: expected "
+            "https://HOST/ORG/..., ssh://HOST/ORG/... or git@HOST:ORG/... with a literal host and "
+            "organisation and wildcards only after them (e.g. 'https://github.com/acme/*')"
+        )
+    return value
+
+
+# A field holding one repository pattern; errors name the list item (`repositories[1]`).
+Repository = Annotated[str, AfterValidator(check_repository)]
 
 
 def _quantity(value: str) -> str:
@@ -71,9 +101,12 @@ class TenantConfig(Model):
     namespaces: Optional[list[str]] = Field(default=None, min_length=1, max_length=10)
     quota: QuotaConfig = QuotaConfig()
     network: TenantNetworkConfig = TenantNetworkConfig()
-    repositories: list[str] = Field(default_factory=list)
+    repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
+    # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
+    # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
+    hosts: list[Host] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -106,16 +139,16 @@ class TenantConfig(Model):
             raise ValueError("namespaces are listed twice")
         return value
 
-    @field_validator("repositories")
-    @classmethod
-    def _repositories(cls, value: list[str]) -> list[str]:
-        for repository in value:
-            check_pattern(repository, REPOSITORY, "a Git repository URL (https://, ssh:// or git@)")
-        return value
-
     @property
     def namespace_names(self) -> list[str]:
         return list(self.namespaces or [self.name])
+
+    @property
+    def approved_hosts(self) -> list[str]:
+        """The names this tenant's Ingresses may carry: its served apps' hosts (as resolved by
+        config.py) and the names the stack granted it."""
+        served = {app.host for app in self.apps if serves_ingress(app) and app.host}
+        return sorted(served | set(self.hosts))
 
     @property
     def title(self) -> str:
@@ -162,7 +195,7 @@ def _stack_entries(
 def _read_tenant_file(root: Path, name: str) -> tuple[Optional[dict[str, Any]], list[ConfigIssue]]:
     relative = f"{TENANTS_DIR}/{name}.yaml"
     path = root / relative
-    if not DNS_LABEL.match(name) or not path.is_file():
+    if not DNS_LABEL.fullmatch(name) or not path.is_file():
         return None, []
     try:
         document = yaml.safe_load(path.read_text())
@@ -184,11 +217,21 @@ def _parse_tenant(
 ) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
     """Validate the file alone, then with the stack's overrides: each error names its own file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
+    issues = []
+    if GRANTED_HOSTS in document:
+        issues.append(
+            ConfigIssue(
+                relative,
+                GRANTED_HOSTS,
+                f"is granted by the stack file, not the tenant file: ask the platform team to add "
+                f"the names to tenant {name!r} in {key} of {stack_file}",
+            )
+        )
+        document = {k: v for k, v in document.items() if k != GRANTED_HOSTS}
     try:
         own = TenantConfig.model_validate(document)
     except ValidationError as error:
-        return None, issues_from(error, relative, "", TenantConfig)
-    issues = []
+        return None, [*issues, *issues_from(error, relative, "", TenantConfig)]
     if own.name != name:
         issues.append(
             ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")

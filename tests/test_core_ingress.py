@@ -348,7 +348,10 @@ def test_every_zone_gets_its_own_solver_and_only_its_arn(tmp_path: Path) -> None
         assert [as_list(s["Resource"]) for s in scoped] == [arns]
     dns = values_of(run, "paved-road:core:ExternalDns")
     assert dns["domainFilters"] == [DOMAIN, "api.example.org"]
-    assert dns["extraArgs"] == [f"--zone-id-filter={z['id']}" for z in zones]
+    assert dns["extraArgs"] == [
+        *(f"--zone-id-filter={z['id']}" for z in zones),
+        "--ignore-hostname-annotation",
+    ]
 
 
 def test_staging_issuer_uses_the_staging_directory() -> None:
@@ -391,9 +394,9 @@ def test_external_dns_manages_only_the_configured_zone_for_this_environment(
 ) -> None:
     values = values_of(plan, DNS)
     assert values["provider"] == {"name": "aws"}
-    assert values["sources"] == ["service", "ingress"]
+    assert values["sources"] == ["ingress"]
     assert values["domainFilters"] == [DOMAIN]
-    assert values["extraArgs"] == [f"--zone-id-filter={ZONE_ID}"]
+    assert values["extraArgs"] == [f"--zone-id-filter={ZONE_ID}", "--ignore-hostname-annotation"]
     assert values["registry"] == "txt" and values["txtOwnerId"] == PREFIX
     assert values["policy"] == "upsert-only"
     assert {"name": "AWS_DEFAULT_REGION", "value": "eu-west-1"} in values["env"]

@@ -46,6 +46,7 @@ BASELINE = {
     "require-tenant-label",
     "restrict-image-registries",
     "restrict-ingress-group",
+    "restrict-ingress-hosts",
 }
 ACCOUNT = "123456789012"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}

@@ -284,9 +284,12 @@ def test_argocd_certificate_can_be_discovered_by_host(tmp_path: Path) -> None:
 
 
 def project_with_app(tmp_path: Path, app: dict[str, Any]) -> Path:
-    """The dev stack plus a tenant `bad` running one api-service."""
+    """The dev stack plus a tenant `bad` running one api-service; the stack grants `bad` its
+    app's host (a name outside `*.bad.<zone>` needs the grant)."""
     config = copy.deepcopy(stack_config("dev"))
-    config["paved-road:tenants"].append("bad")
+    config["paved-road:tenants"].append(
+        {"name": "bad", "hosts": [app["host"]]} if "host" in app else "bad"
+    )
     root = make_project(tmp_path, config, "dev")
     document = {
         "name": "bad",
@@ -336,7 +339,7 @@ def test_a_host_in_a_nested_zone_is_validated_in_the_most_specific_zone(tmp_path
     )
     root = make_project(tmp_path, config, "dev")
     document = yaml.safe_load((root / "tenants" / "search.yaml").read_text())
-    document["apps"][0]["host"] = "search.api.dev.paved-road.example"
+    document["apps"][0]["host"] = "web.search.api.dev.paved-road.example"
     (root / "tenants" / "search.yaml").write_text(yaml.safe_dump(document))
     plan = PlanEngine("dev", root).run()
     record = by_name(plan, RECORD, "search/search-api/ingress/certificate-validation-record")
@@ -360,10 +363,18 @@ def test_hosts_acm_cannot_certify_or_served_twice_are_config_errors(tmp_path: Pa
             }
         )
     )
-    # Tenants are checked in name order: the second claim of the host is the one reported.
-    ((file, field, message),) = config_issues(root)
-    assert (file, field) == ("tenants/search.yaml", "apps[0].host")
-    assert message == f"{taken!r} is already served by app 'api' of tenant 'bad'"
+    # Tenants are checked in name order: the second claim of the host is the one reported (and
+    # `bad` may not take a name under search's subdomain in the first place).
+    issues = config_issues(root)
+    assert (
+        "tenants/search.yaml",
+        "apps[0].host",
+        f"{taken!r} is already served by app 'api' of tenant 'bad'",
+    ) in issues
+    assert [(f, i) for f, i, _ in issues] == [
+        ("tenants/bad.yaml", "apps[0].host"),
+        ("tenants/search.yaml", "apps[0].host"),
+    ]
 
 
 def test_an_api_service_needs_a_host_when_no_zone_can_name_one(tmp_path: Path) -> None:

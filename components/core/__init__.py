@@ -36,6 +36,7 @@ from components.core import (
     secrets,
 )
 from components.core.base import ClusterContext
+from components.core.ingress_hosts import TenantHosts
 
 
 def platform_namespaces(config: CoreConfig) -> list[str]:
@@ -60,6 +61,9 @@ class CoreServicesArgs:
     # Platform namespaces of the layers above (the rollout controller's), as plain names: the
     # secrets store serves them and the baseline policies skip them, as for core's own.
     extra_platform_namespaces: tuple[str, ...] = ()
+    # Each tenant's namespaces and approved host names, as plain data: admission holds tenants'
+    # Ingresses to them.
+    tenant_hosts: tuple[TenantHosts, ...] = ()
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -176,7 +180,9 @@ class CoreServices(pulumi.ComponentResource):
         if config.policy.enabled:
             engine = policy.PolicyEngine(
                 "policy",
-                policy.PolicyArgs(context, config.policy, self.platform_namespaces),
+                policy.PolicyArgs(
+                    context, config.policy, self.platform_namespaces, args.tenant_hosts
+                ),
                 after_ingress,
             )
             self.admission_policies = list(engine.policies)

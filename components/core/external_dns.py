@@ -1,4 +1,12 @@
-"""DNS: external-dns publishes the hostnames of Ingresses and Services into Route 53.
+"""DNS: external-dns publishes the hostnames of the platform's Ingresses into Route 53.
+
+It publishes only names the platform approved: Ingresses carrying the platform's
+`paved-road/external-dns: publish` annotation (`annotationFilter`, set on app Ingresses and Argo
+CD's), their rules' and TLS hosts only (`--ignore-hostname-annotation`), no Services. The
+annotation alone proves nothing, since a tenant with `edit` can write it; what holds the names is
+config.py (an app's host lies under `*.<tenant>.<zone>` or is granted by the stack, and is unique)
+and Kyverno's `restrict-ingress-hosts`, which admits in a tenant's namespaces only Ingresses whose
+hosts are that tenant's approved names.
 
 It sees only the configured hosted zones, twice over: the chart's `domainFilters` and one
 `--zone-id-filter` per zone keep it from even listing records elsewhere, and its IRSA role may read
@@ -26,12 +34,17 @@ from components.core.base import (
     resources,
 )
 from components.iam import allow, policy_document
+from components.kubernetes import DNS_PUBLISH
 from components.versions import CHARTS
 
 NAMESPACES = ("external-dns",)
 NAMESPACE = NAMESPACES[0]
 SERVICE_ACCOUNT = "external-dns"
-SOURCES = ("service", "ingress")
+# Ingresses only: the platform names nothing through Services, and a Service's name would come
+# from an annotation any tenant with `edit` can write.
+SOURCES = ("ingress",)
+# Label-selector syntax over annotations (`--annotation-filter`): only the platform's Ingresses.
+ANNOTATION_FILTER = ",".join(f"{key}={value}" for key, value in sorted(DNS_PUBLISH.items()))
 
 # The chart's defaults (already `restricted`), restated so the plan shows them.
 RESTRICTED_POD: dict[str, Any] = {
@@ -126,7 +139,14 @@ def chart_values(
         "registry": "txt",
         "txtOwnerId": context.prefix,
         "domainFilters": [zone.domain for zone in zones],
-        "extraArgs": [f"--zone-id-filter={zone.id}" for zone in zones],
+        "annotationFilter": ANNOTATION_FILTER,
+        "extraArgs": [
+            *(f"--zone-id-filter={zone.id}" for zone in zones),
+            # Names come from an Ingress's rules and TLS hosts (which Kyverno holds to the
+            # tenant's approved names), never from its `external-dns.alpha.kubernetes.io/hostname`
+            # annotation, which would publish any name past that check.
+            "--ignore-hostname-annotation",
+        ],
         "env": [{"name": "AWS_DEFAULT_REGION", "value": context.region}],
         "serviceAccount": {
             "create": True,

@@ -31,7 +31,7 @@ from components.core.base import (
     resources,
 )
 from components.core.secrets import platform_secret_prefix
-from components.kubernetes import MANAGED_BY_LABELS
+from components.kubernetes import DNS_PUBLISH, MANAGED_BY_LABELS
 from components.versions import CHARTS
 
 NAMESPACES = ("argocd",)
@@ -210,6 +210,8 @@ def server_ingress(
         **https_annotations(ingress.scheme, tags),
         **certificate_annotation(certificate_arn),
         f"{ALB}/backend-protocol": "HTTPS",
+        # The platform's own name: external-dns publishes only Ingresses carrying this.
+        **DNS_PUBLISH,
     }
     if ingress.inbound_cidrs:
         annotations[f"{ALB}/inbound-cidrs"] = ",".join(ingress.inbound_cidrs)

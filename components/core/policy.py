@@ -30,6 +30,8 @@ import pulumi_kubernetes as k8s
 
 from components.alb import GROUP_ANNOTATION, ingress_group
 from components.config import PolicyConfig
+from components.core import ingress_hosts
+from components.core.ingress_hosts import TenantHosts
 from components.core.base import (
     ordered_after,
     ClusterContext,
@@ -66,6 +68,8 @@ class PolicyArgs:
     context: ClusterContext
     config: PolicyConfig
     platform_namespaces: list[str]
+    # Each tenant's namespaces and approved host names (restrict-ingress-hosts).
+    tenant_hosts: Sequence[TenantHosts] = ()
 
 
 class PolicyEngine(pulumi.ComponentResource):
@@ -109,6 +113,8 @@ class PolicyEngine(pulumi.ComponentResource):
             disallow_default_namespace(rules),
             restrict_ingress_group(rules),
         ]
+        if args.tenant_hosts:
+            baseline.append(restrict_ingress_hosts(rules, args.tenant_hosts))
         self.policies = [
             cluster_policy(name, policy, release, parent=self, provider=context.provider)
             for policy in baseline
@@ -512,6 +518,29 @@ def restrict_ingress_group(rules: RuleSettings) -> BaselinePolicy:
         ),
         annotations={"policies.kyverno.io/subject": "Ingress"},
         rules=[rule],
+    )
+
+
+def restrict_ingress_hosts(rules: RuleSettings, tenants: Sequence[TenantHosts]) -> BaselinePolicy:
+    """Tenants' Ingresses name only their approved hosts (components/core/ingress_hosts.py)."""
+    host_rules = [
+        rules.rule(
+            ingress_hosts.rule_name(tenant.tenant),
+            ["Ingress"],
+            ingress_hosts.message(tenant),
+            ingress_hosts.deny(tenant),
+            match=ingress_hosts.match(tenant),
+        )
+        for tenant in sorted(tenants, key=lambda t: t.tenant)
+    ]
+    return BaselinePolicy(
+        name=ingress_hosts.POLICY_NAME,
+        title="Restrict Ingress Hosts",
+        category="Multi-Tenancy",
+        severity="high",
+        description=ingress_hosts.DESCRIPTION,
+        annotations={"policies.kyverno.io/subject": "Ingress"},
+        rules=host_rules,
     )
 
 
