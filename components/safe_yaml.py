@@ -247,8 +247,8 @@ class _Loader(yaml.SafeLoader):
         if self.expanded > MAX_NODES:
             raise _Fatal(
                 mark,
-                f"more than {MAX_NODES} values once aliases are expanded "
-                "(an alias bomb?): refused",
+                f"more than {MAX_NODES} values (aliases counted at their expanded size): "
+                "refused",
             )
 
 
