@@ -286,6 +286,15 @@ stack_case(
     "config:\n  aws:region: !!python/name:os.system\n",
     "line 2",
 )
+stack_case(
+    "timestamp tag in a stack",
+    "yaml",
+    "config:\n  aws:region: eu-west-1\n  paved-road:network: {cidr: !!timestamp 2024-01-01}\n",
+    "config.paved-road:network.cidr",
+)
+stack_case(
+    "binary tag in a stack", "yaml", "config:\n  aws:region: !!binary ZXUtd2VzdC0x\n", "line 2"
+)
 tenant_case("local tag", "yaml", SEARCH + "displayName: !Ref Something\n", "displayName")
 tenant_case("set tag", "yaml", SEARCH + "viewers: !!set {a, b}\n", "viewers")
 tenant_case("bool tag on text", "yaml", SEARCH + "decommission: !!bool maybe\n", "line 4")
