@@ -640,8 +640,7 @@ def _cross_checks(
                 if app.needs_rollout:
                     issues.append(
                         ConfigIssue(
-                            f"tenants/{tenant.name}.yaml",
-                            f"apps[{index}].release.strategy",
+                            *tenant.source(f"apps[{index}].release.strategy"),
                             f"app {app.name!r} is released by Argo Rollouts, but "
                             f"{PROJECT}:delivery.enabled is false in {file}; use strategy "
                             "'serviceSwitch' or turn delivery on",
@@ -828,11 +827,10 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     if not core.ingress.enabled:
         return issues
     for tenant in config.tenants:
-        tenant_file = f"tenants/{tenant.name}.yaml"
         for index, app in enumerate(tenant.apps):
             if not serves_ingress(app):
                 continue
-            field = f"apps[{index}].host"
+            tenant_file, field = tenant.source(f"apps[{index}].host")
             if app.host is None:
                 issues.append(
                     ConfigIssue(
@@ -1022,28 +1020,29 @@ def load_platform_config() -> PlatformConfig:
     )
 
     tenants: list[TenantConfig] = []
-    raw_tenants: Any = None
-    if network is not None and cluster is not None and core is not None and delivery is not None:
-        from components.core import platform_namespaces
-        from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
+    # Tenant files are checked even when a stack section failed, so one run lists every problem;
+    # without a valid core section the platform's namespaces are unknown, and only the system
+    # and delivery namespaces are reserved (the rest is checked once core parses).
+    from components.core import platform_namespaces
+    from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
-        raw_tenants = read_object("tenants")
-        tenants, tenant_issues = load_tenants(
-            raw_tenants,
-            # Pulumi runs the program in the project directory, beside tenants/.
-            root=Path.cwd(),
-            stack_file=file,
-            key=f"{PROJECT}:tenants",
-            # Delivery's namespace stays the platform's even while delivery is off, so switching
-            # it on later never collides with a team's namespace.
-            reserved_namespaces=[
-                *platform_namespaces(core.resolved(bool(production_raw))),
-                *DELIVERY_NAMESPACES,
-            ],
-            # Principals with a platform access entry: a tenant cannot claim them again.
-            admins=[*cluster.admins, *filter(None, [cluster.deploy_role_arn])],
-        )
-        issues.extend(tenant_issues)
+    raw_tenants = read_object("tenants")
+    tenants, tenant_issues = load_tenants(
+        raw_tenants,
+        # Pulumi runs the program in the project directory, beside tenants/.
+        root=Path.cwd(),
+        stack_file=file,
+        key=f"{PROJECT}:tenants",
+        # Delivery's namespace stays the platform's even while delivery is off, so switching
+        # it on later never collides with a team's namespace.
+        reserved_namespaces=[
+            *(platform_namespaces(core.resolved(bool(production_raw))) if core else []),
+            *DELIVERY_NAMESPACES,
+        ],
+        # Principals with a platform access entry: a tenant cannot claim them again.
+        admins=[*cluster.admins, *filter(None, [cluster.deploy_role_arn])] if cluster else [],
+    )
+    issues.extend(tenant_issues)
 
     if issues or network is None or cluster is None or core is None or delivery is None:
         raise ConfigError(issues)

@@ -15,6 +15,8 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.safe_yaml import sanitize
+
 # --------------------------------------------------------------------------------------------------
 # Errors
 
@@ -28,7 +30,9 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        # Values in messages come from input files: one line each, bounded, control characters
+        # escaped, so a hostile file can neither forge lines in CI's log nor flood it.
+        return f"{sanitize(self.file, 120)}: {sanitize(self.field, 160)}: {sanitize(self.message, 400)}"
 
 
 class ConfigError(pulumi.RunError):

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Optional
 
-import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator
 
+from components import safe_yaml
 from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.config_base import (
     Cidr,
@@ -139,6 +139,23 @@ class TenantConfig(Model):
             raise ValueError("namespaces are listed twice")
         return value
 
+    # Where the stack file overrides this tenant: (stack file, `paved-road:tenants[i]`, overrides).
+    _source: Optional[tuple[str, str, dict[str, Any]]] = PrivateAttr(default=None)
+
+    def source(self, field: str) -> tuple[str, str]:
+        """The file a field's value came from and the field as named there: the stack file for an
+        overridden field (`paved-road:tenants[1].apps[0].host`), else the tenant's own file."""
+        if self._source is not None:
+            stack_file, where, overrides = self._source
+            loc = tuple(
+                int(part) if part.isdigit() else part
+                for part in re.split(r"[.\[\]]+", field)
+                if part
+            )
+            if _overridden(overrides, loc):
+                return stack_file, f"{where}.{field}"
+        return f"{TENANTS_DIR}/{self.name}.yaml", field
+
     @property
     def namespace_names(self) -> list[str]:
         return list(self.namespaces or [self.name])
@@ -193,18 +210,35 @@ def _stack_entries(
 
 
 def _read_tenant_file(root: Path, name: str) -> tuple[Optional[dict[str, Any]], list[ConfigIssue]]:
+    """The tenant's own file through the safe loader (regular file inside the project, bounded,
+    strict YAML); (None, []) when there is no such file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
-    path = root / relative
-    if not DNS_LABEL.fullmatch(name) or not path.is_file():
+    if not DNS_LABEL.fullmatch(name):
         return None, []
     try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        message = f"not valid YAML ({error})".replace("\n", " ")
-        return None, [ConfigIssue(relative, "(file)", message)]
+        document = safe_yaml.load_file(root, relative)
+    except safe_yaml.MissingFileError:
+        return None, []
+    except safe_yaml.InputFileError as error:
+        return None, [
+            ConfigIssue(relative, problem.where, problem.message) for problem in error.problems
+        ]
     if not isinstance(document, dict):
         return None, [ConfigIssue(relative, "(file)", "expected a mapping of tenant fields")]
     return document, []
+
+
+def _overridden(overrides: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """Whether the value at `loc` (a pydantic error location, camelCase keys) comes from the stack
+    file's overrides: a mapping override merges key by key, anything else replaces the whole."""
+    current: Any = overrides
+    for part in loc:
+        if not isinstance(current, dict):
+            return True
+        if part not in current:
+            return False
+        current = current[part]
+    return True
 
 
 def _parse_tenant(
@@ -217,7 +251,9 @@ def _parse_tenant(
 ) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
     """Validate the file alone, then with the stack's overrides: each error names its own file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
-    issues = []
+    where = f"{key}[{index}]"
+    own: Optional[TenantConfig] = None
+    issues: list[ConfigIssue] = []
     if GRANTED_HOSTS in document:
         issues.append(
             ConfigIssue(
@@ -231,42 +267,51 @@ def _parse_tenant(
     try:
         own = TenantConfig.model_validate(document)
     except ValidationError as error:
-        return None, [*issues, *issues_from(error, relative, "", TenantConfig)]
-    if own.name != name:
-        issues.append(
-            ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
-        )
-    issues.extend(app_issues(own.apps, own.namespace_names, relative))
+        issues.extend(issues_from(error, relative, "", TenantConfig))
+    if own is not None:
+        if own.name != name:
+            issues.append(
+                ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
+            )
+        issues.extend(app_issues(own.apps, own.namespace_names, relative))
     if not overrides:
         return (None if issues else own), issues
     try:
         merged = TenantConfig.model_validate(_deep_merge(document, overrides))
     except ValidationError as error:
-        for issue in issues_from(error, stack_file, f"{key}[{index}]", TenantConfig):
-            issues.append(issue)
+        # Each error belongs to the file its value came from: an overridden field is the stack
+        # file's; the tenant file's own errors were reported above.
+        for detail, issue in zip(
+            error.errors(), issues_from(error, stack_file, where, TenantConfig)
+        ):
+            loc = tuple(detail["loc"])
+            if _overridden(overrides, loc) if loc else own is not None:
+                issues.append(issue)
         return None, issues
     if {"apps", "namespaces"} & set(overrides):
-        where = f"{key}[{index}]"
         issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
-    return (None if issues else merged), issues
+    if issues:
+        return None, issues
+    merged._source = (stack_file, where, overrides)
+    return merged, issues
 
 
 def _conflicts(
     tenants: list[TenantConfig],
     reserved: Iterable[str],
     admins: Iterable[str],
+    listed: Iterable[str] = (),
 ) -> list[ConfigIssue]:
-    """What no single file can see: shared namespaces, unknown peers, one principal twice."""
+    """What no single file can see: shared namespaces, unknown peers, one principal twice.
+    `listed`: every tenant the stack names, including those whose files failed to parse."""
     issues = []
-    file_of = {t.name: f"{TENANTS_DIR}/{t.name}.yaml" for t in tenants}
-    names = set(file_of)
+    names = {t.name for t in tenants} | set(listed)
     reserved = set(reserved) | set(SYSTEM_NAMESPACES)
     claimed: dict[str, str] = {}
     principals: dict[str, str] = {arn: "the platform admins" for arn in admins}
     for tenant in tenants:
-        file = file_of[tenant.name]
         for index, namespace in enumerate(tenant.namespace_names):
-            field = f"namespaces[{index}]" if tenant.namespaces else "name"
+            file, field = tenant.source(f"namespaces[{index}]" if tenant.namespaces else "name")
             if namespace in reserved:
                 issues.append(
                     ConfigIssue(file, field, f"{namespace!r} is reserved for the platform")
@@ -287,21 +332,17 @@ def _conflicts(
             claimed.setdefault(namespace, tenant.name)
         for index, peer in enumerate(tenant.network.allow_from):
             if peer not in names:
-                issues.append(
-                    ConfigIssue(
-                        file,
-                        f"network.allowFrom[{index}]",
-                        f"{peer!r} is not a tenant of this stack",
-                    )
-                )
+                file, field = tenant.source(f"network.allowFrom[{index}]")
+                issues.append(ConfigIssue(file, field, f"{peer!r} is not a tenant of this stack"))
         for role in ("owners", "developers", "viewers"):
             for index, arn in enumerate(getattr(tenant, role)):
+                file, field = tenant.source(f"{role}[{index}]")
                 holder = principals.setdefault(arn, f"tenant {tenant.name!r}")
                 if holder != f"tenant {tenant.name!r}":
                     issues.append(
                         ConfigIssue(
                             file,
-                            f"{role}[{index}]",
+                            field,
                             f"{arn} already has cluster access through {holder}; "
                             "an IAM principal can hold one EKS access entry",
                         )
@@ -309,9 +350,7 @@ def _conflicts(
                 elif (
                     sum(arn in getattr(tenant, r) for r in ("owners", "developers", "viewers")) > 1
                 ):
-                    issues.append(
-                        ConfigIssue(file, f"{role}[{index}]", f"{arn} is listed in two roles")
-                    )
+                    issues.append(ConfigIssue(file, field, f"{arn} is listed in two roles"))
                     break
     return issues
 
@@ -345,6 +384,8 @@ def load_tenants(
         issues.extend(tenant_issues)
         if tenant is not None:
             tenants.append(tenant)
-    if not issues:
-        issues.extend(_conflicts(tenants, reserved_namespaces, admins))
+    # Cross-tenant checks run even when a file failed, so one run lists every problem; a tenant
+    # whose file failed still counts as listed (a peer naming it is not an unknown tenant).
+    listed = [name for _, name, _ in entries]
+    issues.extend(_conflicts(tenants, reserved_namespaces, admins, listed))
     return sorted(tenants, key=lambda t: t.name), issues

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import gc
 import json
+import re
 import runpy
 import sys
 import threading
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
@@ -29,6 +29,7 @@ from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from components import safe_yaml
 from pavedroad import lazy_sdk
 from pavedroad.mocks import PlatformMocks
 
@@ -38,6 +39,8 @@ lazy_sdk.install()
 
 SECRET = "[secret]"
 ROOT = Path(__file__).resolve().parent.parent
+# Where Pulumi.yaml says the stack files are (`stackConfigDir`).
+STACK_CONFIG_DIR = "stacks"
 
 
 class StackFileError(Exception):
@@ -250,11 +253,58 @@ def _fast_mock_runtime() -> Iterator[None]:
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
 
 
+# Pulumi's rules: a project name is letters, digits, `-`, `_` and `.` (at most 100); a stack name
+# the same with no `/` here (the plan takes a local stack file's name).
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+# A stack-file config key: `<namespace>:<name>`, each part non-empty and without `:`.
+_CONFIG_KEY = re.compile(r"[^:\s]+:[^:\s]+")
+
+
+def _read_yaml(root: Path, relative: str) -> Any:
+    """An input file through the one safe loader; its problems as a StackFileError."""
+    try:
+        return safe_yaml.load_file(root, relative)
+    except safe_yaml.MissingFileError:
+        raise
+    except safe_yaml.InputFileError as error:
+        raise StackFileError(str(error)) from None
+
+
 def project_name(root: Path = ROOT) -> str:
-    path = root / "Pulumi.yaml"
-    if not path.is_file():
-        raise StackFileError(f"{path}: no such file (is {root} a Pulumi project directory?)")
-    return yaml.safe_load(path.read_text())["name"]
+    """Pulumi.yaml's `name`. The plan reads stack files from `stacks/` and no project-level
+    config, so a Pulumi.yaml that would make `pulumi up` read other config is refused."""
+    try:
+        document = _read_yaml(root, "Pulumi.yaml")
+    except safe_yaml.MissingFileError:
+        raise StackFileError(
+            f"{root / 'Pulumi.yaml'}: no such file (is {root} a Pulumi project directory?)"
+        ) from None
+    if not isinstance(document, dict):
+        raise StackFileError("Pulumi.yaml: (file): expected a mapping (name, runtime, ...)")
+    name = document.get("name")
+    problems = []
+    if not isinstance(name, str) or not _PROJECT_NAME.fullmatch(name):
+        shown = safe_yaml.sanitize(repr(name), 80)
+        problems.append(
+            f"Pulumi.yaml: name: {shown} is not a project name (letters, digits, '-', '_', '.'; "
+            "at most 100)"
+            if name is not None
+            else "Pulumi.yaml: name: is required"
+        )
+    if document.get("stackConfigDir", STACK_CONFIG_DIR) != STACK_CONFIG_DIR:
+        problems.append(
+            f"Pulumi.yaml: stackConfigDir: must be {STACK_CONFIG_DIR!r}: the plan reads the stack "
+            "files `pulumi up` reads"
+        )
+    if "config" in document:
+        problems.append(
+            "Pulumi.yaml: config: project-level config is not supported: set values in the "
+            f"stack files under {STACK_CONFIG_DIR}/, where the plan reads them"
+        )
+    if problems:
+        raise StackFileError("\n".join(problems))
+    return name
 
 
 def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
@@ -263,29 +313,47 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], li
     Secure values cannot be decrypted without the stack's secrets provider, so offline they are
     passed as a marker and kept secret; the plan shows that a secret is set, never its value.
     """
-    path = root / "stacks" / f"Pulumi.{stack}.yaml"
-    relative = f"stacks/Pulumi.{stack}.yaml"
-    if not path.is_file():
-        available = sorted(
-            p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml")
+    if not _STACK_NAME.fullmatch(stack):
+        raise StackFileError(
+            f"{safe_yaml.sanitize(repr(stack), 80)} is not a stack name (letters, digits, "
+            "'-', '_', '.')"
         )
-        raise StackFileError(f"{relative}: no such stack file (stacks: {', '.join(available)})")
+    relative = f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise StackFileError(f"{relative}: not valid YAML ({error})".replace("\n", " ")) from None
+        document = _read_yaml(root, relative)
+    except safe_yaml.MissingFileError:
+        available = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")]
+            for p in (root / STACK_CONFIG_DIR).glob("Pulumi.*.yaml")
+        )
+        raise StackFileError(
+            f"{relative}: no such stack file (stacks: {', '.join(available)})"
+        ) from None
+    document = {} if document is None else document
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{relative}: config: expected a mapping of config keys")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
+    problems: list[str] = []
     for key, value in (document.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if not _CONFIG_KEY.fullmatch(key):
+            # The Pulumi CLI files a bare key under the project (`tenants` is read as
+            # `paved-road:tenants`, and which one wins when both are there depends on map
+            # order); a key is written in full here, so a file means one thing.
+            shown = safe_yaml.sanitize(repr(key), 80)
+            problems.append(
+                f"{relative}: config.{safe_yaml.sanitize(key, 80)}: the key {shown} is not "
+                "`<namespace>:<name>` (e.g. 'paved-road:tenants', 'aws:region')"
+            )
+        elif isinstance(value, dict) and set(value) == {"secure"}:
             config[key] = SECRET
             secret_keys.append(key)
         elif isinstance(value, str):
             config[key] = value
         else:
             config[key] = json.dumps(value)
+    if problems:
+        raise StackFileError("\n".join(problems))
     return config, secret_keys
 
 

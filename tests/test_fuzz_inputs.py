@@ -1,0 +1,468 @@
+"""Hostile input files: every malformed or malicious stack file, tenant file, `apps:` section or
+Pulumi.yaml stops the plan with exit 2, names the file and the field (or line), prints no
+traceback, writes no plan, and never echoes a byte of a file outside the project.
+
+Each case runs the real command line (`python -m pavedroad plan test -C <project>`) in a fresh
+process under a time limit (a FIFO or an alias bomb must not hang it) and an address-space limit
+(an alias bomb or a huge file must not exhaust the machine). A secret marker is planted in a file
+outside the project; symbolic links point at it, and it must never appear in the output.
+
+Background for the YAML cases: go-yaml v3, the Pulumi CLI's YAML library, refuses duplicate keys
+("mapping key ... already defined") and decodes timestamps and YAML 1.1 booleans (`yes`, `on`)
+into untyped values as strings; the Pulumi CLI files a bare stack-config key under the project
+(sdk/go/common/workspace/loaders.go, `stackConfigNamespacedWithProject`, in pulumi/pulumi), which
+these files must not rely on (see components/safe_yaml.py and pavedroad/engine.py).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.conftest import ROOT
+
+TIME_LIMIT_S = 60
+MEMORY_LIMIT = 1536 * 1024 * 1024  # address space of the plan process: 1.5 GiB
+SECRET = "OUTSIDE-SECRET-7f3a9c"
+STACK = "stacks/Pulumi.test.yaml"
+TENANT = "tenants/search.yaml"
+
+# The search squad's file, minimal: what each tenant case starts from.
+SEARCH = """\
+name: search
+costCenter: cc-3050
+owners: [arn:aws:iam::123456789012:role/search-admins]
+"""
+APP = """\
+apps:
+  - name: search-api
+    template: api-service
+    image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/search/search-api:5.2.0
+"""
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@dataclass
+class Project:
+    root: Path
+    outside: Path  # a folder beside the project holding secrets
+
+    def write(self, relative: str, content: str | bytes) -> None:
+        path = self.root / relative
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+    def stack(self, text: str) -> None:
+        self.write(STACK, text)
+
+    def tenant(self, text: str | bytes) -> None:
+        self.write(TENANT, text)
+
+    def tenants_entry(self, replacement: str) -> None:
+        """The stack file with `- search` in paved-road:tenants replaced by `replacement`."""
+        text = (self.root / STACK).read_text()
+        self.stack(text.replace("    - search\n", replacement))
+
+    def link(self, relative: str, target: Path | str) -> None:
+        path = self.root / relative
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        path.symlink_to(target)
+
+
+def make(tmp_path: Path) -> Project:
+    root, outside = tmp_path / "project", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "tenants", root / "tenants")
+    (root / "stacks").mkdir()
+    shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", root / STACK)
+    (root / TENANT).write_text(SEARCH + APP)
+    # A credentials-like file, not valid YAML on its second line (so a parser that reads it
+    # would quote that line in its error).
+    (outside / "credentials").write_text(
+        f"[default]\naws_secret_access_key = {SECRET}\n{SECRET}: [unclosed\n"
+    )
+    (outside / "tenants").mkdir()
+    (outside / "tenants" / "search.yaml").write_text(f"name: search\n{SECRET}: {SECRET}\n[\n")
+    return Project(root, outside)
+
+
+def plan(project: Project) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pavedroad", "plan", "test", "-C", str(project.root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=TIME_LIMIT_S,
+        preexec_fn=_limits,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The corpus: (category, setup, file named, field or line named)
+
+Setup = Callable[[Project], None]
+CASES: dict[str, tuple[str, Setup, str, str]] = {}
+
+
+def case(name: str, category: str, file: str, where: str) -> Callable[[Setup], Setup]:
+    def register(setup: Setup) -> Setup:
+        assert name not in CASES, name
+        CASES[name] = (category, setup, file, where)
+        return setup
+
+    return register
+
+
+def tenant_case(name: str, category: str, text: str | bytes, where: str) -> None:
+    case(name, category, TENANT, where)(lambda p: p.tenant(text))
+
+
+def stack_case(name: str, category: str, text: str | bytes, where: str) -> None:
+    case(name, category, STACK, where)(lambda p: p.stack(text))
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels):
+        aliases = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+# Encoding
+tenant_case("latin-1 byte", "encoding", b"name: search\ncostCenter: caf\xe9\n", "line 2")
+tenant_case("binary file", "encoding", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "line 1")
+tenant_case("utf-16", "encoding", SEARCH.encode("utf-16"), "line 1")
+tenant_case("NUL byte", "encoding", SEARCH + "displayName: a\x00b\n", "line 4")
+tenant_case("terminal escape", "encoding", SEARCH + "displayName: \x1b[2Jx\n", "line 4")
+stack_case("stack not utf-8", "encoding", b"config:\n  aws:region: eu-west-\xff\n", "line 2")
+stack_case("stack control character", "encoding", "config:\n  aws:region: \x07\n", "line 2")
+case("Pulumi.yaml not utf-8", "encoding", "Pulumi.yaml", "line 1")(
+    lambda p: p.write("Pulumi.yaml", b"name: paved-road\xc3\x28\n")
+)
+
+# Structure
+tenant_case("tenant file is a list", "structure", "- name: search\n", "(file)")
+tenant_case("tenant file is a string", "structure", "search\n", "(file)")
+tenant_case("tenant file is empty", "structure", "", "(file)")
+tenant_case("two documents", "structure", SEARCH + "---\nname: other\n", "line 4")
+tenant_case("unclosed flow sequence", "structure", "name: search\nowners: [a, b\n", "line 3")
+tenant_case("tab indentation", "structure", "name: search\nquota:\n\tcpu: 4\n", "line 3")
+stack_case("stack config is a list", "structure", "config:\n  - aws:region\n", "config")
+stack_case("stack file is a list", "structure", "- config\n", "config")
+case("Pulumi.yaml without a name", "structure", "Pulumi.yaml", "name")(
+    lambda p: p.write("Pulumi.yaml", "runtime: python\nstackConfigDir: stacks\n")
+)
+case("Pulumi.yaml name is a number", "structure", "Pulumi.yaml", "name")(
+    lambda p: p.write("Pulumi.yaml", "name: 42\nruntime: python\nstackConfigDir: stacks\n")
+)
+case("Pulumi.yaml name traverses", "structure", "Pulumi.yaml", "name")(
+    lambda p: p.write("Pulumi.yaml", "name: ../x\nruntime: python\nstackConfigDir: stacks\n")
+)
+case("Pulumi.yaml project config", "structure", "Pulumi.yaml", "config")(
+    lambda p: p.write(
+        "Pulumi.yaml",
+        "name: paved-road\nruntime: python\nstackConfigDir: stacks\n"
+        "config:\n  paved-road:production:\n    value: false\n",
+    )
+)
+case("Pulumi.yaml other stack folder", "structure", "Pulumi.yaml", "stackConfigDir")(
+    lambda p: p.write("Pulumi.yaml", "name: paved-road\nruntime: python\nstackConfigDir: other\n")
+)
+
+# Duplicate keys, at any depth
+stack_case(
+    "duplicate config section",
+    "duplicates",
+    "config:\n  aws:region: eu-west-1\nconfig:\n  aws:region: us-east-1\n",
+    "line 3",
+)
+stack_case(
+    "duplicate config key",
+    "duplicates",
+    "config:\n  aws:region: eu-west-1\n  aws:region: us-east-1\n",
+    "config.aws:region",
+)
+stack_case(
+    "duplicate nested stack key",
+    "duplicates",
+    "config:\n  aws:region: eu-west-1\n  paved-road:network:\n    cidr: 10.0.0.0/16\n"
+    "    cidr: 0.0.0.0/0\n",
+    "config.paved-road:network.cidr",
+)
+tenant_case("duplicate tenant name", "duplicates", SEARCH + "name: payments\n", "name (line 4")
+tenant_case(
+    "duplicate nested quota",
+    "duplicates",
+    SEARCH + "quota:\n  cpu: '4'\n  cpu: '400'\n",
+    "quota.cpu",
+)
+tenant_case(
+    "duplicate key in an app",
+    "duplicates",
+    SEARCH + APP + "    image: evil.example.com/x:1\n",
+    "apps[0].image",
+)
+tenant_case(
+    "duplicate key quoted and plain", "duplicates", SEARCH + '"costCenter": cc-1\n', "costCenter"
+)
+
+# Keys that are not strings, and stack keys without a namespace
+tenant_case("integer key", "keys", SEARCH + "1: x\n", "line 4")
+tenant_case("null key", "keys", SEARCH + "~: x\n", "line 4")
+tenant_case("boolean key", "keys", SEARCH + "true: x\n", "line 4")
+tenant_case("sequence key", "keys", SEARCH + "? [a, b]\n: x\n", "line 4")
+tenant_case("mapping key", "keys", SEARCH + "? {a: 1}\n: x\n", "line 4")
+tenant_case("non-string key in quota", "keys", SEARCH + "quota:\n  5: cpu\n", "quota (line 5")
+stack_case(
+    "integer stack key", "keys", "config:\n  aws:region: eu-west-1\n  7: seven\n", "config (line 3"
+)
+stack_case(
+    "bare stack key",
+    "keys",
+    "config:\n  aws:region: eu-west-1\n  tenants: [search]\n",
+    "config.tenants",
+)
+stack_case("bare unknown stack key", "keys", "config:\n  foo: bar\n", "config.foo")
+stack_case("empty namespace", "keys", "config:\n  ':region': eu-west-1\n", "config.:region")
+stack_case(
+    "three-part stack key",
+    "keys",
+    "config:\n  paved-road:config:production: 'true'\n",
+    "config.paved-road:config:production",
+)
+stack_case(
+    "non-string key inside a stack value",
+    "keys",
+    "config:\n  aws:region: eu-west-1\n  paved-road:network:\n    1: x\n",
+    "config.paved-road:network (line 4",
+)
+
+# YAML features
+tenant_case("billion laughs in a tenant", "yaml", SEARCH + billion_laughs(), "aliases")
+stack_case("billion laughs in a stack", "yaml", "config:\n" + billion_laughs(), "aliases")
+tenant_case("recursive alias", "yaml", SEARCH + "quota: &q {x: *q}\n", "line 4")
+tenant_case("deep nesting", "yaml", SEARCH + "apps: " + "[" * 5000 + "]" * 5000 + "\n", "line 4")
+tenant_case(
+    "merge key", "yaml", SEARCH + "base: &b {cpu: '4'}\nquota:\n  <<: *b\n", "quota (line 6"
+)
+tenant_case("binary tag", "yaml", "name: search\ncostCenter: !!binary Y2MtMQ==\n", "costCenter")
+tenant_case(
+    "timestamp tag", "yaml", "name: search\ncostCenter: !!timestamp 2024-01-01\n", "costCenter"
+)
+tenant_case(
+    "python object tag",
+    "yaml",
+    SEARCH + "displayName: !!python/object/apply:os.system ['touch /tmp/pwned']\n",
+    "displayName",
+)
+stack_case(
+    "python name tag in a stack",
+    "yaml",
+    "config:\n  aws:region: !!python/name:os.system\n",
+    "line 2",
+)
+stack_case(
+    "timestamp tag in a stack",
+    "yaml",
+    "config:\n  aws:region: eu-west-1\n  paved-road:network: {cidr: !!timestamp 2024-01-01}\n",
+    "config.paved-road:network.cidr",
+)
+stack_case(
+    "binary tag in a stack", "yaml", "config:\n  aws:region: !!binary ZXUtd2VzdC0x\n", "line 2"
+)
+tenant_case("local tag", "yaml", SEARCH + "displayName: !Ref Something\n", "displayName")
+tenant_case("set tag", "yaml", SEARCH + "viewers: !!set {a, b}\n", "viewers")
+tenant_case("bool tag on text", "yaml", SEARCH + "decommission: !!bool maybe\n", "line 4")
+tenant_case(
+    "integer of 5000 digits", "yaml", SEARCH + "quota: {pods: " + "9" * 5000 + "}\n", "line 4"
+)
+
+# Sizes
+tenant_case("tenant over 1 MiB", "sizes", SEARCH + "#" * (1024 * 1024) + "\n", "(file)")
+stack_case("stack over 1 MiB", "sizes", "config:\n" + "#" * (1024 * 1024) + "\n", "(file)")
+tenant_case("200,000 values", "sizes", SEARCH + "viewers:\n" + "- a\n" * 200_000, "values")
+tenant_case(
+    "half-megabyte value", "sizes", SEARCH + f"namespaces: [{'x' * 500_000}]\n", "namespaces"
+)
+tenant_case("1000-character key", "sizes", SEARCH + "k" * 1000 + ": 1\n", "kkkk")
+
+# Symbolic links and special files
+case("tenant linked outside", "files", TENANT, "outside the project")(
+    lambda p: p.link(TENANT, p.outside / "credentials")
+)
+case("tenant linked to /etc/passwd", "files", TENANT, "outside the project")(
+    lambda p: p.link(TENANT, "/etc/passwd")
+)
+case("tenant linked to a device", "files", TENANT, "outside the project")(
+    lambda p: p.link(TENANT, "/dev/zero")
+)
+case("stack file linked outside", "files", STACK, "outside the project")(
+    lambda p: p.link(STACK, p.outside / "credentials")
+)
+case("Pulumi.yaml linked outside", "files", "Pulumi.yaml", "outside the project")(
+    lambda p: p.link("Pulumi.yaml", p.outside / "credentials")
+)
+case("tenants folder linked outside", "files", TENANT, "outside the project")(
+    lambda p: p.link("tenants", p.outside / "tenants")
+)
+case("tenant path is a directory", "files", TENANT, "a directory")(
+    lambda p: (p.write(TENANT, ""), (p.root / TENANT).unlink(), (p.root / TENANT).mkdir())
+)
+case("tenant is a FIFO", "files", TENANT, "FIFO")(
+    lambda p: ((p.root / TENANT).unlink(), os.mkfifo(p.root / TENANT))
+)
+case("dangling link inside", "files", TENANT, "dangling")(
+    lambda p: p.link(TENANT, p.root / "tenants" / "gone.yaml")
+)
+case("symbolic link loop", "files", TENANT, "loop")(lambda p: p.link(TENANT, p.root / TENANT))
+
+# Injection strings in names and values
+case("traversal in a tenant name", "injection", STACK, "paved-road:tenants[1]")(
+    lambda p: p.tenants_entry("    - ../../outside/tenants/search\n")
+)
+case("newline in a tenant name", "injection", STACK, "paved-road:tenants[1]")(
+    lambda p: p.tenants_entry('    - "search\\nstacks/Pulumi.test.yaml: fine: forged"\n')
+)
+case("escape sequence in a tenant name", "injection", STACK, "paved-road:tenants[1]")(
+    lambda p: p.tenants_entry('    - "\\e[31msearch"\n')
+)
+case("look-alike tenant name", "injection", STACK, "paved-road:tenants[1]")(
+    lambda p: p.tenants_entry("    - s\u0435arch\n")  # Cyrillic е
+)
+tenant_case(
+    "right-to-left override", "injection", SEARCH.replace("cc-3050", "cc-\u202e0503"), "costCenter"
+)
+tenant_case(
+    "template braces", "injection", SEARCH.replace("cc-3050", "'{{ .Values.x }}'"), "costCenter"
+)
+tenant_case("shell expansion", "injection", SEARCH + "namespaces: ['${HOME}']\n", "namespaces")
+tenant_case(
+    "traversal in an app name",
+    "injection",
+    APP.replace("search-api", "../x") + SEARCH,
+    "apps[0].name",
+)
+tenant_case(
+    "traversal in a namespace", "injection", SEARCH + "namespaces: [../kube-system]\n", "namespaces"
+)
+
+# Types
+tenant_case("text for an integer", "types", SEARCH + "quota: {pods: many}\n", "quota.pods")
+tenant_case("negative integer", "types", SEARCH + "quota: {pods: -5}\n", "quota.pods")
+tenant_case("huge integer", "types", SEARCH + "quota: {pods: 99999999999999999999}\n", "quota.pods")
+tenant_case("float for an integer", "types", SEARCH + "quota: {pods: 2.5}\n", "quota.pods")
+tenant_case("infinity for an integer", "types", SEARCH + "quota: {pods: .inf}\n", "quota.pods")
+tenant_case("text for a boolean", "types", SEARCH + "decommission: maybe\n", "decommission")
+tenant_case("string for a list", "types", SEARCH.replace("[arn", "arn").replace("]", ""), "owners")
+tenant_case("list for a mapping", "types", SEARCH + "quota: [1, 2]\n", "quota")
+tenant_case("mapping for a list", "types", SEARCH + "apps: {}\n", "apps")
+tenant_case("null name", "types", SEARCH.replace("name: search", "name: null"), "name")
+tenant_case("port out of range", "types", SEARCH + APP + "    port: 70000\n", "apps[0].port")
+tenant_case(
+    "replicas far too many",
+    "types",
+    SEARCH + APP + "    replicas: 1000000000\n",
+    "apps[0].replicas",
+)
+
+# Where the bad value came from: the stack file's overrides are the stack file's errors
+case("override of a tenant field", "provenance", STACK, "paved-road:tenants[1].quota.cpu")(
+    lambda p: p.tenants_entry("    - name: search\n      quota: {cpu: lots}\n")
+)
+case("overridden app host", "provenance", STACK, "paved-road:tenants[1].apps[0].host")(
+    lambda p: p.tenants_entry(
+        "    - name: search\n      apps:\n        - name: search-api\n"
+        "          template: api-service\n"
+        "          image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/search/a:1.0.0\n"
+        "          host: argocd.elsewhere.example\n"
+    )
+)
+
+
+def _two_files(project: Project) -> None:
+    project.tenant(SEARCH + "quota: {pods: -1}\n")
+    project.tenants_entry("    - name: search\n      quota: {cpu: lots}\n")
+
+
+case("errors in both files at once", "provenance", STACK, "paved-road:tenants[1].quota.cpu")(
+    _two_files
+)
+
+
+def _conflict_and_bad_file(project: Project) -> None:
+    # search claims payments' namespace (cross-tenant) while storefront's own file is broken.
+    project.tenant(SEARCH + "namespaces: [payments-jobs]\n")
+    text = (project.root / "tenants" / "storefront.yaml").read_text()
+    project.write("tenants/storefront.yaml", text + "decommission: maybe\n")
+
+
+case("cross-tenant conflict with a broken file", "provenance", TENANT, "namespaces[0]")(
+    _conflict_and_bad_file
+)
+
+ALSO_NAMED = {
+    "errors in both files at once": f"{TENANT}: quota.pods",
+    "cross-tenant conflict with a broken file": "tenants/storefront.yaml: decommission",
+}
+
+
+def test_the_corpus_is_large_and_varied() -> None:
+    assert len(CASES) >= 60, len(CASES)
+    categories = {category for category, *_ in CASES.values()}
+    assert len(categories) >= 8, categories
+
+
+def test_the_untouched_project_plans(tmp_path: Path) -> None:
+    """The harness is not vacuous: the same project with no hostile change plans cleanly."""
+    project = make(tmp_path)
+    result = plan(project)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input_is_refused_cleanly(name: str, tmp_path: Path) -> None:
+    category, setup, file, where = CASES[name]
+    project = make(tmp_path)
+    setup(project)
+    result = plan(project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, f"exit {result.returncode}\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    assert "Nothing was planned" in result.stderr
+    assert not (project.root / "build").exists(), "a refused input must write no plan"
+    assert SECRET not in output, "content of a file outside the project was echoed"
+    assert "root:x:0:0" not in output, "content of /etc/passwd was echoed"
+    lines = result.stderr.splitlines()
+    named = [line for line in lines if f"{file}: " in line and where in line]
+    assert named, f"expected a line naming {file!r} and {where!r}:\n{result.stderr[-3000:]}"
+    if name in ALSO_NAMED:
+        assert ALSO_NAMED[name] in result.stderr, result.stderr[-3000:]
+    # One line per problem, bounded, with nothing a terminal would interpret.
+    assert all(len(line) <= 1200 for line in lines), max(map(len, lines))
+    assert "\x1b" not in output and "\u202e" not in output
+    assert not any(line.lstrip().startswith("stacks/Pulumi.test.yaml: fine") for line in lines)
