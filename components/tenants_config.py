@@ -25,12 +25,16 @@ from components.config_base import (
     ConfigIssue,
     Model,
     check_pattern,
+    covers_internet,
     issues_from,
+    public_blocks,
 )
 
 TENANTS_DIR = "tenants"
 # Namespaces no tenant may claim, besides the platform's own.
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+# The stack-only grant that lets a tenant's `network.egressCidrs` cover the internet.
+ALLOW_INTERNET_EGRESS = "allowInternetEgress"
 REPOSITORY = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
 
 
@@ -73,6 +77,9 @@ class TenantConfig(Model):
     network: TenantNetworkConfig = TenantNetworkConfig()
     repositories: list[str] = Field(default_factory=list)
     decommission: bool = False
+    # Granted by the stack file only (`- name: payments\n  allowInternetEgress: true`), never by
+    # the team's own file: `network.egressCidrs` may then cover the internet.
+    allow_internet_egress: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
 
     @field_validator("name")
@@ -194,7 +201,17 @@ def _parse_tenant(
             ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
         )
     issues.extend(app_issues(own.apps, own.namespace_names, relative))
+    if ALLOW_INTERNET_EGRESS in document:
+        issues.append(
+            ConfigIssue(
+                relative,
+                ALLOW_INTERNET_EGRESS,
+                f"is granted by the stack file only ({key}: - name: {name} / "
+                f"{ALLOW_INTERNET_EGRESS}: true), not by the tenant's own file",
+            )
+        )
     if not overrides:
+        issues.extend(_internet_egress_issues(own, relative, "network.egressCidrs"))
         return (None if issues else own), issues
     try:
         merged = TenantConfig.model_validate(_deep_merge(document, overrides))
@@ -205,7 +222,34 @@ def _parse_tenant(
     if {"apps", "namespaces"} & set(overrides):
         where = f"{key}[{index}]"
         issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
+    # The list is the stack's error when the stack replaced it, the tenant's otherwise.
+    overridden = "egressCidrs" in (overrides.get("network") or {})
+    issues.extend(
+        _internet_egress_issues(
+            merged,
+            stack_file if overridden else relative,
+            f"{key}[{index}].network.egressCidrs" if overridden else "network.egressCidrs",
+        )
+    )
     return (None if issues else merged), issues
+
+
+def _internet_egress_issues(tenant: TenantConfig, file: str, field: str) -> list[ConfigIssue]:
+    """`egressCidrs` whose union covers the internet (policies/paved_road_policies/cidrs.py
+    says what that means), unless the stack allows it for this tenant."""
+    cidrs = tenant.network.egress_cidrs
+    if tenant.allow_internet_egress or not covers_internet(cidrs):
+        return []
+    return [
+        ConfigIssue(
+            file,
+            field,
+            f"{', '.join(public_blocks(cidrs))} covers the internet (at least a /8's worth of "
+            "public addresses), which would let the tenant's pods reach anywhere; list the "
+            "partner ranges it needs, or have the stack file allow it for this tenant "
+            f"({ALLOW_INTERNET_EGRESS}: true in its entry)",
+        )
+    ]
 
 
 def _conflicts(
