@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import ipaddress
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import yaml
 from components.config import ConfigError
 from pavedroad.engine import PlanEngine
 from pavedroad.plan import summary
+from policies.paved_road_policies import cidrs as cidrs_module
 from policies.paved_road_policies.cidrs import covers_internet, public_addresses
 from tests.conftest import make_project, pavedroad, stack_config
 
@@ -84,6 +87,21 @@ def test_the_union_is_counted_once_and_private_space_never() -> None:
             "240.0.0.0/4",
         )
     )
+
+
+def test_the_coverage_helper_needs_nothing_but_the_standard_library() -> None:
+    """The policy pack runs in its own environment (policies/requirements.txt) and the config
+    imports the helper from the pack: it may import the standard library only."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(Path(cidrs_module.__file__).read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or ".").split(".")[0])
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    from components import config_base
+
+    assert config_base.covers_internet is covers_internet, "one implementation, not a copy"
 
 
 # --------------------------------------------------------------------------------------------------
