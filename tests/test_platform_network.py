@@ -147,6 +147,23 @@ def test_every_platform_namespace_is_default_deny_with_dns_and_the_api(stack: st
         assert allowed(plan, namespace, "Ingress", peer, 6379), namespace
 
 
+def test_the_pack_requires_default_deny_in_platform_namespaces(stack: str) -> None:
+    resources = views(stack)
+    assert messages("k8s-platform-default-deny", resources) == []
+    loosened = [
+        r
+        for r in resources
+        if not (
+            r.type == NETWORK_POLICY
+            and r.namespace == "cert-manager"
+            and r.object_name == "default-deny"
+        )
+    ]
+    assert messages("k8s-platform-default-deny", loosened) == [
+        "platform namespace cert-manager has no default-deny NetworkPolicy for ingress and egress"
+    ]
+
+
 def test_the_policies_are_valid_kubernetes_objects(stack: str) -> None:
     plan = shipped_plan(stack)
     version = f"{versions.DEFAULT_KUBERNETES_VERSION}.0"

@@ -196,6 +196,35 @@ def tenant_guardrails(stack: Stack, context: Context) -> Iterator[Finding]:
             )
 
 
+@stack_rule(
+    name="k8s-platform-default-deny",
+    description=(
+        "Every platform namespace has a default-deny NetworkPolicy (ingress and egress), like a "
+        "tenant's."
+    ),
+    remediation=(
+        "Create platform namespaces with `platform_namespace` (components/core/base.py), which "
+        "adds `default-deny` and the openings listed for the namespace in "
+        "components/core/network_policies.py."
+    ),
+    severity=HIGH,
+)
+def platform_default_deny(stack: Stack, context: Context) -> Iterator[Finding]:
+    policies = stack.of_type(NETWORK_POLICY)
+    for ns in stack.of_type(NAMESPACE):
+        name = ns.object_name
+        if is_unknown(name) or ns.labels.get(PLATFORM_LABEL) != "true":
+            continue
+        own = [p for p in policies if p.namespace == name]
+        missing = [d for d in ("Ingress", "Egress") if not any(_denies(p, d) for p in own)]
+        if missing:
+            yield Finding(
+                ns.urn,
+                f"platform namespace {name} has no default-deny NetworkPolicy for "
+                f"{' and '.join(missing).lower()}",
+            )
+
+
 @resource_rule(
     name="k8s-no-tenant-cluster-role-binding",
     description="No ClusterRoleBinding grants a tenant group (`paved-road:<tenant>:<role>`).",
