@@ -4,10 +4,10 @@ Prometheus picks up every ServiceMonitor, PodMonitor and PrometheusRule in the c
 (or the delivery layer's analysis templates) gets scraped and alerted on by creating one in its
 own namespace — no label to remember, no platform ticket. A tenant's monitors and rules are
 scoped to their own namespace (`tenant_scoping`): they scrape only its pods and select only its
-series; the platform's namespaces keep their cluster-wide view. Grafana's admin password is generated,
-kept a Pulumi secret and handed to the chart as an existing Secret, so it never appears in values,
-plans or manifests. Fluent Bit ships container logs to a log group the platform creates with a
-retention, through an IRSA role that can write to that log group and nothing else.
+series; the platform's namespaces keep their cluster-wide view. Grafana's admin password is
+generated, kept a Pulumi secret and handed to the chart as an existing Secret, so it never appears
+in values, plans or manifests. Fluent Bit ships container logs to a log group the platform creates
+with a retention, through an IRSA role that can write to that log group and nothing else.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class Observability(pulumi.ComponentResource):
         config: ObservabilityConfig,
         namespace: k8s.core.v1.Namespace,
         grafana_secret: Optional[k8s.core.v1.Secret],
-        args_namespaces: tuple[str, ...] = (),
+        platform_namespaces: tuple[str, ...] = (),
     ) -> k8s.helm.v3.Release:
         values = {
             "fullnameOverride": FULLNAME,
@@ -172,7 +172,7 @@ class Observability(pulumi.ComponentResource):
             "kubeScheduler": {"enabled": False},
             "kubeControllerManager": {"enabled": False},
             "prometheusOperator": _operator_values(),
-            "prometheus": _prometheus_values(config, args_namespaces),
+            "prometheus": _prometheus_values(config, platform_namespaces),
             # The kubelet Service the operator maintains, and the chart's monitor of it, live in
             # the monitoring namespace: with namespace selectors ignored, a monitor finds
             # endpoints only in its own namespace (cAdvisor's container metrics come from here).
@@ -290,8 +290,8 @@ def tenant_scoping(platform_namespaces: tuple[str, ...]) -> dict[str, Any]:
 
     - `ignoreNamespaceSelectors`: a ServiceMonitor or PodMonitor finds targets only in its own
       namespace, whatever its `namespaceSelector` says (no scraping another team's pods).
-    - `enforcedNamespaceLabel: namespace`: every series scraped through a monitor carries its
-      namespace as `namespace` (a target cannot claim another), and every PrometheusRule's
+    - `enforcedNamespaceLabel: namespace`: every series scraped through a monitor is labelled
+      `namespace` with the monitor's namespace, and every PrometheusRule's
       expressions get `namespace="<its namespace>"` added to each selector, its alerts the label
       too: a rule evaluates over its own namespace's series only, and its alerts route as its own.
     - `excludedFromEnforcement`: the platform's namespaces, whose rules and monitors are about
