@@ -36,8 +36,10 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
     check_label_key,
     check_labels,
     check_pattern,
+    covers_internet,
     issues_from,
     parse_cidr,
+    public_blocks,
     zone_for,
 )
 
@@ -619,16 +621,19 @@ def _cross_checks(
                     f"{zone!r} is not a zone of region {config.region}",
                 )
             )
-    for index, cidr in enumerate(cluster.public_access_cidrs):
-        if config.production and ipaddress.IPv4Network(cidr).prefixlen == 0:
-            issues.append(
-                ConfigIssue(
-                    file,
-                    f"paved-road:cluster.publicAccessCidrs[{index}]",
-                    f"{cidr!r} opens the Kubernetes API to the whole internet, which is not "
-                    "allowed when paved-road:production is true; list your office or VPN ranges",
-                )
+    if config.production and covers_internet(cluster.public_access_cidrs):
+        # The union, not each entry: two /1s open the API as wide as one /0.
+        blocks = public_blocks(cluster.public_access_cidrs)
+        verb = "opens" if len(blocks) == 1 else "together open"
+        issues.append(
+            ConfigIssue(
+                file,
+                "paved-road:cluster.publicAccessCidrs",
+                f"{', '.join(blocks)} {verb} the Kubernetes API to the internet (at least a /8's "
+                "worth of public addresses), which is not allowed when paved-road:production is "
+                "true; list your office or VPN ranges",
             )
+        )
     issues.extend(_cluster_checks(config, file))
     issues.extend(_core_checks(config.core, file))
     issues.extend(_tls_checks(config, file))

@@ -17,6 +17,10 @@ from pydantic.alias_generators import to_camel
 
 from components.safe_yaml import sanitize
 
+# The policy pack's own answer to "does this cover the internet?", so the config and the pack
+# never disagree (the pack must import on its own, so the helper lives there).
+from policies.paved_road_policies.cidrs import covers_internet, public_blocks  # noqa: F401
+
 # --------------------------------------------------------------------------------------------------
 # Errors
 
@@ -96,9 +100,14 @@ def parse_cidr(value: str) -> ipaddress.IPv4Network:
     if not isinstance(value, str) or "/" not in value:
         raise ValueError(f"{value!r} is not an IPv4 CIDR block (expected e.g. '10.0.0.0/16')")
     try:
-        return ipaddress.IPv4Network(value, strict=True)
+        network = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+    # `ipaddress` also reads `0.0.0.0/00` and netmask forms (`0.0.0.0/0.0.0.0`), which Kubernetes
+    # and AWS refuse and which hide what a block opens: one spelling per block.
+    if str(network) != value:
+        raise ValueError(f"{value!r} is not written as a CIDR block (write {str(network)!r})")
+    return network
 
 
 def _checked_cidr(value: str) -> str:

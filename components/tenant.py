@@ -24,6 +24,9 @@ from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.tenants_config import TenantConfig
 
 COST_CENTER_LABEL = "paved-road/cost-center"
+# On a tenant's `allow-egress-cidrs` policy when the stack lets its egress cover the internet.
+INTERNET_EGRESS_ANNOTATION = "paved-road/internet-egress"
+INTERNET_EGRESS_GRANT = "allowed by the stack file (allowInternetEgress)"
 WORKLOAD_SERVICE_ACCOUNT = "workload"
 IN_CLUSTER = "https://kubernetes.default.svc"
 
@@ -128,7 +131,13 @@ class Tenant(pulumi.ComponentResource):
             self._app(app, ready)
 
         self.workload_role_arn = role.arn
-        self.register_outputs({"namespaces": self.namespaces, "workloadRoleArn": role.arn})
+        self.register_outputs(
+            {
+                "namespaces": self.namespaces,
+                "workloadRoleArn": role.arn,
+                "internetEgressAllowed": tenant.allow_internet_egress,
+            }
+        )
 
     # ----------------------------------------------------------------------------------------------
 
@@ -294,10 +303,18 @@ class Tenant(pulumi.ComponentResource):
                     {"to": [{"ipBlock": {"cidr": cidr}} for cidr in tenant.network.egress_cidrs]}
                 ],
             }
+        # The stack's grant to reach the internet shows on the policy that uses it, for the plan,
+        # the PR diff and anyone reading the cluster.
+        granted = {INTERNET_EGRESS_ANNOTATION: INTERNET_EGRESS_GRANT}
         for policy_name, spec in policies.items():
+            extra = (
+                {"annotations": granted}
+                if policy_name == "allow-egress-cidrs" and tenant.allow_internet_egress
+                else {}
+            )
             k8s.networking.v1.NetworkPolicy(
                 f"{namespace}-{policy_name}",
-                metadata=self._metadata(policy_name, namespace),
+                metadata=self._metadata(policy_name, namespace, **extra),
                 spec=spec,
                 opts=opts,
             )

@@ -25,7 +25,9 @@ from components.config_base import (
     ConfigIssue,
     Model,
     check_pattern,
+    covers_internet,
     issues_from,
+    public_blocks,
 )
 
 TENANTS_DIR = "tenants"
@@ -62,6 +64,10 @@ def check_repository(value: str) -> str:
 
 # A field holding one repository pattern; errors name the list item (`repositories[1]`).
 Repository = Annotated[str, AfterValidator(check_repository)]
+
+
+# The stack-only grant that lets a tenant's `network.egressCidrs` cover the internet.
+ALLOW_INTERNET_EGRESS = "allowInternetEgress"
 
 
 def _quantity(value: str) -> str:
@@ -103,6 +109,9 @@ class TenantConfig(Model):
     network: TenantNetworkConfig = TenantNetworkConfig()
     repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
+    # Granted by the stack file only (`- name: payments\n  allowInternetEgress: true`), never by
+    # the team's own file: `network.egressCidrs` may then cover the internet.
+    allow_internet_egress: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
     # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
     # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
@@ -274,7 +283,18 @@ def _parse_tenant(
                 ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
             )
         issues.extend(app_issues(own.apps, own.namespace_names, relative))
+        if ALLOW_INTERNET_EGRESS in document:
+            issues.append(
+                ConfigIssue(
+                    relative,
+                    ALLOW_INTERNET_EGRESS,
+                    f"is granted by the stack file only ({key}: - name: {name} / "
+                    f"{ALLOW_INTERNET_EGRESS}: true), not by the tenant's own file",
+                )
+            )
     if not overrides:
+        if own is not None:
+            issues.extend(_internet_egress_issues(own, relative, "network.egressCidrs"))
         return (None if issues else own), issues
     try:
         merged = TenantConfig.model_validate(_deep_merge(document, overrides))
@@ -290,10 +310,37 @@ def _parse_tenant(
         return None, issues
     if {"apps", "namespaces"} & set(overrides):
         issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
+    # The list is the stack's error when the stack replaced it, the tenant's otherwise.
+    overridden = "egressCidrs" in (overrides.get("network") or {})
+    issues.extend(
+        _internet_egress_issues(
+            merged,
+            stack_file if overridden else relative,
+            f"{key}[{index}].network.egressCidrs" if overridden else "network.egressCidrs",
+        )
+    )
     if issues:
         return None, issues
     merged._source = (stack_file, where, overrides)
     return merged, issues
+
+
+def _internet_egress_issues(tenant: TenantConfig, file: str, field: str) -> list[ConfigIssue]:
+    """`egressCidrs` whose union covers the internet (policies/paved_road_policies/cidrs.py
+    says what that means), unless the stack allows it for this tenant."""
+    cidrs = tenant.network.egress_cidrs
+    if tenant.allow_internet_egress or not covers_internet(cidrs):
+        return []
+    return [
+        ConfigIssue(
+            file,
+            field,
+            f"{', '.join(public_blocks(cidrs))} covers the internet (at least a /8's worth of "
+            "public addresses), which would let the tenant's pods reach anywhere; list the "
+            "partner ranges it needs, or have the stack file allow it for this tenant "
+            f"({ALLOW_INTERNET_EGRESS}: true in its entry)",
+        )
+    ]
 
 
 def _conflicts(

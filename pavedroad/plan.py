@@ -227,6 +227,26 @@ def summary(run: PlanRun) -> str:
         "",
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
         "",
+        *_internet_egress_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
     return "\n".join(lines)
+
+
+def _internet_egress_lines(run: PlanRun) -> list[str]:
+    """Tenants the stack lets reach the internet (`allowInternetEgress`): an opt-out stays
+    visible in every plan, not only in the stack file."""
+    granted = sorted(
+        f"  {_metadata_field(r, 'namespace')}/{_metadata_field(r, 'name')}"
+        for r in run.resources
+        if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+        and "paved-road/internet-egress" in (_metadata_field(r, "annotations") or {})
+    )
+    if not granted:
+        return []
+    return [f"Internet egress allowed by the stack ({len(granted)}):", *granted, ""]
+
+
+def _metadata_field(resource: RecordedResource, key: str) -> Any:
+    metadata = resource.inputs.get("metadata")
+    return metadata.get(key) if isinstance(metadata, dict) else None

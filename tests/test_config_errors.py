@@ -89,8 +89,37 @@ BAD_INPUTS = {
     ),
     "whole internet on the API in production": (
         with_changes(production="true", cluster__publicAccessCidrs=["0.0.0.0/0"]),
+        "paved-road:cluster.publicAccessCidrs",
+        "0.0.0.0/0 opens the Kubernetes API to the internet",
+    ),
+    # Issue 10, item 2: every equivalent of "open to the world", not the literal only.
+    "the internet as two halves on the API in production": (
+        with_changes(production="true", cluster__publicAccessCidrs=["0.0.0.0/1", "128.0.0.0/1"]),
+        "paved-road:cluster.publicAccessCidrs",
+        "0.0.0.0/1, 128.0.0.0/1 together open the Kubernetes API to the internet",
+    ),
+    "the internet as many small ranges on the API in production": (
+        with_changes(
+            production="true",
+            cluster__publicAccessCidrs=[f"{first}.0.0.0/8" for first in range(1, 10)],
+        ),
+        "paved-road:cluster.publicAccessCidrs",
+        "open the Kubernetes API to the internet",
+    ),
+    "the whole space spelled /00": (
+        with_changes(cluster__publicAccessCidrs=["0.0.0.0/00"]),
         "paved-road:cluster.publicAccessCidrs[0]",
-        "whole internet",
+        "'0.0.0.0/00' is not written as a CIDR block (write '0.0.0.0/0')",
+    ),
+    "the whole space spelled as a netmask": (
+        with_changes(cluster__publicAccessCidrs=["0.0.0.0/0.0.0.0"]),
+        "paved-road:cluster.publicAccessCidrs[0]",
+        "write '0.0.0.0/0'",
+    ),
+    "IPv6 everywhere on the API": (
+        with_changes(cluster__publicAccessCidrs=["::/0"]),
+        "paved-road:cluster.publicAccessCidrs[0]",
+        "'::/0' is not a valid IPv4 CIDR block",
     ),
     "bad admin ARN": (
         with_changes(cluster__admins=["arn:aws:iam::12345:role/admins"]),

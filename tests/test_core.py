@@ -65,7 +65,13 @@ DELIVERY = "paved-road:delivery:Delivery"
 
 
 def delivery_dependent(urn: str, service: str) -> bool:
-    return under(urn, DELIVERY) and service == "ingress" and "$aws:iam/" in urn
+    # Without ALBs the controller verifies no target-group weights: no AWS role, and no
+    # opening to the AWS APIs on the internet (components/core/network_policies.py).
+    return (
+        under(urn, DELIVERY)
+        and service == "ingress"
+        and ("$aws:iam/" in urn or urn.endswith("::delivery-namespace-allow-internet"))
+    )
 
 
 def tenant_dependent(urn: str, service: str) -> bool:

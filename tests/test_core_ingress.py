@@ -202,11 +202,13 @@ def test_switching_a_service_off_removes_exactly_its_resources(
     base = {r.urn for r in plan.resources}
     assert variant <= base
     removed = base - variant
-    # The rollout controller's ALB target-group check (its IAM role) goes with the ingress.
+    # The rollout controller's ALB target-group check (its IAM role, and its namespace's opening
+    # to the AWS APIs) goes with the ingress.
     delivery_alb = {
         r.urn
         for r in plan.resources
-        if under(r, "paved-road:delivery:Delivery") and r.type.startswith("aws:iam/")
+        if under(r, "paved-road:delivery:Delivery")
+        and (r.type.startswith("aws:iam/") or r.name == "delivery-namespace-allow-internet")
     }
     expected = {r.urn for r in plan.resources if under(r, component_type)}
     # So do the ACM certificates of the hosts served over HTTPS (apps' and Argo CD's).

@@ -139,7 +139,7 @@ def test_objects_are_labelled_and_valid_and_custom_resources_match_upstream_crds
         "version", versions.DEFAULT_KUBERNETES_VERSION
     )
     manifests = kubernetes_objects(ours(plan))
-    assert {m["kind"] for m in manifests} == {"Namespace", "Secret"}
+    assert {m["kind"] for m in manifests} == {"Namespace", "NetworkPolicy", "Secret"}
     for manifest in manifests:
         assert manifest["metadata"]["name"]
         assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "paved-road"

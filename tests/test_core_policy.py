@@ -28,6 +28,8 @@ import jmespath
 import kubernetes_validate
 import pytest
 
+from components.core.network_policies import openings_for, policy_specs
+
 from components import versions
 from components.config import ConfigError
 from components.core import policy
@@ -394,7 +396,9 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
     before, after = {r.urn for r in base.resources}, {r.urn for r in off.resources}
     assert after <= before
     assert before - after == in_component(base)
-    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE), "component, namespace, release"
+    # Component, namespace, release, baseline, and the namespace's NetworkPolicies.
+    network = len(policy_specs(openings_for("kyverno")))
+    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE) + network
     assert "kyverno" not in off.outputs["platformNamespaces"]
 
 

@@ -165,7 +165,7 @@ def test_eks_endpoint_is_private_or_listed_never_the_world() -> None:
     assert component.inputs["endpointPublicAccess"] is True, "dev lists an office CIDR"
     world = edited(component, publicAccessCidrs=["203.0.113.0/24", "0.0.0.0/0"])
     assert messages("eks-endpoint-access", [world]) == [
-        "the public API endpoint is open to 0.0.0.0/0"
+        "the public API endpoint is open to the internet: 0.0.0.0/0"
     ]
     unlisted = edited(component, publicAccessCidrs=None)
     assert "AWS opens it to 0.0.0.0/0" in messages("eks-endpoint-access", [unlisted])[0]
@@ -175,6 +175,31 @@ def test_eks_endpoint_is_private_or_listed_never_the_world() -> None:
     assert len(messages("eks-endpoint-access", [defaults])) == 1
     private = edited(component, endpointPublicAccess=False, publicAccessCidrs=None)
     assert messages("eks-endpoint-access", [private]) == []
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ["0.0.0.0/1", "128.0.0.0/1"],
+        ["::/0"],
+        ["0.0.0.0/00"],
+        ["::ffff:0:0/96"],
+        # Many small ranges that add up: 16 /12s of public space (a /8's worth).
+        [f"{first}.{second}.0.0/12" for first in (11, 12) for second in range(0, 256, 16)],
+    ],
+    ids=["two-halves", "ipv6-everywhere", "slash-00", "ipv4-mapped", "many-small"],
+)
+def test_eks_endpoint_open_to_the_internet_in_any_spelling_is_found(cidrs: list[str]) -> None:
+    """Issue 10, item 2: coverage is computed over the union, not matched against a literal."""
+    component = find(views(DEV), CLUSTER)
+    found = messages("eks-endpoint-access", [edited(component, publicAccessCidrs=cidrs)])
+    assert len(found) == 1 and "open to the internet" in found[0], found
+
+
+def test_eks_endpoint_listing_offices_and_private_ranges_passes() -> None:
+    component = find(views(DEV), CLUSTER)
+    offices = ["203.0.113.0/24", "198.51.100.0/24", "10.0.0.0/8", "1.2.0.0/16", "2001:db8::/32"]
+    assert messages("eks-endpoint-access", [edited(component, publicAccessCidrs=offices)]) == []
 
 
 def test_eks_authentication_mode_is_api() -> None:
@@ -593,6 +618,24 @@ def test_only_load_balancers_are_public_and_only_on_web_ports() -> None:
         "ingress[0] opens tcp 443-443 to 0.0.0.0/0, ::/0 on a security group no load balancer "
         "of the stack uses"
     ]
+
+
+def test_security_group_open_to_the_internet_in_halves_is_found() -> None:
+    """Issue 10, item 2: two /1s (or a mapped-IPv4 IPv6 block) are the world on port 22 too."""
+    resources = network_resources(port=22)
+    group = find(resources, SG, "network-alb-sg")
+    for cidrs, ipv6 in ((["0.0.0.0/1", "128.0.0.0/1"], []), ([], ["::ffff:0:0/96"])):
+        rule = {**group.inputs["ingress"][0], "cidrBlocks": cidrs, "ipv6CidrBlocks": ipv6}
+        halves = edited(group, ingress=[rule])
+        others = [r for r in resources if r.urn != group.urn]
+        found = messages("network-public-ingress", [*others, halves])
+        assert found == [
+            f"ingress[0] opens tcp 22-22 to {', '.join(cidrs + ipv6)}: only TCP 80/443 may be "
+            "public"
+        ]
+    private = {**group.inputs["ingress"][0], "cidrBlocks": ["10.0.0.0/8"], "ipv6CidrBlocks": []}
+    others = [r for r in resources if r.urn != group.urn]
+    assert messages("network-public-ingress", [*others, edited(group, ingress=[private])]) == []
 
 
 def test_standalone_rules_are_judged_with_their_group() -> None:

@@ -135,7 +135,9 @@ class CoreServices(pulumi.ComponentResource):
         if config.observability.enabled:
             monitoring = observability.Observability(
                 "observability",
-                observability.ObservabilityArgs(context, config.observability),
+                observability.ObservabilityArgs(
+                    context, config.observability, tuple(self.platform_namespaces)
+                ),
                 after_ingress,
             )
             self.prometheus_url = monitoring.prometheus_url

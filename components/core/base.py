@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.core.network_policies import Openings, openings_for, platform_network_policies
 from components.iam import OidcProvider, irsa_role
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import Chart
@@ -76,10 +77,16 @@ def platform_namespace(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     enforce: PodSecurityLevel = "restricted",
+    openings: Optional[Openings] = None,
 ) -> k8s.core.v1.Namespace:
     """A platform-owned namespace. Pod Security is enforced at `enforce` and always audited and
-    warned at `restricted`, so any platform pod that needs more than `restricted` shows up."""
-    return k8s.core.v1.Namespace(
+    warned at `restricted`, so any platform pod that needs more than `restricted` shows up.
+
+    Its network is default-deny with the openings its components need: `openings`, or the
+    namespace's entry in network_policies.OPENINGS (a namespace without one stops the program).
+    """
+    openings = openings if openings is not None else openings_for(namespace)
+    created = k8s.core.v1.Namespace(
         name,
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=namespace,
@@ -93,6 +100,8 @@ def platform_namespace(
         ),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )
+    platform_network_policies(name, created, openings, parent=parent, provider=provider)
+    return created
 
 
 def ordered_after(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:

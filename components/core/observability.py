@@ -2,10 +2,12 @@
 
 Prometheus picks up every ServiceMonitor, PodMonitor and PrometheusRule in the cluster, so a team
 (or the delivery layer's analysis templates) gets scraped and alerted on by creating one in its
-own namespace — no label to remember, no platform ticket. Grafana's admin password is generated,
-kept a Pulumi secret and handed to the chart as an existing Secret, so it never appears in values,
-plans or manifests. Fluent Bit ships container logs to a log group the platform creates with a
-retention, through an IRSA role that can write to that log group and nothing else.
+own namespace — no label to remember, no platform ticket. A tenant's monitors and rules are
+scoped to their own namespace (`tenant_scoping`): they scrape only its pods and select only its
+series; the platform's namespaces keep their cluster-wide view. Grafana's admin password is
+generated, kept a Pulumi secret and handed to the chart as an existing Secret, so it never appears
+in values, plans or manifests. Fluent Bit ships container logs to a log group the platform creates
+with a retention, through an IRSA role that can write to that log group and nothing else.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ def container_log_group_name(cluster_name: str) -> str:
 class ObservabilityArgs:
     context: ClusterContext
     config: ObservabilityConfig
+    # The platform's namespaces (core's and the layers above): their monitors and rules see the
+    # whole cluster, as the platform's own must; every other namespace's are scoped to itself.
+    platform_namespaces: tuple[str, ...] = ()
 
 
 class Observability(pulumi.ComponentResource):
@@ -101,7 +106,9 @@ class Observability(pulumi.ComponentResource):
             enforce="privileged",
         )
         grafana_secret = self._grafana_admin(name, context, monitoring) if config.grafana else None
-        self.release = self._metrics_stack(name, context, config, monitoring, grafana_secret)
+        self.release = self._metrics_stack(
+            name, context, config, monitoring, grafana_secret, args.platform_namespaces
+        )
         self.prometheus_url = prometheus_address()
 
         # Reserved for the platform whether or not logs are on; Fluent Bit reads the nodes'
@@ -155,6 +162,7 @@ class Observability(pulumi.ComponentResource):
         config: ObservabilityConfig,
         namespace: k8s.core.v1.Namespace,
         grafana_secret: Optional[k8s.core.v1.Secret],
+        platform_namespaces: tuple[str, ...] = (),
     ) -> k8s.helm.v3.Release:
         values = {
             "fullnameOverride": FULLNAME,
@@ -164,7 +172,17 @@ class Observability(pulumi.ComponentResource):
             "kubeScheduler": {"enabled": False},
             "kubeControllerManager": {"enabled": False},
             "prometheusOperator": _operator_values(),
-            "prometheus": _prometheus_values(config),
+            "prometheus": _prometheus_values(config, platform_namespaces),
+            # The kubelet Service the operator maintains, and the chart's monitor of it, live in
+            # the monitoring namespace: with namespace selectors ignored, a monitor finds
+            # endpoints only in its own namespace (cAdvisor's container metrics come from here).
+            "kubelet": {"namespace": MONITORING},
+            # The chart's CoreDNS and kube-proxy monitors sit in `monitoring` and select Services
+            # in kube-system, which ignored namespace selectors no longer allow; EKS's kube-proxy
+            # serves metrics on the node's loopback only, and CoreDNS metrics are given up (see
+            # the README, "Metrics a tenant can see").
+            "coreDns": {"enabled": False},
+            "kubeProxy": {"enabled": False},
             "alertmanager": _alertmanager_values(config.alertmanager_replicas),
             "grafana": _grafana_values() if grafana_secret is not None else {"enabled": False},
             "kube-state-metrics": _kube_state_metrics_values(),
@@ -247,6 +265,8 @@ def fluent_bit_policy(log_group_arn: str) -> str:
 def _operator_values() -> dict[str, Any]:
     """The operator runs one replica (it has no HA mode); its webhook cert job is bounded too."""
     return {
+        # Beside the chart's kubelet monitor (see `kubelet.namespace` in the stack's values).
+        "kubeletService": {"enabled": True, "namespace": MONITORING},
         "resources": resources("100m", "256Mi", "500m"),
         "securityContext": RESTRICTED_POD,
         "containerSecurityContext": RESTRICTED_CONTAINER,
@@ -256,7 +276,42 @@ def _operator_values() -> dict[str, Any]:
     }
 
 
-def _prometheus_values(config: ObservabilityConfig) -> dict[str, Any]:
+# Namespaces whose monitors and rules stay cluster-wide besides the platform's: `kube-system`
+# (the kubelet's and CoreDNS' own objects, if any) and `default` (where the chart puts the API
+# server's monitor when namespace selectors are ignored). No tenant can claim either.
+UNSCOPED_SYSTEM_NAMESPACES = ("default", "kube-system")
+# prometheus-operator's kinds that enforcement applies to (ObjectReference.resource).
+ENFORCED_RESOURCES = ("podmonitors", "probes", "prometheusrules", "servicemonitors")
+NAMESPACE_LABEL = "namespace"
+
+
+def tenant_scoping(platform_namespaces: tuple[str, ...]) -> dict[str, Any]:
+    """prometheusSpec fields that keep a tenant's monitors and rules inside its namespace.
+
+    - `ignoreNamespaceSelectors`: a ServiceMonitor or PodMonitor finds targets only in its own
+      namespace, whatever its `namespaceSelector` says (no scraping another team's pods).
+    - `enforcedNamespaceLabel: namespace`: every series scraped through a monitor is labelled
+      `namespace` with the monitor's namespace, and every PrometheusRule's
+      expressions get `namespace="<its namespace>"` added to each selector, its alerts the label
+      too: a rule evaluates over its own namespace's series only, and its alerts route as its own.
+    - `excludedFromEnforcement`: the platform's namespaces, whose rules and monitors are about
+      the whole cluster (kube-state-metrics, node-exporter, the chart's default rules).
+    """
+    unscoped = sorted({*platform_namespaces, *UNSCOPED_SYSTEM_NAMESPACES})
+    return {
+        "ignoreNamespaceSelectors": True,
+        "enforcedNamespaceLabel": NAMESPACE_LABEL,
+        "excludedFromEnforcement": [
+            {"group": "monitoring.coreos.com", "resource": resource, "namespace": namespace}
+            for namespace in unscoped
+            for resource in ENFORCED_RESOURCES
+        ],
+    }
+
+
+def _prometheus_values(
+    config: ObservabilityConfig, platform_namespaces: tuple[str, ...] = ()
+) -> dict[str, Any]:
     prometheus = config.prometheus
     return {
         "podDisruptionBudget": {"enabled": prometheus.replicas > 1},
@@ -280,6 +335,8 @@ def _prometheus_values(config: ObservabilityConfig) -> dict[str, Any]:
             "serviceMonitorSelectorNilUsesHelmValues": False,
             "podMonitorSelectorNilUsesHelmValues": False,
             "probeSelectorNilUsesHelmValues": False,
+            # ... but each tenant's only over its own namespace.
+            **tenant_scoping(platform_namespaces),
         },
     }
 

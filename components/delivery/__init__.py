@@ -24,6 +24,7 @@ from components.core.base import (
     helm_release,
     platform_namespace,
 )
+from components.core import network_policies
 from components.core.secrets import platform_secret_prefix
 from components.delivery import analysis
 from components.delivery.rollouts import (
@@ -86,8 +87,15 @@ class Delivery(pulumi.ComponentResource):
         self.analysis_provider = config.analysis_provider
         self.analysis_templates = list(analysis.TEMPLATE_NAMES)
 
+        # The controller calls the internet only when it must: a provider's API (Datadog, New
+        # Relic), or the ELBv2 API to verify ALB target-group weights.
+        calls_out = config.analysis_provider in CREDENTIALS or bool(args.ingress_class_name)
         namespace = platform_namespace(
-            f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
+            f"{name}-namespace",
+            NAMESPACE,
+            parent=self,
+            provider=context.provider,
+            openings=network_policies.ROLLOUTS_INTERNET if calls_out else None,
         )
         role = self._target_group_role(name, context) if args.ingress_class_name else None
         if config.analysis_provider in CREDENTIALS:

@@ -17,13 +17,13 @@ from typing import Any, Iterator, Optional
 
 from components.versions import SUPPORTED_KUBERNETES_VERSIONS
 
+from .cidrs import covers_internet, public_blocks
 from .core import CRITICAL, HIGH, Context, Resource, as_list, dig, is_unknown, resource_rule
 
 AWS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_COMPONENT = "eks:index:Cluster"
 CLUSTER_TYPES = (AWS_CLUSTER, EKS_COMPONENT)
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,10 @@ def endpoint_access(resource: Resource, context: Context) -> Iterator[str]:
     if not cidrs:
         yield "the API endpoint is public with no CIDRs listed: AWS opens it to 0.0.0.0/0"
         return
-    for cidr in cidrs:
-        if isinstance(cidr, str) and (cidr in WORLD or cidr.endswith("/0")):
-            yield f"the public API endpoint is open to {cidr}"
+    known = [c for c in cidrs if not is_unknown(c)]
+    if covers_internet(known):
+        # The union, not each entry: two /1s open the endpoint as wide as one /0.
+        yield f"the public API endpoint is open to the internet: {', '.join(public_blocks(known))}"
 
 
 @resource_rule(

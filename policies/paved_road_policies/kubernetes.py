@@ -1,4 +1,5 @@
-"""Kubernetes: tenant namespaces isolated, no privileged pods, pinned images, no public Services
+"""Kubernetes: every namespace Pod Security `restricted` bar a listed few, tenant namespaces
+isolated, no privileged pods, pinned images, no public Services
 outside the platform, and progressive delivery with analysis in production.
 
 Rules read objects as the Kubernetes provider receives them (`apiVersion`, `kind`, `metadata`,
@@ -88,6 +89,68 @@ def tenant_pod_security(resource: Resource, context: Context) -> Iterator[str]:
             yield f"tenant namespace label pod-security.kubernetes.io/{mode} is {value!r}"
 
 
+# Namespaces whose pods may run beyond Pod Security `restricted`, and why. Each entry is a hole
+# in the cluster's isolation, so it names the workload that needs it; adding one is a reviewed
+# change here, not a label someone sets on a namespace. Audit and warn stay at `restricted`
+# everywhere, so what runs beyond it keeps showing up.
+POD_SECURITY_EXCEPTIONS: Mapping[str, str] = {
+    # node-exporter shares the node's network and PID namespaces and mounts its root filesystem
+    # (hostNetwork, hostPID, hostPath): what it measures is the node (components/core/
+    # observability.py).
+    "monitoring": "node-exporter (hostNetwork, hostPID, hostPath)",
+    # Fluent Bit reads every container's log files from the node's /var/log (hostPath).
+    "logging": "Fluent Bit (hostPath /var/log)",
+}
+NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
+
+
+@resource_rule(
+    name="k8s-namespace-pod-security",
+    description=(
+        "Every namespace enforces Pod Security `restricted` (and audits and warns at it), except "
+        "the few listed with the workload that needs more."
+    ),
+    remediation=(
+        "Label the namespace pod-security.kubernetes.io/enforce=restricted (platform_namespace "
+        "and the Tenant component do). A platform workload that truly needs host access gets its "
+        "namespace added to POD_SECURITY_EXCEPTIONS in policies/paved_road_policies/"
+        "kubernetes.py, with the reason, in a reviewed change."
+    ),
+    severity=HIGH,
+    types=(NAMESPACE, NAMESPACE_PATCH),
+    options={
+        "exceptions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(POD_SECURITY_EXCEPTIONS),
+            "description": "Namespaces that may enforce a level other than `restricted`.",
+        }
+    },
+)
+def namespace_pod_security(resource: Resource, context: Context) -> Iterator[str]:
+    name = resource.object_name
+    if is_unknown(name) or is_unknown(resource.get("metadata", "labels")):
+        return
+    labels = resource.labels
+    excepted = name in as_list(context.option("exceptions"))
+    for mode in POD_SECURITY_MODES:
+        key = f"pod-security.kubernetes.io/{mode}"
+        value = labels.get(key)
+        if is_unknown(value) or value == "restricted":
+            continue
+        if mode == "enforce" and excepted and value is not None:
+            continue
+        if value is None and resource.type == NAMESPACE_PATCH:
+            continue  # a patch that does not set the label leaves it as it is
+        if value is None:
+            yield (
+                f"namespace {name} has no {key} label: the cluster's default level "
+                "(privileged) applies"
+            )
+        else:
+            yield f"namespace {name} sets {key}={value}; only `restricted` is allowed here"
+
+
 def _denies(policy: Resource, direction: str) -> bool:
     """Whether a NetworkPolicy selects every pod and allows nothing in `direction`."""
     spec = policy.get("spec") or {}
@@ -129,6 +192,35 @@ def tenant_guardrails(stack: Stack, context: Context) -> Iterator[Finding]:
             yield Finding(
                 ns.urn,
                 f"tenant namespace {name} has no default-deny NetworkPolicy for "
+                f"{' and '.join(missing).lower()}",
+            )
+
+
+@stack_rule(
+    name="k8s-platform-default-deny",
+    description=(
+        "Every platform namespace has a default-deny NetworkPolicy (ingress and egress), like a "
+        "tenant's."
+    ),
+    remediation=(
+        "Create platform namespaces with `platform_namespace` (components/core/base.py), which "
+        "adds `default-deny` and the openings listed for the namespace in "
+        "components/core/network_policies.py."
+    ),
+    severity=HIGH,
+)
+def platform_default_deny(stack: Stack, context: Context) -> Iterator[Finding]:
+    policies = stack.of_type(NETWORK_POLICY)
+    for ns in stack.of_type(NAMESPACE):
+        name = ns.object_name
+        if is_unknown(name) or ns.labels.get(PLATFORM_LABEL) != "true":
+            continue
+        own = [p for p in policies if p.namespace == name]
+        missing = [d for d in ("Ingress", "Egress") if not any(_denies(p, d) for p in own)]
+        if missing:
+            yield Finding(
+                ns.urn,
+                f"platform namespace {name} has no default-deny NetworkPolicy for "
                 f"{' and '.join(missing).lower()}",
             )
 

@@ -1,14 +1,17 @@
 """Network: the internet reaches only load balancers, and only on HTTP and HTTPS.
 
-Nodes and pods sit in private subnets; anything open to 0.0.0.0/0 (or ::/0) that is not a load
+Nodes and pods sit in private subnets; anything open to the internet that is not a load
 balancer's security group, or that opens more than ports 80 and 443, is a hole around the
-platform's ingress path. Egress to the internet is normal (NAT, AWS APIs) and not judged here.
+platform's ingress path. "Open to the internet" is computed, not matched: `0.0.0.0/0`, `::/0`, two
+`/1` halves or many ranges that add up to the internet (cidrs.py says exactly when), over all the
+blocks one opening lists. Egress to the internet is normal (NAT, AWS APIs) and not judged here.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from .cidrs import covers_internet, public_blocks
 from .core import HIGH, Context, Finding, Resource, Stack, as_list, is_unknown, stack_rule
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -21,7 +24,6 @@ LOAD_BALANCERS = (
     "aws:alb/loadBalancer:LoadBalancer",
     "aws:elb/loadBalancer:LoadBalancer",
 )
-WORLD = ("0.0.0.0/0", "::/0")
 TCP = ("tcp", "6")
 
 
@@ -66,7 +68,8 @@ def _load_balancer_groups(stack: Stack) -> set[str]:
 @stack_rule(
     name="network-public-ingress",
     description=(
-        "Security groups are open to 0.0.0.0/0 only on ports 80/443, and only for load balancers."
+        "Security groups are open to the internet (0.0.0.0/0, ::/0 or any set of ranges adding up "
+        "to it) only on ports 80/443, and only for load balancers."
     ),
     remediation=(
         "Open internet ingress only on a load balancer's security group (one a load balancer in "
@@ -87,9 +90,10 @@ def public_ingress(stack: Stack, context: Context) -> Iterator[Finding]:
     balancer_groups = _load_balancer_groups(stack)
     for resource in stack.of_type(*GROUPS, GROUP_RULE, INGRESS_RULE):
         for where, opening in _openings(resource):
-            world = [c for c in opening["cidrs"] if c in WORLD]
-            if not world:
+            cidrs = [c for c in opening["cidrs"] if not is_unknown(c)]
+            if not covers_internet(cidrs):
                 continue
+            world = public_blocks(cidrs)
             first, last = opening.get("fromPort"), opening.get("toPort")
             protocol = str(opening.get("protocol")).lower()
             ports = "all ports" if protocol in ("-1", "all") else f"{protocol} {first}-{last}"
