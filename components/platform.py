@@ -16,8 +16,11 @@ from components.cluster import SecureCluster, SecureClusterArgs
 from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.base import ClusterContext
+from components.core.policy import PlatformIdentities
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
+from components.delivery.rollouts import NAMESPACE as ROLLOUTS_NAMESPACE
+from components.delivery.rollouts import SERVICE_ACCOUNT as ROLLOUTS_SERVICE_ACCOUNT
 from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs, TenantPlatform
 
@@ -77,6 +80,17 @@ class Platform(pulumi.ComponentResource):
                 config=config.core,
                 extra_platform_namespaces=(
                     tuple(DELIVERY_NAMESPACES) if config.delivery.enabled else ()
+                ),
+                identities=PlatformIdentities(
+                    principals=(
+                        *config.cluster.admins,
+                        *filter(None, [config.cluster.deploy_role_arn]),
+                    ),
+                    rollouts_controller=(
+                        (ROLLOUTS_NAMESPACE, ROLLOUTS_SERVICE_ACCOUNT)
+                        if config.delivery.enabled
+                        else None
+                    ),
                 ),
             ),
             opts=child,

@@ -47,6 +47,12 @@ BASELINE = {
     "restrict-image-registries",
     "restrict-ingress-group",
 }
+# The isolation guardrails: always enforced, admission-only.
+GUARDRAILS = {
+    "protect-platform-objects",
+    "restrict-tenant-analysis",
+    "restrict-tenant-secret-stores",
+}
 ACCOUNT = "123456789012"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
@@ -82,8 +88,12 @@ def cluster_policies(run: PlanRun) -> dict[str, dict[str, Any]]:
 
 
 def rules_of(run: PlanRun) -> list[tuple[str, dict[str, Any]]]:
+    """The baseline's rules (the guardrails have tests of their own)."""
     return [
-        (name, rule) for name, m in cluster_policies(run).items() for rule in m["spec"]["rules"]
+        (name, rule)
+        for name, m in cluster_policies(run).items()
+        if name in BASELINE
+        for rule in m["spec"]["rules"]
     ]
 
 
@@ -187,7 +197,7 @@ def test_every_kyverno_container_is_bounded_and_runs_restricted(plan: PlanRun) -
 def test_the_baseline_validates_against_kyvernos_crd(plan: PlanRun) -> None:
     require_crds()
     policies = cluster_policies(plan)
-    assert set(policies) == BASELINE
+    assert set(policies) == BASELINE | GUARDRAILS
     for name, manifest in policies.items():
         assert manifest["apiVersion"] == "kyverno.io/v1"
         assert crd_errors(manifest) == [], name
@@ -203,7 +213,7 @@ def test_policies_are_annotated_background_and_use_per_rule_failure_action(
             assert annotations[f"policies.kyverno.io/{key}"].strip(), (name, key)
         assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "paved-road"
         spec = manifest["spec"]
-        assert spec["background"] is True, name
+        assert spec["background"] is (name not in GUARDRAILS), name
         assert "validationFailureAction" not in spec, "deprecated since Kyverno 1.13"
         for item in spec["rules"]:
             assert item["validate"]["failureAction"] in ("Audit", "Enforce"), (name, item["name"])
@@ -216,16 +226,38 @@ def test_autogen_stays_on_except_where_upstream_turns_it_off(plan: PlanRun) -> N
         assert autogen == ("none" if name == "disallow-default-namespace" else None), name
 
 
-def test_failure_action_follows_the_environment(plan: PlanRun, stack: str) -> None:
-    expected = "Enforce" if is_production(stack) else "Audit"
+def test_failure_action_is_enforce_unless_a_dev_stack_says_audit(plan: PlanRun, stack: str) -> None:
+    """Staging behaves like production: only dev's stack file asks for Audit, explicitly."""
+    configured = stack_config(stack)["paved-road:core"].get("policy", {}).get("mode")
+    assert configured == ("Audit" if stack == "dev" else None)
+    expected = configured or "Enforce"
     actions = {item["validate"]["failureAction"] for _, item in rules_of(plan)}
     assert actions == {expected}
 
 
-@pytest.mark.parametrize(("stack", "mode"), [("dev", "Enforce"), ("prod", "Audit")])
-def test_an_explicit_mode_wins_over_the_environment(tmp_path: Path, stack: str, mode: str) -> None:
-    run = plan_with(tmp_path, stack, mode=mode)
-    assert {item["validate"]["failureAction"] for _, item in rules_of(run)} == {mode}
+def test_staging_enforces_the_baseline() -> None:
+    assert not is_production("staging")
+    actions = {item["validate"]["failureAction"] for _, item in rules_of(shipped_plan("staging"))}
+    assert actions == {"Enforce"}
+
+
+def test_a_stack_without_a_mode_enforces(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    del config["paved-road:core"]["policy"]["mode"]
+    run = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    assert {item["validate"]["failureAction"] for _, item in rules_of(run)} == {"Enforce"}
+
+
+def test_production_refuses_audit(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    config["paved-road:core"]["policy"] = {"mode": "Audit"}
+    engine = PlanEngine("prod", make_project(tmp_path, config, "prod"))
+    with pytest.raises(ConfigError) as raised:
+        engine.run()
+    assert "stacks/Pulumi.prod.yaml: paved-road:core.policy.mode: 'Audit' is not allowed" in str(
+        raised.value
+    )
+    assert engine.recorded == []
 
 
 def test_platform_and_system_namespaces_are_excluded_in_every_rule(plan: PlanRun) -> None:
@@ -378,7 +410,7 @@ def test_policies_wait_for_the_release_on_the_clusters_provider(plan: PlanRun) -
     component = one(plan.by_type(COMPONENT))
     assert "cluster-k8s" in release.provider
     policies = plan.by_type(CLUSTER_POLICY)
-    assert len(policies) == len(BASELINE)
+    assert len(policies) == len(BASELINE | GUARDRAILS)
     for resource in policies:
         assert release.urn in resource.dependencies, resource.name
         assert resource.parent == component.urn
@@ -393,7 +425,9 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
     before, after = {r.urn for r in base.resources}, {r.urn for r in off.resources}
     assert after <= before
     assert before - after == in_component(base)
-    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE), "component, namespace, release"
+    assert len(in_component(base)) == 1 + 1 + 1 + len(
+        BASELINE | GUARDRAILS
+    ), "component, namespace, release"
     assert "kyverno" not in off.outputs["platformNamespaces"]
 
 

@@ -60,6 +60,8 @@ class CoreServicesArgs:
     # Platform namespaces of the layers above (the rollout controller's), as plain names: the
     # secrets store serves them and the baseline policies skip them, as for core's own.
     extra_platform_namespaces: tuple[str, ...] = ()
+    # Who may change platform objects in tenants' namespaces, and who creates AnalysisRuns.
+    identities: policy.PlatformIdentities = policy.PlatformIdentities()
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -176,7 +178,13 @@ class CoreServices(pulumi.ComponentResource):
         if config.policy.enabled:
             engine = policy.PolicyEngine(
                 "policy",
-                policy.PolicyArgs(context, config.policy, self.platform_namespaces),
+                policy.PolicyArgs(
+                    context,
+                    config.policy,
+                    self.platform_namespaces,
+                    identities=args.identities,
+                    prometheus_url=self.prometheus_url,
+                ),
                 after_ingress,
             )
             self.admission_policies = list(engine.policies)
