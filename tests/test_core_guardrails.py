@@ -287,7 +287,10 @@ def test_tenants_cannot_change_or_delete_the_platforms_objects(dev: PlanRun) -> 
         for who in (developer(tenant), {"user": ARGOCD_CONTROLLER}):
             for operation, new in (("UPDATE", changed), ("UPDATE", unlabelled), ("DELETE", None)):
                 sent = request(operation, new, old=obj, namespace_labels=ns_labels, **who)
-                assert denying_rules(manifest, sent) == ["protect-guardrails"], (
+                expected = ["protect-guardrails"]
+                if obj["kind"] == "NetworkPolicy" and operation == "UPDATE":
+                    expected.append("platform-owns-network-policies")
+                assert denying_rules(manifest, sent) == expected, (
                     obj["kind"],
                     obj["metadata"]["name"],
                     operation,
@@ -330,14 +333,51 @@ def test_a_tenants_own_objects_stay_its_own(dev: PlanRun) -> None:
     manifest = guardrail(dev, "protect-platform-objects")
     labels = namespace_labels(dev)["payments"]
     own = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "ci-reader", "namespace": "payments", "labels": {"app": "x"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+    }
+    for operation, new in (("CREATE", own), ("UPDATE", own), ("DELETE", None)):
+        sent = request(operation, new, old=own, namespace_labels=labels, **developer("payments"))
+        assert denying_rules(manifest, sent) == [], operation
+
+
+def test_only_the_platform_writes_network_policies_in_tenant_namespaces(dev: PlanRun) -> None:
+    """An allow-all policy of the tenant's would undo its default deny and egress limits."""
+    manifest = guardrail(dev, "protect-platform-objects")
+    labels = namespace_labels(dev)["payments"]
+    allow_all = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": "allow-partner", "namespace": "payments", "labels": {"app": "x"}},
-        "spec": {"podSelector": {}},
+        "metadata": {"name": "allow-all", "namespace": "payments"},
+        "spec": {"podSelector": {}, "egress": [{}], "policyTypes": ["Egress"]},
     }
-    for operation, new in (("UPDATE", own), ("DELETE", None)):
-        sent = request(operation, new, old=own, namespace_labels=labels, **developer("payments"))
+    for operation in ("CREATE", "UPDATE"):
+        sent = request(
+            operation, allow_all, old=allow_all, namespace_labels=labels, **developer("payments")
+        )
+        assert denying_rules(manifest, sent) == ["platform-owns-network-policies"]
+        sent = request(
+            operation, allow_all, old=allow_all, namespace_labels=labels, user=ARGOCD_CONTROLLER
+        )
+        assert denying_rules(manifest, sent) == ["platform-owns-network-policies"]
+        sent = request(
+            operation, allow_all, old=allow_all, namespace_labels=labels, user=deployer("dev")
+        )
         assert denying_rules(manifest, sent) == []
+    deleted = request(
+        "DELETE", None, old=allow_all, namespace_labels=labels, **developer("payments")
+    )
+    assert denying_rules(manifest, deleted) == [], "removing its own opening only narrows it"
+    elsewhere = {**allow_all, "metadata": {"name": "allow-all", "namespace": "monitoring"}}
+    sent = request(
+        "CREATE",
+        elsewhere,
+        namespace_labels={"paved-road/platform": "true"},
+        **developer("payments"),
+    )
+    assert denying_rules(manifest, sent) == []
 
 
 def test_tenants_cannot_relabel_or_delete_their_namespaces(dev: PlanRun) -> None:

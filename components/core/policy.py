@@ -708,7 +708,8 @@ def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
         description=(
             "Network policies, quotas, limit ranges, role bindings, the workload service account "
             "and the SecretStore the platform created in a tenant's namespaces, and the "
-            "namespaces' own labels, can be changed or deleted only by the platform's identities."
+            "namespaces' own labels, can be changed or deleted only by the platform's identities; "
+            "only they write NetworkPolicies there."
         ),
         annotations={"policies.kyverno.io/subject": ", ".join([*GUARDED_KINDS, "Namespace"])},
         background=False,
@@ -721,6 +722,18 @@ def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
                 f"by the platform ({MANAGED_BY}: paved-road) and cannot be changed or deleted by "
                 f"tenants. {ask}",
                 {"deny": {"conditions": {"any": [managed]}}},
+                exclude=exempt,
+            ),
+            # NetworkPolicies are additive: one allow-all policy of the tenant's would undo the
+            # default deny and every egress limit of its tenant file. Its openings come from
+            # the tenant file (and Argo CD projects may not deploy NetworkPolicies either).
+            guardrail_rule(
+                "platform-owns-network-policies",
+                ["NetworkPolicy"],
+                ["CREATE", "UPDATE"],
+                "NetworkPolicies in tenant namespaces are the platform's: ask for openings in "
+                "your tenant file (allowFrom, egressCidrs) instead of writing a NetworkPolicy.",
+                {"deny": {}},
                 exclude=exempt,
             ),
             guardrail_rule(
