@@ -19,8 +19,6 @@ from components.core.base import ClusterContext
 from components.core.policy import PlatformIdentities
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
-from components.delivery.rollouts import NAMESPACE as ROLLOUTS_NAMESPACE
-from components.delivery.rollouts import SERVICE_ACCOUNT as ROLLOUTS_SERVICE_ACCOUNT
 from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs, TenantPlatform
 
@@ -86,11 +84,6 @@ class Platform(pulumi.ComponentResource):
                         *config.cluster.admins,
                         *filter(None, [config.cluster.deploy_role_arn]),
                     ),
-                    rollouts_controller=(
-                        (ROLLOUTS_NAMESPACE, ROLLOUTS_SERVICE_ACCOUNT)
-                        if config.delivery.enabled
-                        else None
-                    ),
                 ),
             ),
             opts=child,
@@ -109,6 +102,7 @@ class Platform(pulumi.ComponentResource):
                     prometheus_operator=self.core.prometheus_operator,
                     external_secrets=self.core.external_secrets,
                     cluster_secret_store=self.core.cluster_secret_store,
+                    admission_engine=self.core.admission_engine,
                 ),
                 opts=child,
             )
@@ -125,7 +119,10 @@ class Platform(pulumi.ComponentResource):
                 tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
             ),
             prometheus_operator=self.core.prometheus_operator,
-            admission_policies=tuple(self.core.admission_policies),
+            admission_policies=(
+                *self.core.admission_policies,
+                *(self.delivery.admission_policies if self.delivery is not None else ()),
+            ),
             dns_zones=config.core.dns.zone_ids,
         )
         self.tenants = [

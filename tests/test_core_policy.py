@@ -405,17 +405,34 @@ def test_default_namespace_is_closed_to_workloads_but_not_to_kubernetes_itself(
 # Wiring
 
 
+DELIVERY = "paved-road:delivery:Delivery"
+DELIVERY_GUARDRAIL = "restrict-tenant-analysis"
+
+
 def test_policies_wait_for_the_release_on_the_clusters_provider(plan: PlanRun) -> None:
+    """Each policy waits for Kyverno's release, and a guardrail also for the release bringing
+    the kinds it matches: External Secrets' for the store guard, Argo Rollouts' for the analysis
+    guard, which the delivery layer owns."""
     release = release_of(plan)
     component = one(plan.by_type(COMPONENT))
+    delivery = one(plan.by_type(DELIVERY))
+    releases = {r.inputs["chart"]: r.urn for r in plan.by_type(RELEASE)}
     assert "cluster-k8s" in release.provider
     policies = plan.by_type(CLUSTER_POLICY)
     assert len(policies) == len(BASELINE | GUARDRAILS)
     for resource in policies:
+        name = resource.inputs["metadata"]["name"]
         assert release.urn in resource.dependencies, resource.name
-        assert resource.parent == component.urn
         assert resource.provider == release.provider
-        assert resource.name == f"policy-{resource.inputs['metadata']['name']}"
+        if name == DELIVERY_GUARDRAIL:
+            assert resource.parent == delivery.urn
+            assert resource.name == f"delivery-{name}"
+            assert releases["argo-rollouts"] in resource.dependencies
+        else:
+            assert resource.parent == component.urn
+            assert resource.name == f"policy-{name}"
+        if name == "restrict-tenant-secret-stores":
+            assert releases["external-secrets"] in resource.dependencies
     assert release.parent == component.urn
 
 
@@ -424,11 +441,23 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
     off = plan_with(tmp_path, "dev", enabled=False)
     before, after = {r.urn for r in base.resources}, {r.urn for r in off.resources}
     assert after <= before
-    assert before - after == in_component(base)
-    assert len(in_component(base)) == 1 + 1 + 1 + len(
-        BASELINE | GUARDRAILS
-    ), "component, namespace, release"
+    (analysis_guard,) = [
+        r.urn
+        for r in base.by_type(CLUSTER_POLICY)
+        if r.inputs["metadata"]["name"] == DELIVERY_GUARDRAIL
+    ]
+    assert before - after == in_component(base) | {analysis_guard}
+    assert (
+        len(in_component(base)) == 1 + 1 + 1 + len(BASELINE | GUARDRAILS) - 1
+    ), "component, namespace, release, all policies but the delivery layer's"
     assert "kyverno" not in off.outputs["platformNamespaces"]
+
+
+def test_without_the_secrets_service_there_is_no_store_guard(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:core"]["secrets"] = {"enabled": False}
+    run = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    assert set(cluster_policies(run)) == BASELINE | GUARDRAILS - {"restrict-tenant-secret-stores"}
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ class CoreServicesArgs:
     # Platform namespaces of the layers above (the rollout controller's), as plain names: the
     # secrets store serves them and the baseline policies skip them, as for core's own.
     extra_platform_namespaces: tuple[str, ...] = ()
-    # Who may change platform objects in tenants' namespaces, and who creates AnalysisRuns.
+    # Who may change platform objects in tenants' namespaces.
     identities: policy.PlatformIdentities = policy.PlatformIdentities()
 
 
@@ -83,8 +83,10 @@ class CoreServices(pulumi.ComponentResource):
     cluster_secret_store: Optional[pulumi.Resource]
     # Argo CD's release: the AppProject CRD.
     argo_cd: Optional[pulumi.Resource]
-    # Kyverno's baseline ClusterPolicies: tenants' workloads are created after them.
+    # Kyverno's ClusterPolicies: tenants' workloads are created after them.
     admission_policies: list[pulumi.Resource]
+    # Kyverno's release (its CRDs and webhook), for policies the layers above add; None: off.
+    admission_engine: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -105,6 +107,7 @@ class CoreServices(pulumi.ComponentResource):
         self.load_balancer_controller = self.prometheus_operator = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []
+        self.admission_engine = None
 
         # Every chart below creates Services: each waits for the controller's release.
         services_admitted: list[pulumi.Resource] = []
@@ -183,11 +186,12 @@ class CoreServices(pulumi.ComponentResource):
                     config.policy,
                     self.platform_namespaces,
                     identities=args.identities,
-                    prometheus_url=self.prometheus_url,
+                    external_secrets=self.external_secrets,
                 ),
                 after_ingress,
             )
             self.admission_policies = list(engine.policies)
+            self.admission_engine = engine.release
         self.register_outputs(
             {
                 "platformNamespaces": self.platform_namespaces,

@@ -66,16 +66,13 @@ class PlatformIdentities:
     """Who may change what the platform put in tenants' namespaces, as plain data.
 
     `principals` are the IAM ARNs with a cluster-admin access entry: the deploy role (the
-    Kubernetes provider logs in as it, so every `pulumi up` is it) and `cluster.admins`. The
-    Argo Rollouts controller's service account is the only creator of tenants' AnalysisRuns.
+    Kubernetes provider logs in as it, so every `pulumi up` is it) and `cluster.admins`.
     Deliberately absent: Argo CD's application controller. It applies *tenants'* repositories,
     never the platform's objects (Pulumi creates those), so exempting it would hand every tenant
     a way around the guards through its own GitOps project.
     """
 
     principals: tuple[str, ...] = ()
-    # (namespace, service account) of the Argo Rollouts controller; None: delivery is off.
-    rollouts_controller: Optional[tuple[str, str]] = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +81,9 @@ class PolicyArgs:
     config: PolicyConfig
     platform_namespaces: list[str]
     identities: PlatformIdentities = PlatformIdentities()
-    # The in-cluster Prometheus the platform's analysis templates query (None: observability off).
-    prometheus_url: Optional[str] = None
+    # The External Secrets release: the SecretStore and generator CRDs the tenant-store guard
+    # matches (None: the secrets service is off, and so is that guard).
+    external_secrets: Optional[pulumi.Resource] = None
 
 
 class PolicyEngine(pulumi.ComponentResource):
@@ -103,7 +101,7 @@ class PolicyEngine(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", self.namespace, parent=self, provider=context.provider
         )
-        release = helm_release(
+        self.release = release = helm_release(
             f"{name}-kyverno",
             CHARTS["kyverno"],
             namespace=namespace.metadata.name,
@@ -129,16 +127,24 @@ class PolicyEngine(pulumi.ComponentResource):
             restrict_ingress_group(rules),
         ]
         # The isolation guardrails: always Enforce, whatever `mode` says (see their docstrings).
-        guardrails = [
-            protect_platform_objects(args.identities),
-            restrict_tenant_secret_stores(),
-            restrict_tenant_analysis(args.identities, args.prometheus_url),
+        # Each waits for the release that brings the kinds it matches as well: Kyverno admits a
+        # policy for an unknown kind only as not ready. The delivery layer adds its own,
+        # `restrict-tenant-analysis`, after the Argo Rollouts release.
+        guardrails: list[tuple[BaselinePolicy, list[pulumi.Resource]]] = [
+            (protect_platform_objects(args.identities), [])
         ]
+        if args.external_secrets is not None:
+            guardrails.append((restrict_tenant_secret_stores(), [args.external_secrets]))
         self.policies = [
             cluster_policy(name, policy, release, parent=self, provider=context.provider)
-            for policy in [*baseline, *guardrails]
+            for policy in baseline
+        ] + [
+            cluster_policy(
+                name, policy, release, parent=self, provider=context.provider, also_after=after
+            )
+            for policy, after in guardrails
         ]
-        self.cluster_policies = [policy.name for policy in [*baseline, *guardrails]]
+        self.cluster_policies = [p.name for p in [*baseline, *(g for g, _ in guardrails)]]
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -269,8 +275,10 @@ def cluster_policy(
     *,
     parent: pulumi.Resource,
     provider: k8s.Provider,
+    also_after: Sequence[pulumi.Resource] = (),
 ) -> k8s.apiextensions.CustomResource:
-    """A ClusterPolicy after the release that brings its CRD and the webhook that enforces it."""
+    """A ClusterPolicy after the release that brings its CRD and the webhook that enforces it
+    (and after `also_after`, the releases bringing the kinds it matches)."""
     rules = pulumi.Output.from_input(policy.rules)
     return k8s.apiextensions.CustomResource(
         f"{component}-{policy.name}",
@@ -289,7 +297,9 @@ def cluster_policy(
             },
         },
         spec=rules.apply(lambda items: {"background": policy.background, "rules": items}),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[release]),
+        opts=pulumi.ResourceOptions(
+            parent=parent, provider=provider, depends_on=[release, *also_after]
+        ),
     )
 
 
@@ -850,10 +860,11 @@ def restrict_tenant_secret_stores() -> BaselinePolicy:
 
 
 def restrict_tenant_analysis(
-    identities: PlatformIdentities, prometheus_url: Optional[str]
+    controller: tuple[str, str], prometheus_url: Optional[str]
 ) -> BaselinePolicy:
     """Tenant analysis runs only the platform's ClusterAnalysisTemplates, against the tenant's own
-    namespace.
+    namespace. Built by the delivery layer (components/delivery), which knows its controller's
+    service account (`controller`: namespace, name) and brings the Argo Rollouts CRDs.
 
     Argo Rollouts' chart aggregates AnalysisTemplates and AnalysisRuns into `edit`; their `web`
     and `job` providers make the controller call any address or run any Job from its own
@@ -865,7 +876,6 @@ def restrict_tenant_analysis(
     and arguments that cannot escape a PromQL matcher — a Rollout naming another team's
     namespace would otherwise read that team's series.
     """
-    controller = identities.rollouts_controller
     allowed = sorted([*(["prometheus"] if prometheus_url else []), *ENDPOINTLESS_PROVIDERS])
     runs = ["AnalysisRun"]
     metric_checks = [
@@ -912,21 +922,17 @@ def restrict_tenant_analysis(
                 "AnalysisRuns in tenant namespaces are created by the Argo Rollouts controller "
                 "from a Rollout's analysis; abort or retry the Rollout instead.",
                 {"deny": {}},
-                exclude=(
-                    [
-                        {
-                            "subjects": [
-                                {
-                                    "kind": "ServiceAccount",
-                                    "namespace": controller[0],
-                                    "name": controller[1],
-                                }
-                            ]
-                        }
-                    ]
-                    if controller
-                    else []
-                ),
+                exclude=[
+                    {
+                        "subjects": [
+                            {
+                                "kind": "ServiceAccount",
+                                "namespace": controller[0],
+                                "name": controller[1],
+                            }
+                        ]
+                    }
+                ],
             ),
             guardrail_rule(
                 "analysis-runs-use-platform-providers",
