@@ -65,7 +65,15 @@ DELIVERY = "paved-road:delivery:Delivery"
 
 
 def delivery_dependent(urn: str, service: str) -> bool:
+    """The rollout controller's ALB check role (ingress); its Kyverno policy (policy)."""
+    if service == "policy":
+        return under(urn, DELIVERY) and urn.endswith("::delivery-restrict-tenant-analysis")
     return under(urn, DELIVERY) and service == "ingress" and "$aws:iam/" in urn
+
+
+def policy_dependent(urn: str, service: str) -> bool:
+    """The Kyverno guard on tenants' SecretStores matches the secrets service's kinds."""
+    return service == "secrets" and urn.endswith("::policy-restrict-tenant-secret-stores")
 
 
 def tenant_dependent(urn: str, service: str) -> bool:
@@ -184,6 +192,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         or tenant_dependent(urn, service)
         or delivery_dependent(urn, service)
         or certificate_dependent(urn, service)
+        or policy_dependent(urn, service)
     }
 
 
