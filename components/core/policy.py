@@ -629,7 +629,8 @@ SAFE_ARGUMENT = "^[-A-Za-z0-9._:]*$"
 
 
 def tenant_namespaces() -> dict[str, Any]:
-    """Namespaces labelled with a tenant: only the platform sets that label (see below)."""
+    """Namespaces labelled with a tenant. Only the platform sets that label: namespaces are
+    cluster-scoped, and `protect-namespace-labels` refuses tenants a relabelling."""
     return {
         "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
     }
