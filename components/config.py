@@ -386,8 +386,9 @@ class SecretsConfig(Model):
 
 class PolicyConfig(Model):
     enabled: bool = True
-    # None: Enforce when paved-road:production is true, Audit otherwise.
-    mode: Optional[Literal["Enforce", "Audit"]] = None
+    # How the baseline fails: Enforce unless a development stack says `mode: Audit` explicitly
+    # (refused in production). The isolation guardrails always enforce, whatever this says.
+    mode: Literal["Enforce", "Audit"] = "Enforce"
     allowed_registries: list[str] = Field(default_factory=list)
 
     @field_validator("allowed_registries")
@@ -495,9 +496,6 @@ class CoreConfig(Model):
                         )
                     }
                 ),
-                "policy": self.policy.model_copy(
-                    update={"mode": self.policy.mode or ("Enforce" if production else "Audit")}
-                ),
                 "gitops": self.gitops.model_copy(
                     update={
                         "hostname": hostname,
@@ -585,6 +583,15 @@ def _cross_checks(
     """Rules that span fields or sections, which a single field validator cannot see."""
     issues = []
     network, cluster = config.network, config.cluster
+    if config.production and config.core.policy.mode == "Audit":
+        issues.append(
+            ConfigIssue(
+                file,
+                "paved-road:core.policy.mode",
+                "'Audit' is not allowed when paved-road:production is true: production enforces "
+                "the baseline (remove the key)",
+            )
+        )
     key = "paved-road:network"
     if network.existing_vpc is None:
         vpc = ipaddress.IPv4Network(network.cidr)

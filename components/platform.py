@@ -17,6 +17,7 @@ from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.ingress_hosts import TenantHosts
 from components.core.base import ClusterContext
+from components.core.policy import PlatformIdentities
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
 from components.network import Network, NetworkArgs
@@ -85,6 +86,12 @@ class Platform(pulumi.ComponentResource):
                     )
                     for tenant in config.tenants
                 ),
+                identities=PlatformIdentities(
+                    principals=(
+                        *config.cluster.admins,
+                        *filter(None, [config.cluster.deploy_role_arn]),
+                    ),
+                ),
             ),
             opts=child,
         )
@@ -102,6 +109,7 @@ class Platform(pulumi.ComponentResource):
                     prometheus_operator=self.core.prometheus_operator,
                     external_secrets=self.core.external_secrets,
                     cluster_secret_store=self.core.cluster_secret_store,
+                    admission_engine=self.core.admission_engine,
                 ),
                 opts=child,
             )
@@ -118,7 +126,10 @@ class Platform(pulumi.ComponentResource):
                 tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
             ),
             prometheus_operator=self.core.prometheus_operator,
-            admission_policies=tuple(self.core.admission_policies),
+            admission_policies=(
+                *self.core.admission_policies,
+                *(self.delivery.admission_policies if self.delivery is not None else ()),
+            ),
             dns_zones=config.core.dns.zone_ids,
         )
         self.tenants = [

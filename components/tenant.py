@@ -66,8 +66,8 @@ class TenantPlatform:
     rollouts: tuple[pulumi.Resource, ...] = ()
     # kube-prometheus-stack's release, bringing the ServiceMonitor CRD apps' monitors need.
     prometheus_operator: Optional[pulumi.Resource] = None
-    # Kyverno's baseline policies: apps' workloads are created after them, so they are admitted
-    # (in production: enforced) by the baseline from the first `pulumi up`.
+    # Kyverno's policies (baseline and isolation guardrails): apps' workloads are created after
+    # them, so they are admitted by them from the first `pulumi up`.
     admission_policies: tuple[pulumi.Resource, ...] = ()
     # Route 53 zone id by domain, where apps' certificates are validated.
     dns_zones: Mapping[str, str] = field(default_factory=dict)
@@ -369,6 +369,10 @@ class Tenant(pulumi.ComponentResource):
         return role
 
     def _secret_store(self, namespace: str, opts: pulumi.ResourceOptions) -> None:
+        """The team's store: Secrets Manager as the `workload` account of this namespace, the
+        only shape Kyverno's `restrict-tenant-secret-stores` admits in a tenant namespace (ESO
+        reads the role from that account's IRSA annotation; a SecretStore's service account is
+        always in the store's own namespace)."""
         k8s.apiextensions.CustomResource(
             f"{namespace}-secret-store",
             api_version="external-secrets.io/v1",

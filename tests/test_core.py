@@ -65,13 +65,20 @@ DELIVERY = "paved-road:delivery:Delivery"
 
 
 def delivery_dependent(urn: str, service: str) -> bool:
-    # Without ALBs the controller verifies no target-group weights: no AWS role, and no
-    # opening to the AWS APIs on the internet (components/core/network_policies.py).
+    """The rollout controller's ALB check role and its opening to the AWS APIs on the internet
+    (ingress: without ALBs no target-group weights are verified); its Kyverno policy (policy)."""
+    if service == "policy":
+        return under(urn, DELIVERY) and urn.endswith("::delivery-restrict-tenant-analysis")
     return (
         under(urn, DELIVERY)
         and service == "ingress"
         and ("$aws:iam/" in urn or urn.endswith("::delivery-namespace-allow-internet"))
     )
+
+
+def policy_dependent(urn: str, service: str) -> bool:
+    """The Kyverno guard on tenants' SecretStores matches the secrets service's kinds."""
+    return service == "secrets" and urn.endswith("::policy-restrict-tenant-secret-stores")
 
 
 def tenant_dependent(urn: str, service: str) -> bool:
@@ -190,6 +197,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         or tenant_dependent(urn, service)
         or delivery_dependent(urn, service)
         or certificate_dependent(urn, service)
+        or policy_dependent(urn, service)
     }
 
 

@@ -48,7 +48,13 @@ BASELINE = {
     "require-tenant-label",
     "restrict-image-registries",
     "restrict-ingress-group",
+}
+# The isolation guardrails: always enforced, admission-only.
+GUARDRAILS = {
+    "protect-platform-objects",
     "restrict-ingress-hosts",
+    "restrict-tenant-analysis",
+    "restrict-tenant-secret-stores",
 }
 ACCOUNT = "123456789012"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
@@ -85,8 +91,12 @@ def cluster_policies(run: PlanRun) -> dict[str, dict[str, Any]]:
 
 
 def rules_of(run: PlanRun) -> list[tuple[str, dict[str, Any]]]:
+    """The baseline's rules (the guardrails have tests of their own)."""
     return [
-        (name, rule) for name, m in cluster_policies(run).items() for rule in m["spec"]["rules"]
+        (name, rule)
+        for name, m in cluster_policies(run).items()
+        if name in BASELINE
+        for rule in m["spec"]["rules"]
     ]
 
 
@@ -190,7 +200,7 @@ def test_every_kyverno_container_is_bounded_and_runs_restricted(plan: PlanRun) -
 def test_the_baseline_validates_against_kyvernos_crd(plan: PlanRun) -> None:
     require_crds()
     policies = cluster_policies(plan)
-    assert set(policies) == BASELINE
+    assert set(policies) == BASELINE | GUARDRAILS
     for name, manifest in policies.items():
         assert manifest["apiVersion"] == "kyverno.io/v1"
         assert crd_errors(manifest) == [], name
@@ -206,7 +216,7 @@ def test_policies_are_annotated_background_and_use_per_rule_failure_action(
             assert annotations[f"policies.kyverno.io/{key}"].strip(), (name, key)
         assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "paved-road"
         spec = manifest["spec"]
-        assert spec["background"] is True, name
+        assert spec["background"] is (name not in GUARDRAILS), name
         assert "validationFailureAction" not in spec, "deprecated since Kyverno 1.13"
         for item in spec["rules"]:
             assert item["validate"]["failureAction"] in ("Audit", "Enforce"), (name, item["name"])
@@ -219,16 +229,38 @@ def test_autogen_stays_on_except_where_upstream_turns_it_off(plan: PlanRun) -> N
         assert autogen == ("none" if name == "disallow-default-namespace" else None), name
 
 
-def test_failure_action_follows_the_environment(plan: PlanRun, stack: str) -> None:
-    expected = "Enforce" if is_production(stack) else "Audit"
+def test_failure_action_is_enforce_unless_a_dev_stack_says_audit(plan: PlanRun, stack: str) -> None:
+    """Staging behaves like production: only dev's stack file asks for Audit, explicitly."""
+    configured = stack_config(stack)["paved-road:core"].get("policy", {}).get("mode")
+    assert configured == ("Audit" if stack == "dev" else None)
+    expected = configured or "Enforce"
     actions = {item["validate"]["failureAction"] for _, item in rules_of(plan)}
     assert actions == {expected}
 
 
-@pytest.mark.parametrize(("stack", "mode"), [("dev", "Enforce"), ("prod", "Audit")])
-def test_an_explicit_mode_wins_over_the_environment(tmp_path: Path, stack: str, mode: str) -> None:
-    run = plan_with(tmp_path, stack, mode=mode)
-    assert {item["validate"]["failureAction"] for _, item in rules_of(run)} == {mode}
+def test_staging_enforces_the_baseline() -> None:
+    assert not is_production("staging")
+    actions = {item["validate"]["failureAction"] for _, item in rules_of(shipped_plan("staging"))}
+    assert actions == {"Enforce"}
+
+
+def test_a_stack_without_a_mode_enforces(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    del config["paved-road:core"]["policy"]["mode"]
+    run = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    assert {item["validate"]["failureAction"] for _, item in rules_of(run)} == {"Enforce"}
+
+
+def test_production_refuses_audit(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    config["paved-road:core"]["policy"] = {"mode": "Audit"}
+    engine = PlanEngine("prod", make_project(tmp_path, config, "prod"))
+    with pytest.raises(ConfigError) as raised:
+        engine.run()
+    assert "stacks/Pulumi.prod.yaml: paved-road:core.policy.mode: 'Audit' is not allowed" in str(
+        raised.value
+    )
+    assert engine.recorded == []
 
 
 def test_platform_and_system_namespaces_are_excluded_in_every_rule(plan: PlanRun) -> None:
@@ -376,17 +408,34 @@ def test_default_namespace_is_closed_to_workloads_but_not_to_kubernetes_itself(
 # Wiring
 
 
+DELIVERY = "paved-road:delivery:Delivery"
+DELIVERY_GUARDRAIL = "restrict-tenant-analysis"
+
+
 def test_policies_wait_for_the_release_on_the_clusters_provider(plan: PlanRun) -> None:
+    """Each policy waits for Kyverno's release, and a guardrail also for the release bringing
+    the kinds it matches: External Secrets' for the store guard, Argo Rollouts' for the analysis
+    guard, which the delivery layer owns."""
     release = release_of(plan)
     component = one(plan.by_type(COMPONENT))
+    delivery = one(plan.by_type(DELIVERY))
+    releases = {r.inputs["chart"]: r.urn for r in plan.by_type(RELEASE)}
     assert "cluster-k8s" in release.provider
     policies = plan.by_type(CLUSTER_POLICY)
-    assert len(policies) == len(BASELINE)
+    assert len(policies) == len(BASELINE | GUARDRAILS)
     for resource in policies:
+        name = resource.inputs["metadata"]["name"]
         assert release.urn in resource.dependencies, resource.name
-        assert resource.parent == component.urn
         assert resource.provider == release.provider
-        assert resource.name == f"policy-{resource.inputs['metadata']['name']}"
+        if name == DELIVERY_GUARDRAIL:
+            assert resource.parent == delivery.urn
+            assert resource.name == f"delivery-{name}"
+            assert releases["argo-rollouts"] in resource.dependencies
+        else:
+            assert resource.parent == component.urn
+            assert resource.name == f"policy-{name}"
+        if name == "restrict-tenant-secret-stores":
+            assert releases["external-secrets"] in resource.dependencies
     assert release.parent == component.urn
 
 
@@ -395,11 +444,24 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
     off = plan_with(tmp_path, "dev", enabled=False)
     before, after = {r.urn for r in base.resources}, {r.urn for r in off.resources}
     assert after <= before
-    assert before - after == in_component(base)
-    # Component, namespace, release, baseline, and the namespace's NetworkPolicies.
+    (analysis_guard,) = [
+        r.urn
+        for r in base.by_type(CLUSTER_POLICY)
+        if r.inputs["metadata"]["name"] == DELIVERY_GUARDRAIL
+    ]
+    assert before - after == in_component(base) | {analysis_guard}
+    # Component, namespace, release, all policies but the delivery layer's, and the namespace's
+    # NetworkPolicies.
     network = len(policy_specs(openings_for("kyverno")))
-    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE) + network
+    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE | GUARDRAILS) - 1 + network
     assert "kyverno" not in off.outputs["platformNamespaces"]
+
+
+def test_without_the_secrets_service_there_is_no_store_guard(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:core"]["secrets"] = {"enabled": False}
+    run = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    assert set(cluster_policies(run)) == BASELINE | GUARDRAILS - {"restrict-tenant-secret-stores"}
 
 
 @pytest.mark.parametrize(

@@ -190,17 +190,40 @@ def eso_policy(run: PlanRun) -> RecordedResource:
     return one(r for r in run.by_type(ROLE_POLICY) if under(run, r, SECRETS))
 
 
-def test_eso_role_trusts_exactly_the_controller_service_account(plan: PlanRun) -> None:
+def test_eso_role_trusts_exactly_the_store_service_account(plan: PlanRun) -> None:
+    """The platform-secrets role is the store's, not the controller's: its trust names the
+    dedicated `platform-secrets` account, which carries the IRSA annotation."""
     role = eso_role(plan)
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
-    assert_irsa_trust(statement, "external-secrets", "external-secrets")
-    values = eso_values(plan)
-    assert values["serviceAccount"]["name"] == "external-secrets"
-    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+    assert_irsa_trust(statement, "external-secrets", "platform-secrets")
+    (account,) = [
+        m
+        for m in kubernetes_objects(plan.resources)
+        if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == "platform-secrets"
+    ]
+    assert account["metadata"]["namespace"] == "external-secrets"
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         f":role/{role.inputs['name']}"
     )
+    assert account["automountServiceAccountToken"] is False
     assert role.inputs["name"].startswith("paved-road-") and len(role.inputs["name"]) <= 64
     assert role.inputs["tags"]["paved-road:environment"]
+
+
+def test_eso_controller_has_no_aws_identity(plan: PlanRun) -> None:
+    """A store without `auth` runs with the controller's credentials (ESO's AWS provider falls
+    back to the default chain): the controller's service account carries no IRSA role, and no
+    IRSA role in the plan trusts it."""
+    values = eso_values(plan)
+    assert values["serviceAccount"]["name"] == "external-secrets"
+    assert values["serviceAccount"]["annotations"] == {}
+    for component in ("webhook", "certController"):
+        assert "eks.amazonaws.com/role-arn" not in str(values[component]), component
+    assert values["rbac"] == {"create": True, "aggregateToView": True, "aggregateToEdit": True}
+    for role in plan.by_type(ROLE):
+        assert "system:serviceaccount:external-secrets:external-secrets" not in str(
+            role.inputs["assumeRolePolicy"]
+        ), role.name
 
 
 # The read permissions external-secrets documents for its AWS Secrets Manager provider
@@ -270,7 +293,7 @@ def test_cluster_secret_store_follows_the_enabled_services(
     assert condition["namespaces"] == without_gitops.outputs["platformNamespaces"]
 
 
-def test_cluster_secret_store_uses_the_controller_identity_after_the_chart(
+def test_cluster_secret_store_uses_its_own_identity_after_the_chart(
     plan: PlanRun, stack: str
 ) -> None:
     found = store(plan)
@@ -280,10 +303,16 @@ def test_cluster_secret_store_uses_the_controller_identity_after_the_chart(
     assert aws["service"] == "SecretsManager"
     assert aws["region"] == stack_config(stack)["aws:region"]
     assert aws["auth"] == {
-        "jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}
+        "jwt": {"serviceAccountRef": {"name": "platform-secrets", "namespace": "external-secrets"}}
     }
-    assert "role" not in aws, "the controller's own, platform-scoped role; no wider assume-role"
+    assert "role" not in aws, "the account's own, platform-scoped role; no wider assume-role"
     assert release(plan, "external-secrets").urn in found.dependencies
+    account = one(
+        r
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+        if r.inputs["metadata"]["name"] == "platform-secrets"
+    )
+    assert account.urn in found.dependencies
     assert found.provider.startswith(kubernetes_provider(plan).urn + "::")
     assert found.parent and SECRETS in found.parent
 
@@ -514,7 +543,11 @@ def test_switching_the_service_off_removes_exactly_its_resources(
     removed = {r.urn for r in base.resources} - {r.urn for r in without.resources}
     added = {r.urn for r in without.resources} - {r.urn for r in base.resources}
     assert added == set()
-    assert removed == {r.urn for r in base.resources if under(base, r, component)}
+    # and, for secrets, Kyverno's guard on tenants' SecretStores, which matches its kinds
+    guard = {r.urn for r in base.resources if r.name == "policy-restrict-tenant-secret-stores"}
+    assert removed == {r.urn for r in base.resources if under(base, r, component)} | (
+        guard if service == "secrets" else set()
+    )
     assert len(removed) >= 3
 
 

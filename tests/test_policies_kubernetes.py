@@ -17,6 +17,8 @@ from components import versions
 from policies.paved_road_policies.config import PackConfig
 from policies.paved_road_policies import registry
 from policies.paved_road_policies.core import Resource
+from policies.paved_road_policies.kubernetes import POD_SPEC_PATHS
+from tests.conftest import ROOT
 from tests.crds import crd_errors
 from tests.test_policies_aws import edited, messages, swapped, views, violations
 
@@ -463,3 +465,104 @@ def test_internet_facing_ingresses_need_https_a_certificate_and_a_redirect(
         found = violations("k8s-ingress-https", swapped(resources, ingress, candidate))
         assert len(found) == len(expected)
         assert all(v.urn == ingress.urn and v.mandatory for v in found)
+
+
+# Production images: digest or immutable ECR tags ----------------------------------------------
+
+IMMUTABLE_RULE = "k8s-images-immutable-in-production"
+WORKLOAD_TYPES = tuple(POD_SPEC_PATHS)
+ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+def ecr_repository(resources: list[Resource], name: str, mutability: str) -> Resource:
+    """An `aws:ecr/repository:Repository` in the stack, with the inputs pulumi-aws takes."""
+    return Resource(
+        type="aws:ecr/repository:Repository",
+        urn=f"urn:pulumi:prod::paved-road::aws:ecr/repository:Repository::{name}",
+        name=name,
+        inputs={"name": name, "imageTagMutability": mutability},
+    )
+
+
+def image_config(**options: Any) -> PackConfig:
+    return PackConfig.parse({IMMUTABLE_RULE: options}, "prod.json", registry.RULES)
+
+
+@pytest.mark.parametrize(
+    "image, repositories, options, passes",
+    [
+        ("public.ecr.aws/acme/api@sha256:" + "a" * 64, [], {}, True),
+        (f"{ECR_HOST}/team/api@sha256:" + "b" * 64, [], {}, True),
+        (f"{ECR_HOST}/team/api:1.2.3", [("team/api", "IMMUTABLE")], {}, True),
+        (f"{ECR_HOST}/team/api:1.2.3", [("team/api", "MUTABLE")], {}, False),
+        (f"{ECR_HOST}/team/api:1.2.3", [("team/api", "IMMUTABLE_WITH_EXCLUSION")], {}, False),
+        (f"{ECR_HOST}/team/api:1.2.3", [], {}, False),
+        (
+            f"{ECR_HOST}/team/api:1.2.3",
+            [],
+            {"immutableRepositories": [f"{ECR_HOST}/team/api"]},
+            True,
+        ),
+        (f"{ECR_HOST}/team/api:1.2.3", [], {"immutableRepositories": [f"{ECR_HOST}/team/"]}, True),
+        (f"{ECR_HOST}/team/api:1.2.3", [], {"immutableRepositories": [f"{ECR_HOST}/team"]}, False),
+        (
+            f"{ECR_HOST}/team/api:1.2.3",
+            [],
+            {"immutableRepositories": [f"{ECR_HOST}/team/ap"]},
+            False,
+        ),
+        ("quay.io/acme/api:2.0", [], {}, False),
+        ("quay.io/acme/api:2.0", [], {"immutableRepositories": ["quay.io/acme/"]}, False),
+        ("quay.io/acme/api:2.0", [], {"exemptImages": ["quay.io/acme/"]}, True),
+        ("quay.io/acme/api:2.0", [], {"exemptImages": ["quay.io/acme/api:2.0"]}, True),
+        (f"{ECR_HOST}.evil.example/team/api:1.2.3", [("team/api", "IMMUTABLE")], {}, False),
+    ],
+)
+def test_production_images_are_digests_or_immutable_ecr_tags(
+    image: str, repositories: list[tuple[str, str]], options: dict[str, Any], passes: bool
+) -> None:
+    resources = views(PROD)
+    app = with_pod(workload(resources), container={"image": image})
+    stack = [app, *(ecr_repository(resources, n, m) for n, m in repositories)]
+    found = messages(IMMUTABLE_RULE, stack, production=True, config=image_config(**options))
+    assert (found == []) is passes, found
+    if not passes:
+        (message,) = found
+        assert image in message and "mutable tag in production" in message
+    assert messages(IMMUTABLE_RULE, stack, production=False, config=image_config(**options)) == []
+
+
+def test_every_workload_kind_and_container_list_is_judged() -> None:
+    resources = views(PROD)
+    mutable = "quay.io/acme/api:2.0"
+    agent = k8s_object(resources, "kubernetes:apps/v1:DaemonSet", "agent", daemon_set())
+    kinds = [r for r in [*resources, agent] if r.type in WORKLOAD_TYPES]
+    assert {r.type.rsplit(":", 1)[1] for r in kinds} >= {
+        "Deployment",
+        "Rollout",
+        "CronJob",
+        "DaemonSet",
+    }
+    for workload_resource in kinds:
+        spec_path = POD_SPEC_PATHS[workload_resource.type]
+        inputs = copy.deepcopy(dict(workload_resource.inputs))
+        spec = inputs
+        for key in spec_path:
+            spec = spec[key]
+        spec.setdefault("initContainers", []).append({"name": "init", "image": mutable})
+        changed = replace(workload_resource, inputs=inputs)
+        found = messages(IMMUTABLE_RULE, [changed], production=True)
+        assert any(m.startswith("initContainers[init]") for m in found), workload_resource.type
+
+
+def test_shipped_production_passes_only_with_its_declared_repositories() -> None:
+    """prod.json lists the teams' repositories (created outside this program, immutable); without
+    that list every shipped production workload fails."""
+    resources = views(PROD)
+    shipped = PackConfig.load(ROOT / "policies" / "config" / "prod.json", registry.RULES)
+    assert messages(IMMUTABLE_RULE, resources, config=shipped) == []
+    assert shipped.options(registry.BY_NAME[IMMUTABLE_RULE])["exemptImages"] == []
+    bare = messages(IMMUTABLE_RULE, resources, production=True)
+    workloads = [r for r in resources if r.type in WORKLOAD_TYPES]
+    assert len(bare) >= len(workloads) >= 5
+    assert messages(IMMUTABLE_RULE, views(DEV)) == [], "dev and staging are not production"

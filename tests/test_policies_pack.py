@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import pkgutil
 import runpy
 import subprocess
@@ -382,3 +383,24 @@ def test_crossguard_refuses_an_internet_facing_ingress_without_https(
     assert [d.policyName for d in diagnostics] == ["k8s-ingress-https"] * 2
     assert all(d.enforcementLevel == proto.MANDATORY for d in diagnostics)
     assert "no HTTPS listener" in diagnostics[0].message
+
+
+def test_crossguard_refuses_mutable_production_images_unless_declared_immutable(
+    analyzer: _PolicyAnalyzerServicer, stack_config: Any
+) -> None:
+    rule = "k8s-images-immutable-in-production"
+    resources = [r.to_json() for r in shipped_plan("prod").resources]
+    stack_config({"paved-road:production": "true"})
+    shipped = json.loads((ROOT / "policies" / "config" / "prod.json").read_text())[rule]
+    configure(analyzer, {rule: copy.deepcopy(shipped)})
+    assert [d for d in analyze_stack(analyzer, resources) if d.policyName == rule] == []
+    configure(analyzer, {rule: {"production": True}})
+    diagnostics = [d for d in analyze_stack(analyzer, resources) if d.policyName == rule]
+    assert len(diagnostics) >= 5
+    assert all(d.enforcementLevel == proto.MANDATORY for d in diagnostics)
+    assert all("by a mutable tag in production" in d.message for d in diagnostics)
+    configure(analyzer, {rule: {"production": True, "exemptImages": [f"{ECR}/"]}})
+    assert [d for d in analyze_stack(analyzer, resources) if d.policyName == rule] == []
+
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

@@ -589,7 +589,8 @@ def test_tenant_ingresses_may_name_only_their_approved_hosts() -> None:
         assert not denies(rule, hostless), "no host: nothing to publish"
 
 
-def test_the_host_policy_fails_like_the_baseline_and_fits_kyvernos_schema() -> None:
+def test_the_host_policy_always_enforces_and_fits_kyvernos_schema() -> None:
+    """An isolation guardrail: enforced in dev too, where the baseline only audits."""
     require_crds()
     for stack in ("dev", "staging", "prod"):
         run = shipped_plan(stack)
@@ -602,14 +603,9 @@ def test_the_host_policy_fails_like_the_baseline_and_fits_kyvernos_schema() -> N
         assert {r["name"] for r in policy["spec"]["rules"]} == {
             ingress_hosts.rule_name(t) for t in ("payments", "search", "storefront")
         }
-        baseline = {
-            rule["validate"]["failureAction"]
-            for m in kubernetes_objects(run.resources)
-            if m["kind"] == "ClusterPolicy"
-            for rule in m["spec"]["rules"]
-        }
+        assert policy["spec"]["background"] is False
         for rule in policy["spec"]["rules"]:
-            assert {rule["validate"]["failureAction"]} == baseline
+            assert rule["validate"]["failureAction"] == "Enforce"
             assert rule["match"]["any"][0]["resources"]["operations"] == ["CREATE", "UPDATE"]
             assert "kube-system" in rule["exclude"]["any"][0]["resources"]["namespaces"]
 

@@ -64,6 +64,8 @@ class CoreServicesArgs:
     # Each tenant's namespaces and approved host names, as plain data: admission holds tenants'
     # Ingresses to them.
     tenant_hosts: tuple[TenantHosts, ...] = ()
+    # Who may change platform objects in tenants' namespaces.
+    identities: policy.PlatformIdentities = policy.PlatformIdentities()
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -85,8 +87,10 @@ class CoreServices(pulumi.ComponentResource):
     cluster_secret_store: Optional[pulumi.Resource]
     # Argo CD's release: the AppProject CRD.
     argo_cd: Optional[pulumi.Resource]
-    # Kyverno's baseline ClusterPolicies: tenants' workloads are created after them.
+    # Kyverno's ClusterPolicies: tenants' workloads are created after them.
     admission_policies: list[pulumi.Resource]
+    # Kyverno's release (its CRDs and webhook), for policies the layers above add; None: off.
+    admission_engine: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -107,6 +111,7 @@ class CoreServices(pulumi.ComponentResource):
         self.load_balancer_controller = self.prometheus_operator = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []
+        self.admission_engine = None
 
         # Every chart below creates Services: each waits for the controller's release.
         services_admitted: list[pulumi.Resource] = []
@@ -183,11 +188,17 @@ class CoreServices(pulumi.ComponentResource):
             engine = policy.PolicyEngine(
                 "policy",
                 policy.PolicyArgs(
-                    context, config.policy, self.platform_namespaces, args.tenant_hosts
+                    context,
+                    config.policy,
+                    self.platform_namespaces,
+                    identities=args.identities,
+                    external_secrets=self.external_secrets,
+                    tenant_hosts=args.tenant_hosts,
                 ),
                 after_ingress,
             )
             self.admission_policies = list(engine.policies)
+            self.admission_engine = engine.release
         self.register_outputs(
             {
                 "platformNamespaces": self.platform_namespaces,

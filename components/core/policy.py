@@ -2,9 +2,9 @@
 
 The baseline catches what reviews miss and what breaks at 3 a.m.: mutable image tags, containers
 without resource bounds, images from registries nobody scans, tenant workloads without their tenant
-label (cost allocation and ownership), and workloads dropped into the `default` namespace. It audits
-in development (violations land in policy reports, nothing is blocked) and enforces in production;
-`paved-road:core.policy.mode` says which.
+label (cost allocation and ownership), and workloads dropped into the `default` namespace. It
+enforces unless a development stack says `paved-road:core.policy.mode: Audit` (violations then land
+in policy reports and nothing is blocked); production refuses `Audit`.
 
 Rules are written once, for Pods: Kyverno's rule auto-generation extends them to Deployments,
 StatefulSets, DaemonSets, Jobs and CronJobs, so a bad Deployment is rejected at `kubectl apply`, not
@@ -64,12 +64,30 @@ RESTRICTED_CONTAINER: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class PlatformIdentities:
+    """Who may change what the platform put in tenants' namespaces, as plain data.
+
+    `principals` are the IAM ARNs with a cluster-admin access entry: the deploy role (the
+    Kubernetes provider logs in as it, so every `pulumi up` is it) and `cluster.admins`.
+    Deliberately absent: Argo CD's application controller. It applies *tenants'* repositories,
+    never the platform's objects (Pulumi creates those), so exempting it would hand every tenant
+    a way around the guards through its own GitOps project.
+    """
+
+    principals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PolicyArgs:
     context: ClusterContext
     config: PolicyConfig
     platform_namespaces: list[str]
     # Each tenant's namespaces and approved host names (restrict-ingress-hosts).
     tenant_hosts: Sequence[TenantHosts] = ()
+    identities: PlatformIdentities = PlatformIdentities()
+    # The External Secrets release: the SecretStore and generator CRDs the tenant-store guard
+    # matches (None: the secrets service is off, and so is that guard).
+    external_secrets: Optional[pulumi.Resource] = None
 
 
 class PolicyEngine(pulumi.ComponentResource):
@@ -87,7 +105,7 @@ class PolicyEngine(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", self.namespace, parent=self, provider=context.provider
         )
-        release = helm_release(
+        self.release = release = helm_release(
             f"{name}-kyverno",
             CHARTS["kyverno"],
             namespace=namespace.metadata.name,
@@ -98,8 +116,7 @@ class PolicyEngine(pulumi.ComponentResource):
         )
 
         rules = RuleSettings(
-            # Resolved by CoreConfig.resolved; the fallback repeats its rule for a caller that did not.
-            failure_action=config.mode or ("Enforce" if context.production else "Audit"),
+            failure_action=config.mode,
             excluded_namespaces=excluded_namespaces(args.platform_namespaces),
         )
         registries = pulumi.Output.all(context.account_id).apply(
@@ -113,13 +130,30 @@ class PolicyEngine(pulumi.ComponentResource):
             disallow_default_namespace(rules),
             restrict_ingress_group(rules),
         ]
+        # The isolation guardrails: always Enforce, whatever `mode` says (see their docstrings).
+        # Each waits for the release that brings the kinds it matches as well: Kyverno admits a
+        # policy for an unknown kind only as not ready. The delivery layer adds its own,
+        # `restrict-tenant-analysis`, after the Argo Rollouts release.
+        guardrails: list[tuple[BaselinePolicy, list[pulumi.Resource]]] = [
+            (protect_platform_objects(args.identities), [])
+        ]
+        if args.external_secrets is not None:
+            guardrails.append((restrict_tenant_secret_stores(), [args.external_secrets]))
         if args.tenant_hosts:
-            baseline.append(restrict_ingress_hosts(rules, args.tenant_hosts))
+            # A foreign host on a tenant's Ingress is a name taken from another team or the
+            # platform (external-dns would publish it): isolation, so enforced like the rest.
+            enforced = RuleSettings(GUARDRAIL_ACTION, rules.excluded_namespaces)
+            guardrails.append((restrict_ingress_hosts(enforced, args.tenant_hosts), []))
         self.policies = [
             cluster_policy(name, policy, release, parent=self, provider=context.provider)
             for policy in baseline
+        ] + [
+            cluster_policy(
+                name, policy, release, parent=self, provider=context.provider, also_after=after
+            )
+            for policy, after in guardrails
         ]
-        self.cluster_policies = [policy.name for policy in baseline]
+        self.cluster_policies = [p.name for p in [*baseline, *(g for g, _ in guardrails)]]
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -234,6 +268,9 @@ class BaselinePolicy:
     description: str
     rules: pulumi.Input[list[dict[str, Any]]]
     annotations: dict[str, str] = field(default_factory=dict)
+    # False for policies about the request (who sends it, which operation): Kyverno refuses
+    # `subjects` and `request.operation` in background scans, which have no request.
+    background: bool = True
 
 
 def excluded_namespaces(platform_namespaces: Sequence[str]) -> list[str]:
@@ -247,8 +284,10 @@ def cluster_policy(
     *,
     parent: pulumi.Resource,
     provider: k8s.Provider,
+    also_after: Sequence[pulumi.Resource] = (),
 ) -> k8s.apiextensions.CustomResource:
-    """A ClusterPolicy after the release that brings its CRD and the webhook that enforces it."""
+    """A ClusterPolicy after the release that brings its CRD and the webhook that enforces it
+    (and after `also_after`, the releases bringing the kinds it matches)."""
     rules = pulumi.Output.from_input(policy.rules)
     return k8s.apiextensions.CustomResource(
         f"{component}-{policy.name}",
@@ -266,8 +305,10 @@ def cluster_policy(
                 **policy.annotations,
             },
         },
-        spec=rules.apply(lambda items: {"background": True, "rules": items}),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[release]),
+        spec=rules.apply(lambda items: {"background": policy.background, "rules": items}),
+        opts=pulumi.ResourceOptions(
+            parent=parent, provider=provider, depends_on=[release, *also_after]
+        ),
     )
 
 
@@ -540,6 +581,7 @@ def restrict_ingress_hosts(rules: RuleSettings, tenants: Sequence[TenantHosts]) 
         severity="high",
         description=ingress_hosts.DESCRIPTION,
         annotations={"policies.kyverno.io/subject": "Ingress"},
+        background=False,
         rules=host_rules,
     )
 
@@ -557,3 +599,420 @@ def ecr_registry(account_id: str, region: str) -> str:
 def registry_wildcard(prefix: str) -> str:
     """`quay.io` and `quay.io/` both allow `quay.io/*`, never `quay.io.evil.example/*`."""
     return f"{prefix.rstrip('/')}/*"
+
+
+# --------------------------------------------------------------------------------------------------
+# Isolation guardrails
+#
+# The baseline above is about good practice and follows `mode`; these are about isolation and
+# always enforce, in every environment: a tenant that can delete its own default-deny
+# NetworkPolicy, or make the secrets controller read the platform's secrets, has no isolation
+# left to audit. They are admission-only (`background: false`): each judges a request.
+
+GUARDRAIL_ACTION = "Enforce"
+GUARDRAIL_POLICIES = (
+    "protect-platform-objects",
+    "restrict-ingress-hosts",
+    "restrict-tenant-secret-stores",
+    "restrict-tenant-analysis",
+)
+MANAGED_BY = "app.kubernetes.io/managed-by"
+# What the platform creates in every tenant namespace and a tenant's `edit`/`admin` could change
+# or delete: its network policies, quota and limits, the RoleBindings that give the team its
+# access, the `workload` service account (the identity the IAM role trusts) and the SecretStore.
+GUARDED_KINDS = (
+    "LimitRange",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "Role",
+    "RoleBinding",
+    "SecretStore",
+    "ServiceAccount",
+)
+# Kubernetes' own controllers that delete a namespace's contents after the platform deletes the
+# namespace (and cascade deletions through owner references).
+KUBERNETES_CONTROLLERS = (
+    ("kube-system", "namespace-controller"),
+    ("kube-system", "generic-garbage-collector"),
+)
+# External Secrets generators that mint credentials or call out from the controller (with the
+# controller's network position): ECR/STS tokens from the controller's AWS identity, other
+# clouds' and registries' tokens, Vault leases, arbitrary webhooks. The platform creates none; a
+# team that needs an ECR token gets one with its own workload role. Password, UUID, SSHKey and
+# MFA generate locally and stay allowed. (external-secrets apis/generators/v1alpha1.)
+CREDENTIAL_GENERATORS = (
+    "ACRAccessToken",
+    "CloudsmithAccessToken",
+    "ECRAuthorizationToken",
+    "GCRAccessToken",
+    "GithubAccessToken",
+    "Grafana",
+    "QuayAccessToken",
+    "STSSessionToken",
+    "VaultDynamicSecret",
+    "Webhook",
+)
+WORKLOAD_SERVICE_ACCOUNT = "workload"
+# Analysis providers whose endpoint is not in the metric itself (Datadog's and New Relic's come
+# from the controller's own configuration Secret, in its namespace). `web` and `job` call or run
+# anything from the controller; other providers carry their own address.
+ENDPOINTLESS_PROVIDERS = ("datadog", "newrelic")
+# Characters an analysis argument may hold: names and numbers. Arguments are pasted into queries
+# as text, so a quote or brace would let one escape its matcher (`x"} or up{namespace="other`).
+SAFE_ARGUMENT = "^[-A-Za-z0-9._:]*$"
+
+
+def tenant_namespaces() -> dict[str, Any]:
+    """Namespaces labelled with a tenant. Only the platform sets that label: namespaces are
+    cluster-scoped, and `protect-namespace-labels` refuses tenants a relabelling."""
+    return {
+        "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+    }
+
+
+def kubernetes_username(principal: str) -> str:
+    """The user an IAM principal is in Kubernetes under an EKS access entry without a username:
+    `arn:aws:sts::<account>:assumed-role/<role name>/{{SessionName}}` for a role (any session:
+    `*`; the role's path is not part of it), the ARN itself for a user (EKS user guide, "Create
+    access entries", `--username`)."""
+    _, partition, _, _, account, resource = principal.split(":", 5)
+    kind, _, path = resource.partition("/")
+    if kind == "role":
+        return f"arn:{partition}:sts::{account}:assumed-role/{path.rsplit('/', 1)[-1]}/*"
+    return principal
+
+
+def platform_subjects(identities: PlatformIdentities) -> list[dict[str, Any]]:
+    """Kyverno `subjects` for the platform's identities; names match with `*` wildcards
+    (kyverno/kyverno pkg/utils/match/subjects.go)."""
+    users = sorted({kubernetes_username(p) for p in identities.principals})
+    return [
+        *({"kind": "User", "name": user} for user in users),
+        # Whoever holds it bypasses RBAC and could delete the policy itself.
+        {"kind": "Group", "name": "system:masters"},
+        *(
+            {"kind": "ServiceAccount", "namespace": namespace, "name": name}
+            for namespace, name in KUBERNETES_CONTROLLERS
+        ),
+    ]
+
+
+def guardrail_rule(
+    name: str,
+    kinds: Sequence[str],
+    operations: Sequence[str],
+    message: str,
+    check: dict[str, Any],
+    *,
+    exclude: Sequence[dict[str, Any]] = (),
+    namespaced: bool = True,
+) -> dict[str, Any]:
+    """A validate rule on `operations` of `kinds` (in tenants' namespaces), always enforced."""
+    resources: dict[str, Any] = {"kinds": list(kinds), "operations": list(operations)}
+    if namespaced:
+        resources.update(tenant_namespaces())
+    found: dict[str, Any] = {
+        "name": name,
+        "match": {"any": [{"resources": resources}]},
+        "validate": {"failureAction": GUARDRAIL_ACTION, "message": message, **check},
+    }
+    if exclude:
+        found["exclude"] = {"any": list(exclude)}
+    return found
+
+
+def condition(key: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"key": key, "operator": operator, "value": value}
+
+
+def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
+    """Tenants cannot change or delete what the platform put in their namespaces, nor relabel
+    or delete the namespaces themselves.
+
+    Kubernetes' `edit` and `admin` roles, which tenants hold in their namespaces, may delete
+    NetworkPolicies, RoleBindings and ServiceAccounts (and `admin` quotas' neighbours); without
+    this a team could drop its own default-deny policy. An object is the platform's when its
+    *old* version carries `app.kubernetes.io/managed-by: paved-road` — read from
+    `request.oldObject`, so removing the label is itself an UPDATE of a managed object, and
+    denied. Only the platform's identities (`PlatformIdentities`) and Kubernetes' namespace and
+    garbage collectors are exempt. Without a deploy role (development only) whoever runs
+    `pulumi up` must be in `cluster.admins` to update these objects.
+    """
+    exempt = [{"subjects": platform_subjects(identities)}]
+    managed = condition(
+        f"{{{{ request.oldObject.metadata.labels.\"{MANAGED_BY}\" || '' }}}}",
+        "Equals",
+        "paved-road",
+    )
+    ask = "Ask the platform team, or change it in your tenant file through a pull request."
+    return BaselinePolicy(
+        name="protect-platform-objects",
+        title="Protect Platform Objects",
+        category="Multi-Tenancy",
+        severity="high",
+        description=(
+            "Network policies, quotas, limit ranges, role bindings, the workload service account "
+            "and the SecretStore the platform created in a tenant's namespaces, and the "
+            "namespaces' own labels, can be changed or deleted only by the platform's identities; "
+            "only they write NetworkPolicies there."
+        ),
+        annotations={"policies.kyverno.io/subject": ", ".join([*GUARDED_KINDS, "Namespace"])},
+        background=False,
+        rules=[
+            guardrail_rule(
+                "protect-guardrails",
+                GUARDED_KINDS,
+                ["UPDATE", "DELETE"],
+                "{{ request.oldObject.kind }} '{{ request.oldObject.metadata.name }}' is managed "
+                f"by the platform ({MANAGED_BY}: paved-road) and cannot be changed or deleted by "
+                f"tenants. {ask}",
+                {"deny": {"conditions": {"any": [managed]}}},
+                exclude=exempt,
+            ),
+            # NetworkPolicies are additive: one allow-all policy of the tenant's would undo the
+            # default deny and every egress limit of its tenant file. Its openings come from
+            # the tenant file (and Argo CD projects may not deploy NetworkPolicies either).
+            guardrail_rule(
+                "platform-owns-network-policies",
+                ["NetworkPolicy"],
+                ["CREATE", "UPDATE"],
+                "NetworkPolicies in tenant namespaces are the platform's: ask for openings in "
+                "your tenant file (allowFrom, egressCidrs) instead of writing a NetworkPolicy.",
+                {"deny": {}},
+                exclude=exempt,
+            ),
+            guardrail_rule(
+                "protect-tenant-namespaces",
+                ["Namespace"],
+                ["DELETE"],
+                f"Namespace '{{{{ request.oldObject.metadata.name }}}}' is managed by the "
+                f"platform and cannot be deleted by tenants. {ask}",
+                {"deny": {"conditions": {"any": [managed]}}},
+                exclude=exempt,
+                namespaced=False,
+            ),
+            guardrail_rule(
+                "protect-namespace-labels",
+                ["Namespace"],
+                ["UPDATE"],
+                f"The labels of namespace '{{{{ request.oldObject.metadata.name }}}}' (tenant, "
+                f"Pod Security, {MANAGED_BY}) are the platform's and cannot be changed by "
+                f"tenants. {ask}",
+                {
+                    "deny": {
+                        "conditions": {
+                            "all": [
+                                managed,
+                                condition(
+                                    "{{ request.object.metadata.labels }}",
+                                    "NotEquals",
+                                    "{{ request.oldObject.metadata.labels }}",
+                                ),
+                            ]
+                        }
+                    }
+                },
+                exclude=exempt,
+                namespaced=False,
+            ),
+        ],
+    )
+
+
+def restrict_tenant_secret_stores() -> BaselinePolicy:
+    """A SecretStore in a tenant namespace reads AWS Secrets Manager as the tenant's `workload`
+    service account, and nothing else; credential-minting generators are refused there.
+
+    External Secrets' chart aggregates SecretStores, ExternalSecrets and generators into `edit`
+    and `admin` (`rbac.aggregateToEdit`/`aggregateToAdmin`). A store without `auth` would run
+    with the controller's own AWS identity, another provider with whatever it names; with this,
+    the worst a team's store can read is what its own workload role can (its secrets prefix).
+    The controller itself holds no AWS identity (components/core/secrets.py). No exclusions: the
+    platform's own tenant stores conform.
+    """
+    aws_auth = "request.object.spec.provider.aws.auth"
+    namespace = "{{ request.object.metadata.namespace }}"
+    return BaselinePolicy(
+        name="restrict-tenant-secret-stores",
+        title="Restrict Tenant Secret Stores",
+        category="Multi-Tenancy",
+        severity="high",
+        description=(
+            "In a tenant's namespaces, a SecretStore must use the AWS provider authenticated as "
+            f"the tenant's '{WORKLOAD_SERVICE_ACCOUNT}' service account, and External Secrets "
+            "generators that mint credentials or call out are refused."
+        ),
+        annotations={"policies.kyverno.io/subject": "SecretStore, generators"},
+        background=False,
+        rules=[
+            guardrail_rule(
+                "require-workload-identity",
+                ["SecretStore"],
+                ["CREATE", "UPDATE"],
+                "A SecretStore in a tenant namespace must read AWS Secrets Manager as the "
+                f"'{WORKLOAD_SERVICE_ACCOUNT}' service account: spec.provider.aws.auth: "
+                f"{{jwt: {{serviceAccountRef: {{name: {WORKLOAD_SERVICE_ACCOUNT}}}}}}} and no "
+                "other provider or auth method.",
+                {
+                    "deny": {
+                        "conditions": {
+                            "any": [
+                                condition(
+                                    "{{ keys(request.object.spec.provider || `{}`) }}",
+                                    "AnyNotIn",
+                                    ["aws"],
+                                ),
+                                condition(
+                                    f"{{{{ keys({aws_auth} || `{{}}`) }}}}", "AnyNotIn", ["jwt"]
+                                ),
+                                condition(
+                                    f"{{{{ {aws_auth}.jwt.serviceAccountRef.name || '' }}}}",
+                                    "NotEquals",
+                                    WORKLOAD_SERVICE_ACCOUNT,
+                                ),
+                                condition(
+                                    f"{{{{ {aws_auth}.jwt.serviceAccountRef.namespace || "
+                                    "request.object.metadata.namespace }}",
+                                    "NotEquals",
+                                    namespace,
+                                ),
+                            ]
+                        }
+                    }
+                },
+            ),
+            guardrail_rule(
+                "refuse-credential-generators",
+                CREDENTIAL_GENERATORS,
+                ["CREATE", "UPDATE"],
+                "External Secrets generators that mint credentials or call out "
+                f"({', '.join(CREDENTIAL_GENERATORS)}) are not allowed in tenant namespaces: "
+                "use your workload role for AWS tokens, or ask the platform team.",
+                {"deny": {}},
+            ),
+        ],
+    )
+
+
+def restrict_tenant_analysis(
+    controller: tuple[str, str], prometheus_url: Optional[str]
+) -> BaselinePolicy:
+    """Tenant analysis runs only the platform's ClusterAnalysisTemplates, against the tenant's own
+    namespace. Built by the delivery layer (components/delivery), which knows its controller's
+    service account (`controller`: namespace, name) and brings the Argo Rollouts CRDs.
+
+    Argo Rollouts' chart aggregates AnalysisTemplates and AnalysisRuns into `edit`; their `web`
+    and `job` providers make the controller call any address or run any Job from its own
+    namespace (past every NetworkPolicy of the tenant), and `prometheus` names its own address.
+    The platform's apps reference ClusterAnalysisTemplates only (components/apps.py,
+    `clusterScope: true`), so namespaced AnalysisTemplates are refused outright; AnalysisRuns are
+    admitted from the controller only, and then only with the platform's providers (the
+    platform's Prometheus address) and with a `namespace` argument equal to their own namespace
+    and arguments that cannot escape a PromQL matcher — a Rollout naming another team's
+    namespace would otherwise read that team's series.
+    """
+    allowed = sorted([*(["prometheus"] if prometheus_url else []), *ENDPOINTLESS_PROVIDERS])
+    runs = ["AnalysisRun"]
+    metric_checks = [
+        condition("{{ keys(element.provider || `{}`) }}", "AnyNotIn", allowed),
+        condition(
+            "{{ element.provider.prometheus.address || '' }}",
+            "NotIn",
+            ["", prometheus_url] if prometheus_url else [""],
+        ),
+    ]
+    namespace = "{{ request.object.metadata.namespace }}"
+    # An Experiment's analyses may take an argument from a Secret of the tenant's, whose text
+    # would reach the query unchecked; the platform's templates take none that way.
+    from_secret = condition("{{ element.valueFrom.secretKeyRef.name || '' }}", "NotEquals", "")
+    unsafe_value = condition(
+        f"{{{{ regex_match('{SAFE_ARGUMENT}', element.value || '') }}}}", "Equals", False
+    )
+    return BaselinePolicy(
+        name="restrict-tenant-analysis",
+        title="Restrict Tenant Analysis",
+        category="Multi-Tenancy",
+        severity="high",
+        description=(
+            "In a tenant's namespaces, analysis uses the platform's ClusterAnalysisTemplates: "
+            "namespaced AnalysisTemplates are refused, AnalysisRuns come from the Argo Rollouts "
+            "controller only, use the platform's providers and query only their own namespace."
+        ),
+        annotations={"policies.kyverno.io/subject": "AnalysisTemplate, AnalysisRun"},
+        background=False,
+        rules=[
+            guardrail_rule(
+                "refuse-analysis-templates",
+                ["AnalysisTemplate"],
+                ["CREATE", "UPDATE"],
+                "AnalysisTemplates are not allowed in tenant namespaces: reference the "
+                "platform's ClusterAnalysisTemplates (templateName: success-rate, clusterScope: "
+                "true) from your Rollout.",
+                {"deny": {}},
+            ),
+            guardrail_rule(
+                "analysis-runs-from-the-controller",
+                runs,
+                ["CREATE", "UPDATE"],
+                "AnalysisRuns in tenant namespaces are created by the Argo Rollouts controller "
+                "from a Rollout's analysis; abort or retry the Rollout instead.",
+                {"deny": {}},
+                exclude=[
+                    {
+                        "subjects": [
+                            {
+                                "kind": "ServiceAccount",
+                                "namespace": controller[0],
+                                "name": controller[1],
+                            }
+                        ]
+                    }
+                ],
+            ),
+            guardrail_rule(
+                "analysis-runs-use-platform-providers",
+                runs,
+                ["CREATE", "UPDATE"],
+                f"Every metric of an AnalysisRun in a tenant namespace uses one of the "
+                f"platform's providers ({', '.join(allowed)})"
+                + (f", Prometheus only at {prometheus_url}" if prometheus_url else "")
+                + "; 'web' and 'job' metrics are not allowed.",
+                {
+                    "foreach": [
+                        {
+                            "list": "request.object.spec.metrics || `[]`",
+                            "deny": {"conditions": {"any": metric_checks}},
+                        }
+                    ]
+                },
+            ),
+            guardrail_rule(
+                "analysis-runs-query-own-namespace",
+                runs,
+                ["CREATE", "UPDATE"],
+                "An AnalysisRun's 'namespace' argument must be its own namespace, given as a "
+                "value; every argument is a value (not from a Secret) of letters, digits and "
+                "'-._:' only.",
+                {
+                    "foreach": [
+                        {
+                            "list": "request.object.spec.args || `[]`",
+                            "deny": {"conditions": {"any": [unsafe_value, from_secret]}},
+                        },
+                        {
+                            "list": "request.object.spec.args[?name == 'namespace'] || `[]`",
+                            "deny": {
+                                "conditions": {
+                                    "any": [
+                                        condition(
+                                            "{{ element.value || '' }}", "NotEquals", namespace
+                                        )
+                                    ]
+                                }
+                            },
+                        },
+                    ]
+                },
+            ),
+        ],
+    )

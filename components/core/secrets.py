@@ -1,12 +1,17 @@
 """Secrets: the External Secrets Operator, syncing AWS Secrets Manager into Kubernetes Secrets.
 
 No secret value ever passes through config, plan or Git: a value lives in Secrets Manager and an
-`ExternalSecret` names it. The operator's controller holds an IRSA role that reads only the
-platform's own secrets (`<project>/<env>/platform/…`), and the `ClusterSecretStore` that uses
-that role serves only the platform's namespaces, listed by name in its `conditions`. A tenant
-namespace can therefore never read a platform secret through it — not even one whose name merely
-looks like a platform namespace. Tenants get their own namespaced SecretStores, each with its own
-role scoped to the team's prefix, in the multi-tenancy layer.
+`ExternalSecret` names it. The operator's controller holds no AWS identity of its own: its
+service account carries no IRSA role, so a store that names no `auth` gets no AWS credentials
+(nodes answer instance metadata with a hop limit of 1, out of a pod's reach). The platform's
+`ClusterSecretStore` authenticates as a dedicated service account, `platform-secrets`, whose IRSA
+role (trusting exactly that account) reads only the platform's own secrets
+(`<project>/<env>/platform/…`); the controller requests that account's tokens (the chart's
+ClusterRole grants `serviceaccounts/token` create). The store serves only the platform's
+namespaces, listed by name in its `conditions`. Tenants get namespaced SecretStores that
+authenticate as their own `workload` service account (components/tenant.py), and Kyverno admits
+no other kind of SecretStore in a tenant namespace (components/core/policy.py,
+`restrict-tenant-secret-stores`): the chart aggregates SecretStores into `edit` and `admin`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from components.versions import CHARTS
 NAMESPACES = ("external-secrets",)
 NAMESPACE = NAMESPACES[0]
 SERVICE_ACCOUNT = "external-secrets"
+# The identity of the platform's ClusterSecretStore, and the only one its IRSA role trusts.
+STORE_SERVICE_ACCOUNT = "platform-secrets"
 CLUSTER_SECRET_STORE = "platform-secrets-manager"
 STORE_API_VERSION = "external-secrets.io/v1"
 
@@ -94,32 +101,45 @@ class SecretsService(pulumi.ComponentResource):
         namespace = platform_namespace(
             f"{name}-namespace", NAMESPACE, parent=self, provider=context.provider
         )
+        # The logical name stays `-controller` so the role is updated in place, not replaced.
         role = service_role(
             f"{name}-controller",
             context,
             role_suffix="external-secrets",
             namespace=NAMESPACE,
-            service_account=SERVICE_ACCOUNT,
+            service_account=STORE_SERVICE_ACCOUNT,
             policy=self._read_platform_secrets(context),
             parent=self,
+        )
+        store_account = k8s.core.v1.ServiceAccount(
+            f"{name}-store-service-account",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=STORE_SERVICE_ACCOUNT,
+                namespace=namespace.metadata.name,
+                labels=dict(MANAGED_BY_LABELS),
+                annotations=irsa_annotation(role.arn),
+            ),
+            # Only the controller's token requests use it; no pod runs as it.
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self, provider=context.provider),
         )
         self.release = release = helm_release(
             f"{name}-operator",
             CHARTS["external-secrets"],
             namespace=namespace.metadata.name,
-            values=chart_values(role.arn, replicas=2 if context.production else 1),
+            values=chart_values(replicas=2 if context.production else 1),
             parent=self,
             provider=context.provider,
             depends_on=after,
         )
         self.cluster_secret_store = self._cluster_secret_store(
-            name, context, args.platform_namespaces, release
+            name, context, args.platform_namespaces, [release, store_account]
         )
         self.register_outputs(
             {
                 "clusterSecretStoreName": self.cluster_secret_store_name,
                 "platformSecretPrefix": self.platform_secret_prefix,
-                "controllerRoleArn": role.arn,
+                "storeRoleArn": role.arn,
             }
         )
 
@@ -140,12 +160,13 @@ class SecretsService(pulumi.ComponentResource):
         name: str,
         context: ClusterContext,
         platform_namespaces: list[str],
-        release: pulumi.Resource,
+        after: list[pulumi.Resource],
     ) -> k8s.apiextensions.CustomResource:
         """One store for the platform's namespaces only. It authenticates with a token of the
-        controller's own service account (the role comes from its IRSA annotation), so it can read
-        exactly what that role can: the platform prefix. It waits for the release: the chart
-        brings the CRD and the validating webhook that admits it."""
+        `platform-secrets` service account (`auth.jwt.serviceAccountRef`, ESO v1 AWS provider;
+        the role comes from that account's IRSA annotation), so it can read exactly what that
+        role can: the platform prefix. It waits for the release (the chart brings the CRD and the
+        validating webhook that admits it) and for the service account."""
         return k8s.apiextensions.CustomResource(
             f"{name}-cluster-secret-store",
             api_version=STORE_API_VERSION,
@@ -161,7 +182,7 @@ class SecretsService(pulumi.ComponentResource):
                         "auth": {
                             "jwt": {
                                 "serviceAccountRef": {
-                                    "name": SERVICE_ACCOUNT,
+                                    "name": STORE_SERVICE_ACCOUNT,
                                     "namespace": NAMESPACE,
                                 }
                             }
@@ -170,16 +191,19 @@ class SecretsService(pulumi.ComponentResource):
                 },
                 "conditions": [{"namespaces": sorted(platform_namespaces)}],
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=context.provider, depends_on=[release]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=after),
         )
 
 
-def chart_values(role_arn: pulumi.Input[str], replicas: int) -> dict[str, Any]:
+def chart_values(replicas: int) -> dict[str, Any]:
     """Values of the `external-secrets` chart. With more than one replica each Deployment gets a
     PodDisruptionBudget; leader election is always on, so a rolling update never has two
-    controllers writing the same Secret."""
+    controllers writing the same Secret.
+
+    The controller's service account has no annotations: no IRSA role, so no AWS identity a
+    store without `auth` could borrow. The chart's `rbac.aggregateToEdit`/`aggregateToAdmin` stay
+    on (teams write their own ExternalSecrets); what a team's SecretStore may be is Kyverno's
+    `restrict-tenant-secret-stores`."""
 
     def deployment(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
         return {
@@ -195,8 +219,11 @@ def chart_values(role_arn: pulumi.Input[str], replicas: int) -> dict[str, Any]:
         "serviceAccount": {
             "create": True,
             "name": SERVICE_ACCOUNT,
-            "annotations": irsa_annotation(role_arn),
+            "annotations": {},
         },
+        # Restated (the chart's defaults) so the plan shows what teams' roles gain: edit (and
+        # admin, which aggregates edit) may write SecretStores, ExternalSecrets and generators.
+        "rbac": {"create": True, "aggregateToView": True, "aggregateToEdit": True},
         **deployment("50m", "128Mi", "200m"),
         "webhook": {"replicaCount": replicas, **deployment("25m", "64Mi", "100m")},
         "certController": {

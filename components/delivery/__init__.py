@@ -25,6 +25,7 @@ from components.core.base import (
     platform_namespace,
 )
 from components.core import network_policies
+from components.core.policy import cluster_policy, restrict_tenant_analysis
 from components.core.secrets import platform_secret_prefix
 from components.delivery import analysis
 from components.delivery.rollouts import (
@@ -68,6 +69,10 @@ class DeliveryArgs:
     prometheus_operator: Optional[pulumi.Resource] = None
     external_secrets: Optional[pulumi.Resource] = None
     cluster_secret_store: Optional[pulumi.Resource] = None
+    # Kyverno's release (None: off): the chart aggregates AnalysisTemplates and AnalysisRuns
+    # into tenants' `edit`, so this layer adds the policy that keeps tenant analysis to the
+    # platform's templates, providers and the tenant's own namespace.
+    admission_engine: Optional[pulumi.Resource] = None
 
 
 class Delivery(pulumi.ComponentResource):
@@ -77,6 +82,8 @@ class Delivery(pulumi.ComponentResource):
     # What a team's Rollout needs: the release (the Rollout CRD) and the ClusterAnalysisTemplates
     # its analysis names.
     rollout_dependencies: list[pulumi.Resource]
+    # `restrict-tenant-analysis`, when Kyverno runs: tenants' Rollouts are created after it.
+    admission_policies: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: DeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -129,6 +136,18 @@ class Delivery(pulumi.ComponentResource):
             for template in analysis.TEMPLATE_NAMES
         ]
         self.rollout_dependencies = [release, *templates]
+        self.admission_policies = []
+        if args.admission_engine is not None:
+            self.admission_policies.append(
+                cluster_policy(
+                    name,
+                    restrict_tenant_analysis((NAMESPACE, SERVICE_ACCOUNT), args.prometheus_url),
+                    args.admission_engine,
+                    parent=self,
+                    provider=context.provider,
+                    also_after=[release],
+                )
+            )
 
         self.register_outputs(
             {

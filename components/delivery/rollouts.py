@@ -92,7 +92,10 @@ def chart_values(
         "keepCRDs": True,
         "clusterInstall": True,
         # Rollout verbs join Kubernetes' admin, edit and view roles, which tenants hold in their
-        # namespaces: a team's developers can promote and abort their own releases.
+        # namespaces: a team's developers can promote and abort their own releases. The same
+        # aggregation hands them AnalysisTemplates and AnalysisRuns, whose `web`/`job`/foreign
+        # `prometheus` providers the controller would run from its own namespace: Kyverno's
+        # `restrict-tenant-analysis` (components/core/policy.py) refuses those in tenant namespaces.
         "createClusterAggregateRoles": True,
         "fullnameOverride": RELEASE_NAME,
         "serviceAccount": {

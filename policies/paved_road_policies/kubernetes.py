@@ -313,6 +313,101 @@ def images_pinned(resource: Resource, context: Context) -> Iterator[str]:
             yield f"{where} {problem}"
 
 
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+# A private ECR registry's host (the partition's `.cn` suffix included).
+ECR_IMAGE = re.compile(
+    r"(?P<registry>[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)/"
+    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w][\w.-]*)?\Z"
+)
+
+
+def _listed(image_or_repository: str, entries: Any) -> bool:
+    """True when `entries` (a pack option) names it exactly or by a prefix ending in `/`."""
+    return any(
+        isinstance(entry, str)
+        and entry
+        and (
+            image_or_repository == entry
+            or (entry.endswith("/") and image_or_repository.startswith(entry))
+        )
+        for entry in as_list(entries)
+    )
+
+
+@stack_rule(
+    name="k8s-images-immutable-in-production",
+    description=(
+        "In production every workload image is pinned by digest or comes from an ECR repository "
+        "whose tags are immutable."
+    ),
+    remediation=(
+        "Reference the image as `<repository>@sha256:<digest>`, or push it to an ECR repository "
+        "with `imageTagMutability: IMMUTABLE` (in this stack, or listed in the pack config's "
+        "`immutableRepositories`). An exception is explicit: the image's prefix in `exemptImages`."
+    ),
+    severity=HIGH,
+    options={
+        "production": {
+            "type": "boolean",
+            "description": (
+                "Whether this stack is production; unset, the stack's paved-road:production."
+            ),
+        },
+        "immutableRepositories": {
+            "type": "array",
+            "default": [],
+            "description": (
+                "ECR repositories (`<registry>/<repository>`, or a prefix ending in `/`) created "
+                "outside this stack with `imageTagMutability: IMMUTABLE`."
+            ),
+        },
+        "exemptImages": {
+            "type": "array",
+            "default": [],
+            "description": (
+                "The explicit opt-out: images (exact, or a prefix ending in `/`) that may run by a "
+                "mutable tag in production."
+            ),
+        },
+    },
+)
+def images_immutable_in_production(stack: Stack, context: Context) -> Iterator[Finding]:
+    """A tag, even a version, can be pushed again: in production only a digest, or a tag in a
+    repository that refuses overwrites, names the bytes that were reviewed. Helm releases' images
+    are pinned in components/versions.py and are not Pulumi resources, so not judged here."""
+    if not context.production:
+        return
+    immutable = {
+        str(repo.get("name"))
+        for repo in stack.of_type(ECR_REPOSITORY)
+        if repo.get("imageTagMutability") == "IMMUTABLE"
+    }
+    for workload in stack.of_type(*WORKLOADS):
+        spec = pod_spec(workload)
+        if spec is None:
+            continue
+        for where, container in _containers(spec):
+            image = container.get("image")
+            if is_unknown(image) or not isinstance(image, str) or "@sha256:" in image:
+                continue
+            if _listed(image, context.option("exemptImages")):
+                continue
+            ecr = ECR_IMAGE.match(image)
+            if ecr is not None:
+                repository = ecr.group("repository")
+                if repository in immutable or _listed(
+                    f"{ecr.group('registry')}/{repository}", context.option("immutableRepositories")
+                ):
+                    continue
+                why = f"ECR repository {repository!r} is not known to have immutable tags"
+            else:
+                why = "it is neither pinned by digest nor in an ECR repository"
+            yield Finding(
+                workload.urn,
+                f"{where} runs {image!r} by a mutable tag in production: {why}",
+            )
+
+
 @stack_rule(
     name="k8s-load-balancer-platform-only",
     description=(
