@@ -126,10 +126,8 @@ class Platform(pulumi.ComponentResource):
                 tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
             ),
             prometheus_operator=self.core.prometheus_operator,
-            admission_policies=(
-                *self.core.admission_policies,
-                *(self.delivery.admission_policies if self.delivery is not None else ()),
-            ),
+            # The policies that admit workloads; the delivery layer's guardrail admits none.
+            admission_policies=tuple(self.core.admission_policies),
             dns_zones=config.core.dns.zone_ids,
         )
         self.tenants = [

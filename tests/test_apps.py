@@ -224,21 +224,15 @@ def test_app_objects_belong_to_their_tenant_and_wait_for_namespace_and_identity(
 
 def test_rollouts_wait_for_the_delivery_layer_and_the_services_they_name() -> None:
     """The rollout controller's release brings the Rollout CRD; the ClusterAnalysisTemplates are
-    what the Rollouts' analysis names; the layer's Kyverno policy (`restrict-tenant-analysis`)
-    admits the runs, so it exists first, like every admission policy. Nothing else is needed."""
+    what the Rollouts' analysis names. Nothing else is needed: the layer's Kyverno policy
+    (`restrict-tenant-analysis`) only refuses what tenants write themselves, and the controller's
+    runs from these templates pass it whenever it arrives."""
     plan = shipped_plan("dev")
     in_delivery = [r for r in plan.resources if r.custom and "$paved-road:delivery:" in r.urn]
     needed = {
-        r.urn
-        for r in in_delivery
-        if r.type
-        in (
-            "kubernetes:helm.sh/v3:Release",
-            ANALYSIS_TEMPLATE,
-            "kubernetes:kyverno.io/v1:ClusterPolicy",
-        )
+        r.urn for r in in_delivery if r.type in ("kubernetes:helm.sh/v3:Release", ANALYSIS_TEMPLATE)
     }
-    assert len(needed) == 5, "the release, the three analysis templates and the policy"
+    assert len(needed) == 4, "the release and the three analysis templates"
     for rollout in (r for r in app_resources(plan) if r.type == ROLLOUT):
         delivery = {urn for urn in rollout.dependencies if "$paved-road:delivery:" in urn}
         assert delivery == needed, rollout.name

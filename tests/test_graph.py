@@ -102,9 +102,12 @@ def test_tenant_access_entries_wait_for_the_eks_cluster_not_its_node_groups(
 
 
 def test_tenant_workloads_are_created_after_the_baseline_policies(plan: PlanRun) -> None:
-    """So they are admitted (in production: enforced) by the baseline from the first `up`."""
-    policies = {r.urn for r in plan.by_type(CLUSTER_POLICY)}
-    assert policies
+    """So they are admitted (in production: enforced) by the baseline from the first `up`. The
+    delivery layer's guardrail admits no workload, so they do not wait for it (nor for the
+    rollouts chart it waits for)."""
+    policies = {r.urn for r in plan.by_type(CLUSTER_POLICY) if "$paved-road:core:" in r.urn}
+    delivery = {r.urn for r in plan.by_type(CLUSTER_POLICY) if "$paved-road:core:" not in r.urn}
+    assert policies and delivery
     workloads = [
         r
         for r in plan.resources
@@ -119,6 +122,7 @@ def test_tenant_workloads_are_created_after_the_baseline_policies(plan: PlanRun)
     assert workloads
     for workload in workloads:
         assert policies <= set(workload.dependencies), workload.name
+        assert not delivery & set(workload.dependencies), workload.name
 
 
 # Guardrails that match another chart's kinds also wait for that chart (its CRDs).

@@ -82,8 +82,6 @@ class Delivery(pulumi.ComponentResource):
     # What a team's Rollout needs: the release (the Rollout CRD) and the ClusterAnalysisTemplates
     # its analysis names.
     rollout_dependencies: list[pulumi.Resource]
-    # `restrict-tenant-analysis`, when Kyverno runs: tenants' Rollouts are created after it.
-    admission_policies: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: DeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -136,17 +134,16 @@ class Delivery(pulumi.ComponentResource):
             for template in analysis.TEMPLATE_NAMES
         ]
         self.rollout_dependencies = [release, *templates]
-        self.admission_policies = []
         if args.admission_engine is not None:
-            self.admission_policies.append(
-                cluster_policy(
-                    name,
-                    restrict_tenant_analysis((NAMESPACE, SERVICE_ACCOUNT), args.prometheus_url),
-                    args.admission_engine,
-                    parent=self,
-                    provider=context.provider,
-                    also_after=[release],
-                )
+            # Nothing of the platform's waits for it: it refuses tenants' own analysis objects,
+            # and the platform creates none in tenant namespaces.
+            cluster_policy(
+                name,
+                restrict_tenant_analysis((NAMESPACE, SERVICE_ACCOUNT), args.prometheus_url),
+                args.admission_engine,
+                parent=self,
+                provider=context.provider,
+                also_after=[release],
             )
 
         self.register_outputs(
