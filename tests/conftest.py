@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -87,3 +88,21 @@ def policy_statements(document: str | dict) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def project_with_tenant_bad(
+    tmp_path: Path, changes: dict[str, Any], stack_entry: Any = "bad"
+) -> tuple[Path, dict[str, Any]]:
+    """The dev stack plus a tenant `bad` whose file carries `changes`, listed as `stack_entry`
+    (a name, or a mapping with stack overrides): the project and its stack config."""
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:tenants"].append(stack_entry)
+    root = make_project(tmp_path, config, "dev")
+    document = {
+        "name": "bad",
+        "costCenter": "cc-1",
+        "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
+        **changes,
+    }
+    (root / "tenants" / "bad.yaml").write_text(yaml.safe_dump(document))
+    return root, config

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ast
-import copy
 import ipaddress
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pavedroad.engine import PlanEngine
 from pavedroad.plan import summary
 from policies.paved_road_policies import cidrs as cidrs_module
 from policies.paved_road_policies.cidrs import covers_internet, public_addresses
-from tests.conftest import make_project, pavedroad, stack_config
+from tests.conftest import pavedroad, project_with_tenant_bad
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 STACK = "stacks/Pulumi.dev.yaml"
@@ -108,22 +107,6 @@ def test_the_coverage_helper_needs_nothing_but_the_standard_library() -> None:
 # Tenants' egressCidrs
 
 
-def _project(
-    tmp_path: Path, tenant_changes: dict[str, Any], stack_entry: Any = "bad"
-) -> tuple[Path, dict[str, Any]]:
-    config = copy.deepcopy(stack_config("dev"))
-    config["paved-road:tenants"].append(stack_entry)
-    root = make_project(tmp_path, config, "dev")
-    document = {
-        "name": "bad",
-        "costCenter": "cc-1",
-        "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
-        **tenant_changes,
-    }
-    (root / "tenants" / "bad.yaml").write_text(yaml.safe_dump(document))
-    return root, config
-
-
 INTERNET_EGRESS = {
     "the whole space": (["0.0.0.0/0"], "covers the internet"),
     "two halves": (["0.0.0.0/1", "128.0.0.0/1"], "covers the internet"),
@@ -136,7 +119,7 @@ INTERNET_EGRESS = {
 @pytest.mark.parametrize("case", sorted(INTERNET_EGRESS))
 def test_tenant_egress_covering_the_internet_is_refused(case: str, tmp_path: Path) -> None:
     cidrs, expected = INTERNET_EGRESS[case]
-    root, _ = _project(tmp_path, {"network": {"egressCidrs": cidrs}})
+    root, _ = project_with_tenant_bad(tmp_path, {"network": {"egressCidrs": cidrs}})
     engine = PlanEngine("dev", root)
     with pytest.raises(ConfigError) as raised:
         engine.run()
@@ -149,7 +132,7 @@ def test_tenant_egress_covering_the_internet_is_refused(case: str, tmp_path: Pat
 
 def test_a_stack_override_covering_the_internet_is_the_stack_files_error(tmp_path: Path) -> None:
     entry = {"name": "bad", "network": {"egressCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}
-    root, config = _project(tmp_path, {}, entry)
+    root, config = project_with_tenant_bad(tmp_path, {}, entry)
     index = config["paved-road:tenants"].index(entry)
     engine = PlanEngine("dev", root)
     with pytest.raises(ConfigError) as raised:
@@ -160,7 +143,7 @@ def test_a_stack_override_covering_the_internet_is_the_stack_files_error(tmp_pat
 
 
 def test_a_tenant_cannot_grant_itself_internet_egress(tmp_path: Path) -> None:
-    root, _ = _project(
+    root, _ = project_with_tenant_bad(
         tmp_path, {"allowInternetEgress": True, "network": {"egressCidrs": ["0.0.0.0/0"]}}
     )
     result = pavedroad("plan", "dev", "-C", str(root))
@@ -174,7 +157,7 @@ def test_a_tenant_cannot_grant_itself_internet_egress(tmp_path: Path) -> None:
 
 def test_the_stack_grant_admits_it_and_the_plan_shows_it(tmp_path: Path) -> None:
     entry = {"name": "bad", "allowInternetEgress": True}
-    root, _ = _project(tmp_path, {"network": {"egressCidrs": ["0.0.0.0/0"]}}, entry)
+    root, _ = project_with_tenant_bad(tmp_path, {"network": {"egressCidrs": ["0.0.0.0/0"]}}, entry)
     run = PlanEngine("dev", root).run()
     policies = {
         r.inputs["metadata"]["name"]: r.inputs["metadata"]
@@ -200,7 +183,9 @@ def test_the_stack_grant_admits_it_and_the_plan_shows_it(tmp_path: Path) -> None
 
 
 def test_partner_ranges_need_no_grant(tmp_path: Path) -> None:
-    root, _ = _project(tmp_path, {"network": {"egressCidrs": ["52.94.0.0/16", "1.2.3.0/24"]}})
+    root, _ = project_with_tenant_bad(
+        tmp_path, {"network": {"egressCidrs": ["52.94.0.0/16", "1.2.3.0/24"]}}
+    )
     run = PlanEngine("dev", root).run()
     (egress,) = [
         r

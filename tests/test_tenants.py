@@ -16,6 +16,7 @@ from components.tenants_config import TenantConfig
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
 from tests.conftest import (
+    project_with_tenant_bad,
     pavedroad,
     ROOT,
     make_project,
@@ -382,26 +383,10 @@ BAD_TENANTS = {
 }
 
 
-def _project_with_bad_tenant(
-    tmp_path: Path, changes: dict[str, Any], stack_entry: Any = "bad"
-) -> Path:
-    config = copy.deepcopy(stack_config("dev"))
-    config["paved-road:tenants"].append(stack_entry)
-    root = make_project(tmp_path, config, "dev")
-    document = {
-        "name": "bad",
-        "costCenter": "cc-1",
-        "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
-        **changes,
-    }
-    (root / "tenants" / "bad.yaml").write_text(yaml.safe_dump(document))
-    return root
-
-
 @pytest.mark.parametrize("case", sorted(BAD_TENANTS))
 def test_bad_tenant_input_names_file_and_field(case: str, tmp_path: Path) -> None:
     changes, file, field = BAD_TENANTS[case]
-    engine = PlanEngine("dev", _project_with_bad_tenant(tmp_path, changes))
+    engine = PlanEngine("dev", project_with_tenant_bad(tmp_path, changes)[0])
     with pytest.raises(ConfigError) as raised:
         engine.run()
     assert any(i.file == file and i.field.startswith(field) for i in raised.value.issues), str(
@@ -431,7 +416,7 @@ def test_stack_errors_name_the_stack_file(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_bad_tenant_with_exit_2(tmp_path: Path) -> None:
-    root = _project_with_bad_tenant(tmp_path, {"quota": {"cpu": "4x"}})
+    root, _ = project_with_tenant_bad(tmp_path, {"quota": {"cpu": "4x"}})
     result = pavedroad("plan", "dev", "-C", str(root))
     assert result.returncode == 2
     assert "tenants/bad.yaml: quota.cpu: '4x' is not a Kubernetes quantity" in result.stderr
