@@ -46,7 +46,16 @@ from components.config_base import (  # noqa: F401 — re-exported: the models' 
 PROJECT = "paved-road"
 STACK_CONFIG_DIR = "stacks"
 # Every `paved-road:` key a stack file may set; anything else is a typo worth stopping for.
-KNOWN_KEYS = ("cluster", "core", "delivery", "environment", "network", "production", "tenants")
+KNOWN_KEYS = (
+    "cluster",
+    "core",
+    "delivery",
+    "environment",
+    "insights",
+    "network",
+    "production",
+    "tenants",
+)
 
 # --------------------------------------------------------------------------------------------------
 # paved-road:network
@@ -399,6 +408,10 @@ class PolicyConfig(Model):
         return value
 
 
+# An https URL: printable ASCII, a host without '/', then any path.
+HTTPS_URL = re.compile(r"^https://[\x21-\x2e\x30-\x7e]+(/[\x21-\x7e]*)?\Z")
+
+
 class SsoConfig(Model):
     """OIDC single sign-on for Argo CD; the client secret is read from Secrets Manager."""
 
@@ -409,9 +422,7 @@ class SsoConfig(Model):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str) -> str:
-        return check_pattern(
-            value, re.compile(r"^https://[\x21-\x2e\x30-\x7e]+(/[\x21-\x7e]*)?\Z"), "an https URL"
-        )
+        return check_pattern(value, HTTPS_URL, "an https URL")
 
 
 class GitOpsIngressConfig(Model):
@@ -532,6 +543,21 @@ class DeliveryConfig(Model):
 # The whole platform
 
 
+class InsightsConfig(Model):
+    """SLOs, anomaly and capacity alerts, their routing, dashboards and traces (components/insight).
+
+    `runbookBaseUrl`: where alerts' `runbook_url` points, each alert an anchor of it (the README's
+    "Observe" section in the platform repository, as reviewers and on-call read it).
+    """
+
+    runbook_base_url: str = "https://github.com/paved-road/paved-road/blob/main/README.md"
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _runbook(cls, value: str) -> str:
+        return check_pattern(value, HTTPS_URL, "an https:// URL")
+
+
 class PlatformConfig(Model):
     project: str
     environment: str
@@ -541,6 +567,7 @@ class PlatformConfig(Model):
     cluster: ClusterConfig
     core: CoreConfig
     delivery: DeliveryConfig = DeliveryConfig()
+    insights: InsightsConfig = InsightsConfig()
     tenants: tuple[TenantConfig, ...] = ()
 
     @property
@@ -1030,6 +1057,9 @@ def load_platform_config() -> PlatformConfig:
     delivery = _parse_section(
         read_object("delivery"), DeliveryConfig, file, f"{PROJECT}:delivery", issues
     )
+    insights = _parse_section(
+        read_object("insights"), InsightsConfig, file, f"{PROJECT}:insights", issues
+    )
 
     tenants: list[TenantConfig] = []
     # Tenant files are checked even when a stack section failed, so one run lists every problem;
@@ -1056,7 +1086,14 @@ def load_platform_config() -> PlatformConfig:
     )
     issues.extend(tenant_issues)
 
-    if issues or network is None or cluster is None or core is None or delivery is None:
+    if (
+        issues
+        or network is None
+        or cluster is None
+        or core is None
+        or delivery is None
+        or insights is None
+    ):
         raise ConfigError(issues)
     core = core.resolved(bool(production_raw))
     platform = PlatformConfig(
@@ -1068,6 +1105,7 @@ def load_platform_config() -> PlatformConfig:
         cluster=cluster,
         core=core,
         delivery=delivery,
+        insights=insights,
         tenants=tuple(_with_default_hosts(tenants, core)),
     )
     issues.extend(_cross_checks(platform, file, _tenant_entries(raw_tenants)))
