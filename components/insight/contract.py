@@ -53,3 +53,19 @@ def dashboard_url(grafana_url: str, tenant: str, app: Optional[str] = None) -> s
 def runbook_url(base_url: str, alert: str) -> str:
     """The README "Observe" section's entry for an alert, as an anchor of the runbook base."""
     return f"{base_url}#{alert.lower()}"
+
+
+# Recording rules of the SLO rules (Sloth's names, so its dashboards and habits carry over), each
+# series labelled tenant, namespace, app and slo (`availability` or `latency`); dashboards read them.
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+def sli_error_ratio_record(window: str) -> str:
+    """The share of bad events over `window` (one of SLO_WINDOWS or the SLO's own window)."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
+SLO_ERROR_BUDGET_RECORD = "slo:error_budget:ratio"
+SLO_CURRENT_BURN_RATE_RECORD = "slo:current_burn_rate:ratio"
+SLO_BUDGET_REMAINING_RECORD = "slo:period_error_budget_remaining:ratio"
