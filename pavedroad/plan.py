@@ -228,6 +228,7 @@ def summary(run: PlanRun) -> str:
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
         "",
         *_internet_egress_lines(run),
+        *_slo_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
     return "\n".join(lines)
@@ -245,6 +246,35 @@ def _internet_egress_lines(run: PlanRun) -> list[str]:
     if not granted:
         return []
     return [f"Internet egress allowed by the stack ({len(granted)}):", *granted, ""]
+
+
+def _slo_lines(run: PlanRun) -> list[str]:
+    """Each api-service's SLO rules, what differs from what its tenant file wrote (a latency
+    threshold counted at a lower bucket) and each explicit opt-out."""
+    lines = []
+    for resource in run.resources:
+        if resource.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
+            annotations = _metadata_field(resource, "annotations") or {}
+            if not resource.name.endswith("/slo-rule"):
+                continue
+            groups = (resource.inputs.get("spec") or {}).get("groups") or []
+            count = sum(len(group.get("rules", [])) for group in groups)
+            note = annotations.get("paved-road/slo-note")
+            app = resource.name.split("/")[1]
+            where = f"{_metadata_field(resource, 'namespace')}/{app}"
+            kinds = ", ".join(group["name"].rsplit("-slo-", 1)[-1] for group in groups)
+            lines.append(f"  {where}: {kinds} ({count} rules)")
+            if note:
+                lines.append(f"  {where}: {note}")
+        elif resource.type == "kubernetes:monitoring.coreos.com/v1:ServiceMonitor":
+            state = (_metadata_field(resource, "annotations") or {}).get("paved-road/slo")
+            if state:
+                lines.append(
+                    f"  {_metadata_field(resource, 'namespace')}/{resource.name.split('/')[1]}: {state}"
+                )
+    if not lines:
+        return []
+    return ["SLOs (README, 'Observe'):", *sorted(lines), ""]
 
 
 def _metadata_field(resource: RecordedResource, key: str) -> Any:
