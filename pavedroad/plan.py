@@ -16,6 +16,8 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from pavedroad.engine import PlanRun, RecordedResource
+from components.apps import SLO_ANNOTATION
+from components.insight import slo
 from pavedroad.uptime import modelled_up_time, summary_lines
 
 # Kubernetes resources that are not objects in the cluster themselves.
@@ -253,25 +255,21 @@ def _slo_lines(run: PlanRun) -> list[str]:
     threshold counted at a lower bucket) and each explicit opt-out."""
     lines = []
     for resource in run.resources:
-        if resource.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
-            annotations = _metadata_field(resource, "annotations") or {}
-            if not resource.name.endswith("/slo-rule"):
-                continue
-            groups = (resource.inputs.get("spec") or {}).get("groups") or []
-            count = sum(len(group.get("rules", [])) for group in groups)
-            note = annotations.get("paved-road/slo-note")
-            app = resource.name.split("/")[1]
-            where = f"{_metadata_field(resource, 'namespace')}/{app}"
+        # App objects are named `<tenant>/<app>/<role>`.
+        where = f"{_metadata_field(resource, 'namespace')}/{resource.name.split('/')[-2:][0]}"
+        annotations = _metadata_field(resource, "annotations") or {}
+        if resource.type == f"kubernetes:{slo.API_VERSION}:{slo.KIND}" and resource.name.endswith(
+            "/slo-rule"
+        ):
+            groups = resource.inputs["spec"]["groups"]
+            count = sum(len(group["rules"]) for group in groups)
             kinds = ", ".join(group["name"].rsplit("-slo-", 1)[-1] for group in groups)
             lines.append(f"  {where}: {kinds} ({count} rules)")
-            if note:
-                lines.append(f"  {where}: {note}")
+            if slo.SLO_NOTE_ANNOTATION in annotations:
+                lines.append(f"  {where}: {annotations[slo.SLO_NOTE_ANNOTATION]}")
         elif resource.type == "kubernetes:monitoring.coreos.com/v1:ServiceMonitor":
-            state = (_metadata_field(resource, "annotations") or {}).get("paved-road/slo")
-            if state:
-                lines.append(
-                    f"  {_metadata_field(resource, 'namespace')}/{resource.name.split('/')[1]}: {state}"
-                )
+            if SLO_ANNOTATION in annotations:
+                lines.append(f"  {where}: {annotations[SLO_ANNOTATION]}")
     if not lines:
         return []
     return ["SLOs (README, 'Observe'):", *sorted(lines), ""]
