@@ -154,13 +154,16 @@ def run_suite(
     alert_tests: list[dict[str, Any]],
     expr_tests: Optional[list[dict[str, Any]]] = None,
     target: SloTarget = TARGET,
+    annotations: bool = False,
 ) -> None:
-    """promtool test rules over the target's rules. Annotations are templated text checked
-    elsewhere; promtool compares them too, so the alert-logic suites leave them out."""
+    """promtool test rules over the target's rules. promtool compares annotations too, so the
+    alert-logic suites leave them out; test_the_page_says_how_fast_and_how_much_is_left reads
+    them."""
     groups = copy.deepcopy(rule_groups(target))
     for group in groups:
         for rule in group["rules"]:
-            rule.pop("annotations", None)
+            if not annotations:
+                rule.pop("annotations", None)
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     test: dict[str, Any] = {"interval": "1m", "input_series": series}
     if alert_tests:
@@ -195,6 +198,25 @@ def test_a_sustained_two_percent_error_rate_pages_within_43_minutes(tmp_path: Pa
     tests += expect(f"{onset + 46}m", firing=(FAST,), silent=(SUSTAINED,))
     tests += expect(f"{onset + 60}m", firing=(FAST,))
     run_suite(tmp_path, series, tests)
+
+
+def test_the_page_says_how_fast_and_how_much_is_left(tmp_path: Path) -> None:
+    """An hour of 2% after three healthy hours: a 20x burn over 1h; over the 4 hours of history
+    the 30d ratio is 0.5%, five budgets, so -400% of the budget is left."""
+    series = availability_series([(180, 100, 0), (60, 100, 0.02)])
+    group, _ = rule_groups(TARGET)
+    fast = next(r for r in group["rules"] if r.get("alert") == FAST)
+    rendered = {
+        **fast["annotations"],
+        "description": fast["annotations"]["description"].split("burned at")[0]
+        + "burned at 20.0x the sustainable rate; budget left over 30d: -400%.",
+    }
+    test = {
+        "eval_time": "240m",
+        "alertname": FAST,
+        "exp_alerts": [{"exp_labels": alert_labels(FAST), "exp_annotations": rendered}],
+    }
+    run_suite(tmp_path, series, [test], annotations=True)
 
 
 def test_half_a_percent_for_six_hours_opens_a_ticket_and_never_pages(tmp_path: Path) -> None:
