@@ -45,6 +45,8 @@ SERVICE_PORT = 80
 # pods and writes the ALB's weighted action): Pulumi must not wait for them before the Rollout
 # exists, or the Rollout — which depends on them — would never be created.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+SLO_ANNOTATION = "paved-road/slo"
+SLO_OPT_OUT = "opted out (slo: false)"
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 
 
@@ -430,11 +432,13 @@ def _service_monitor(app: AppConfig, target: AppTarget) -> k8s.apiextensions.Cus
     """Prometheus scrapes `/metrics` on the app port of every Service of the app; each series
     gets the `namespace` and `service` labels the analysis queries filter on."""
     monitoring = [target.prometheus_operator] if target.prometheus_operator is not None else []
+    # An SLO opt-out stays visible where the app's metrics are collected (and in the plan).
+    opted_out = {SLO_ANNOTATION: SLO_OPT_OUT} if app.service_level is None else None
     return k8s.apiextensions.CustomResource(
         _logical(target, app, "service-monitor"),
         api_version="monitoring.coreos.com/v1",
         kind="ServiceMonitor",
-        metadata=_metadata(app, target, app.name),
+        metadata=_metadata(app, target, app.name, annotations=opted_out),
         spec={
             "selector": {"matchLabels": {APP_LABEL: app.name}},
             "namespaceSelector": {"matchNames": [target.namespace]},

@@ -357,6 +357,63 @@ class KafkaConfig(Model):
 
 
 # --------------------------------------------------------------------------------------------------
+# SLO: what an api-service promises, watched by burn-rate alerts (components/insight/slo.py)
+
+# The histogram bucket boundaries (ms) the platform's apps expose: the Prometheus clients' default
+# buckets (client_golang `prometheus.DefBuckets`; client_python's defaults contain them all). A
+# latency SLO counts requests under one of these boundaries, since a histogram knows no other.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+SloWindow = Literal["7d", "28d", "30d"]
+
+
+def _objective(value: float) -> float:
+    if not 0 < value < 100:
+        raise ValueError(
+            f"{value} is not an objective (expected a percentage above 0 and below 100, e.g. 99.9)"
+        )
+    return value
+
+
+Objective = Annotated[float, AfterValidator(_objective)]
+
+
+class LatencySlo(Model):
+    """`target`% of requests are served in under `thresholdMs`."""
+
+    threshold_ms: int
+    target: Objective
+
+    @field_validator("threshold_ms")
+    @classmethod
+    def _threshold(cls, value: int) -> int:
+        if value < LATENCY_BUCKETS_MS[0]:
+            raise ValueError(
+                f"{value} is below the smallest latency bucket the apps expose "
+                f"({LATENCY_BUCKETS_MS[0]} ms; buckets: {', '.join(map(str, LATENCY_BUCKETS_MS))})"
+            )
+        return value
+
+    @property
+    def bucket_ms(self) -> int:
+        """The nearest bucket boundary at or below the threshold: what the SLO really counts."""
+        return max(bucket for bucket in LATENCY_BUCKETS_MS if bucket <= self.threshold_ms)
+
+
+class SloConfig(Model):
+    """An api-service's SLO. Every api-service has one (99.5% availability over 30 days) unless
+    its tenant file says `slo: false`; a latency objective only when written."""
+
+    # `slo: false` in a tenant file is read as `enabled: false`.
+    enabled: bool = True
+    availability: Objective = 99.5
+    latency: Optional[LatencySlo] = None
+    window: SloWindow = "30d"
+
+
+DEFAULT_SLO = SloConfig()
+
+
+# --------------------------------------------------------------------------------------------------
 # The app
 
 
@@ -383,6 +440,8 @@ class AppConfig(Model):
     host: Optional[str] = None
     # Where the host's certificate comes from (config_base.CertificateSource).
     certificate: CertificateSource = "request"
+    # api-service: None is the default SLO; `slo: false` opts out (explicit, shown in the plan).
+    slo: Optional[SloConfig] = None
     # batch-job
     schedule: Optional[str] = None
     time_zone: str = "Etc/UTC"
@@ -424,6 +483,17 @@ class AppConfig(Model):
             check_pattern(key, ENV_NAME, "an environment variable name")
         return value
 
+    @field_validator("slo", mode="before")
+    @classmethod
+    def _slo(cls, value: Any) -> Any:
+        if value is False:
+            return {"enabled": False}
+        if isinstance(value, bool):
+            raise ValueError(
+                "expected a mapping such as {availability: 99.9, window: 30d}, or false to opt out"
+            )
+        return value
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: Optional[str]) -> Optional[str]:
@@ -454,6 +524,15 @@ class AppConfig(Model):
             return True
         return self.template == "api-service" and self.release.strategy != "serviceSwitch"
 
+    @property
+    def service_level(self) -> Optional[SloConfig]:
+        """The SLO the platform watches: an api-service's own or the default; None when it
+        opted out or serves no HTTP traffic."""
+        if self.template != "api-service":
+            return None
+        slo = self.slo or DEFAULT_SLO
+        return slo if slo.enabled else None
+
     def image_of(self, color: Color) -> str:
         return getattr(self.release.images, color) or self.image
 
@@ -475,6 +554,15 @@ def preview_service(app: AppConfig) -> str:
 
 def color_workload(app: AppConfig, color: Color) -> str:
     return f"{app.name}-{color}"
+
+
+def user_services(app: AppConfig) -> tuple[str, ...]:
+    """The api-service's Services that carry user traffic: what its SLO counts. A canary's users
+    reach both the stable and the canary Service; a blue/green preview serves only the release's
+    own checks."""
+    if app.template == "api-service" and app.release.strategy == "canary":
+        return (app.name, canary_service(app))
+    return (app.name,)
 
 
 def rendered_objects(app: AppConfig) -> list[tuple[str, str]]:
@@ -535,6 +623,7 @@ TEMPLATE_FIELDS: dict[str, set[str]] = {
         "autoscaling",
         "host",
         "certificate",
+        "slo",
     },
     "kafka-consumer": {"port", "replicas", "probes", "release", "kafka"},
     "batch-job": {
@@ -620,7 +709,10 @@ def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
     found = []
     allowed = COMMON_FIELDS | TEMPLATE_FIELDS[app.template]
     for field in sorted(app.model_fields_set - allowed):
-        found.append((f"{where}.{_alias(field)}", f"is not a field of template {app.template}"))
+        message = f"is not a field of template {app.template}"
+        if field == "slo":
+            message += " (SLOs watch HTTP requests: only an api-service has one)"
+        found.append((f"{where}.{_alias(field)}", message))
     for field in sorted(REQUIRED_FIELDS.get(app.template, set()) - app.model_fields_set):
         found.append((f"{where}.{_alias(field)}", f"is required by template {app.template}"))
     if "release" in allowed:

@@ -551,11 +551,18 @@ class InsightsConfig(Model):
     """
 
     runbook_base_url: str = "https://github.com/paved-road/paved-road/blob/main/README.md"
+    # Where alerts' `dashboard` links point (None: contract.DEFAULT_GRAFANA_URL, a port-forward).
+    grafana_url: Optional[str] = None
 
     @field_validator("runbook_base_url")
     @classmethod
     def _runbook(cls, value: str) -> str:
         return check_pattern(value, HTTPS_URL, "an https:// URL")
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _grafana(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, HTTPS_URL, "an https:// URL")
 
 
 class PlatformConfig(Model):

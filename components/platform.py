@@ -21,6 +21,7 @@ from components.core.policy import PlatformIdentities
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
 from components.network import Network, NetworkArgs
+from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.tenant import Tenant, TenantArgs, TenantPlatform
 
 
@@ -129,6 +130,8 @@ class Platform(pulumi.ComponentResource):
             # The policies that admit workloads; the delivery layer's guardrail admits none.
             admission_policies=tuple(self.core.admission_policies),
             dns_zones=config.core.dns.zone_ids,
+            runbook_base_url=config.insights.runbook_base_url,
+            grafana_url=config.insights.grafana_url or DEFAULT_GRAFANA_URL,
         )
         self.tenants = [
             Tenant(

@@ -17,8 +17,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.apps import AppTarget, render_app
-from components.apps_config import AppConfig, app_namespace
+from components.apps_config import AppConfig, app_namespace, user_services
 from components.core.base import ClusterContext
+from components.insight.contract import DEFAULT_GRAFANA_URL
+from components.insight.slo import SloTarget, slo_rule
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.tenants_config import TenantConfig
@@ -71,6 +73,9 @@ class TenantPlatform:
     admission_policies: tuple[pulumi.Resource, ...] = ()
     # Route 53 zone id by domain, where apps' certificates are validated.
     dns_zones: Mapping[str, str] = field(default_factory=dict)
+    # Where alerts link to: the runbook (README "Observe") and Grafana.
+    runbook_base_url: str = ""
+    grafana_url: str = DEFAULT_GRAFANA_URL
 
 
 @dataclass(frozen=True)
@@ -440,6 +445,23 @@ class Tenant(pulumi.ComponentResource):
                 tags=self._tags,
             ),
         )
+        if app.service_level is not None and platform.prometheus_operator is not None:
+            slo_rule(
+                f"{self._tenant.name}/{app.name}/slo-rule",
+                SloTarget(
+                    self._tenant.name,
+                    namespace,
+                    app.name,
+                    user_services(app),
+                    app.service_level,
+                    platform.runbook_base_url,
+                    platform.grafana_url,
+                ),
+                labels=self._labels,
+                parent=self,
+                provider=self._context.provider,
+                depends_on=[*ready[namespace][:1], platform.prometheus_operator],
+            )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:
         tenant = self._tenant

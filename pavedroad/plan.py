@@ -16,6 +16,8 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from pavedroad.engine import PlanRun, RecordedResource
+from components.apps import SLO_ANNOTATION
+from components.insight import slo
 from pavedroad.uptime import modelled_up_time, summary_lines
 
 # Kubernetes resources that are not objects in the cluster themselves.
@@ -228,6 +230,7 @@ def summary(run: PlanRun) -> str:
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
         "",
         *_internet_egress_lines(run),
+        *_slo_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
     return "\n".join(lines)
@@ -245,6 +248,31 @@ def _internet_egress_lines(run: PlanRun) -> list[str]:
     if not granted:
         return []
     return [f"Internet egress allowed by the stack ({len(granted)}):", *granted, ""]
+
+
+def _slo_lines(run: PlanRun) -> list[str]:
+    """Each api-service's SLO rules, what differs from what its tenant file wrote (a latency
+    threshold counted at a lower bucket) and each explicit opt-out."""
+    lines = []
+    for resource in run.resources:
+        # App objects are named `<tenant>/<app>/<role>`.
+        where = f"{_metadata_field(resource, 'namespace')}/{resource.name.split('/')[-2:][0]}"
+        annotations = _metadata_field(resource, "annotations") or {}
+        if resource.type == f"kubernetes:{slo.API_VERSION}:{slo.KIND}" and resource.name.endswith(
+            "/slo-rule"
+        ):
+            groups = resource.inputs["spec"]["groups"]
+            count = sum(len(group["rules"]) for group in groups)
+            kinds = ", ".join(group["name"].rsplit("-slo-", 1)[-1] for group in groups)
+            lines.append(f"  {where}: {kinds} ({count} rules)")
+            if slo.SLO_NOTE_ANNOTATION in annotations:
+                lines.append(f"  {where}: {annotations[slo.SLO_NOTE_ANNOTATION]}")
+        elif resource.type == "kubernetes:monitoring.coreos.com/v1:ServiceMonitor":
+            if SLO_ANNOTATION in annotations:
+                lines.append(f"  {where}: {annotations[SLO_ANNOTATION]}")
+    if not lines:
+        return []
+    return ["SLOs (README, 'Observe'):", *sorted(lines), ""]
 
 
 def _metadata_field(resource: RecordedResource, key: str) -> Any:

@@ -43,8 +43,12 @@ TENANT_DEPENDENTS = {
 # What tenants' apps build on a service: Ingresses need the load balancer controller,
 # ServiceMonitors the Prometheus Operator's CRDs.
 APP_DEPENDENTS = {
-    "ingress": "kubernetes:networking.k8s.io/v1:Ingress",
-    "observability": "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    "ingress": ("kubernetes:networking.k8s.io/v1:Ingress",),
+    # Apps' monitors and their SLO rules (components/insight/slo.py) need Prometheus' CRDs.
+    "observability": (
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    ),
 }
 
 # What goes with the load balancer controller besides the Ingresses: the ACM certificates (and their
@@ -84,7 +88,7 @@ def policy_dependent(urn: str, service: str) -> bool:
 def tenant_dependent(urn: str, service: str) -> bool:
     if "paved-road:tenants:Tenant" not in urn:
         return False
-    if service in APP_DEPENDENTS and f"${APP_DEPENDENTS[service]}::" in urn:
+    if any(f"${kind}::" in urn for kind in APP_DEPENDENTS.get(service, ())):
         return True
     return service in TENANT_DEPENDENTS and all(part in urn for part in TENANT_DEPENDENTS[service])
 
