@@ -11,6 +11,7 @@ storage alerts).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -111,6 +112,12 @@ def test_every_alert_carries_the_contract_labels_and_annotations() -> None:
                 assert rule["metadata"]["name"] == f"{app}-anomaly"
 
 
+SELECTOR = re.compile(
+    r"(http_requests_total|http_request_duration_seconds_bucket|kube_resourcequota"
+    r"|kubelet_volume_stats_available_bytes|app:[a-z0-9_:]+)\{([^}]*)\}"
+)
+
+
 def test_tenant_rules_select_only_their_own_namespace() -> None:
     """The Prometheus enforces `namespace` on tenant rules; the rules say it themselves too, so
     they read the same with enforcement and in promtool."""
@@ -118,13 +125,15 @@ def test_tenant_rules_select_only_their_own_namespace() -> None:
         namespace = rule["metadata"]["namespace"]
         if namespace == "monitoring":
             continue
-        for group in rule["spec"]["groups"]:
-            for r in group["rules"]:
-                for metric in ("http_requests_total{", "kube_resourcequota{", "kubelet_volume"):
-                    for part in r["expr"].split(metric)[1:]:
-                        assert part.startswith(f'namespace="{namespace}"') or part.startswith(
-                            f'stats_available_bytes{{namespace="{namespace}"'
-                        ), r["expr"]
+        selectors = [
+            match
+            for group in rule["spec"]["groups"]
+            for r in group["rules"]
+            for match in SELECTOR.finditer(r["expr"])
+        ]
+        assert selectors, rule["metadata"]
+        for match in selectors:
+            assert f'namespace="{namespace}"' in match.group(2), match.group(0)
 
 
 # --------------------------------------------------------------------------------------------------
