@@ -449,3 +449,18 @@ def test_an_error_spike_raises_the_apps_and_the_platforms_error_anomaly(tmp_path
         interval="2m",
         evaluation_interval="4m",
     )
+
+
+def test_every_alert_has_its_runbook_entry_in_the_readme() -> None:
+    """`runbook_url` is the README's anchor of the alert's name: a heading must exist for it
+    (GitHub's anchors: lower case, punctuation dropped, spaces as dashes)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in readme.splitlines()
+        if line.startswith("#")
+    }
+    names = {alert["alert"] for rule in planned_rules() for alert in alerts_of(rule)}
+    assert len(names) == 9
+    for name in names:
+        assert contract.runbook_url(RUNBOOK, name).split("#")[1] in anchors, name
