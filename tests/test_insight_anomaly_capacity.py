@@ -3,7 +3,8 @@
 Every planned rule group passes `promtool check rules`; `promtool test rules` suites feed synthetic
 series to the generated groups and assert which alerts fire. Metric names and labels follow the
 exporters: kube-state-metrics' `kube_resourcequota{namespace, resourcequota, resource, type}`
-(kubernetes/kube-state-metrics, docs/metrics/policy/resourcequota-metrics.md) and the kubelet's
+(kubernetes/kube-state-metrics, docs/resourcequota-metrics.md; the kube-prometheus-stack scrapes it
+with `honor_labels`, so `namespace` is the quota's) and the kubelet's
 `kubelet_volume_stats_available_bytes{namespace, persistentvolumeclaim}` as kube-prometheus'
 KubePersistentVolumeFillingUp reads it (prometheus-operator/kube-prometheus, the kubernetes-mixin
 storage alerts).
