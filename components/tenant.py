@@ -480,7 +480,7 @@ class Tenant(pulumi.ComponentResource):
                 f"{tenant.name}/{app.name}/anomaly-rules",
                 name=f"{app.name}-anomaly",
                 namespace=namespace,
-                labels={**self._labels, "app.kubernetes.io/name": app.name},
+                labels=self._labels,
                 groups=groups,
                 parent=self,
                 provider=self._context.provider,
