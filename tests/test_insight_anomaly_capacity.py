@@ -64,10 +64,14 @@ def test_every_api_service_has_anomaly_rules_and_every_namespace_capacity_rules(
         if o["kind"] == "Namespace" and TENANT_LABEL in o["metadata"].get("labels", {})
     }
     assert tenant_namespaces and all((ns, "capacity") in rules for ns in tenant_namespaces)
-    services = [o for o in objects if o["kind"] in ("Rollout", "Deployment")]
-    assert services
-    anomaly_rules = [r for r in rules if r[1].endswith("-anomaly")]
-    assert anomaly_rules and all(ns in namespaces for ns, _ in anomaly_rules)
+    # Every api-service (the only template with a ServiceMonitor) and nothing else.
+    api_services = {
+        (o["metadata"]["namespace"], f"{o['metadata']['name']}-anomaly")
+        for o in objects
+        if o["kind"] == "ServiceMonitor"
+    }
+    assert api_services and {r for r in rules if r[1].endswith("-anomaly")} == api_services
+    assert all(ns in namespaces for ns, _ in api_services)
 
 
 def test_every_rule_group_passes_promtool_check(tmp_path: Path) -> None:
