@@ -20,6 +20,7 @@ from components.core.base import ClusterContext
 from components.core.policy import PlatformIdentities
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
+from components.insight.platform_rules import platform_rules
 from components.network import Network, NetworkArgs
 from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.tenant import Tenant, TenantArgs, TenantPlatform
@@ -114,6 +115,14 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        if self.core.prometheus_operator is not None and self.core.monitoring_namespace:
+            platform_rules(
+                self,
+                context.provider,
+                namespace=self.core.monitoring_namespace,
+                operator=self.core.prometheus_operator,
+                config=config.insights,
+            )
         shared = TenantPlatform(
             context=context,
             load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),
@@ -132,6 +141,7 @@ class Platform(pulumi.ComponentResource):
             dns_zones=config.core.dns.zone_ids,
             runbook_base_url=config.insights.runbook_base_url,
             grafana_url=config.insights.grafana_url or DEFAULT_GRAFANA_URL,
+            insights=config.insights,
         )
         self.tenants = [
             Tenant(

@@ -17,9 +17,18 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.apps import AppTarget, render_app
-from components.apps_config import AppConfig, app_namespace, user_services
+from components.apps_config import (
+    AppConfig,
+    app_namespace,
+    canary_service,
+    preview_service,
+    user_services,
+)
+from components.config import InsightsConfig
 from components.core.base import ClusterContext
+from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
+from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
@@ -76,6 +85,8 @@ class TenantPlatform:
     # Where alerts link to: the runbook (README "Observe") and Grafana.
     runbook_base_url: str = ""
     grafana_url: str = DEFAULT_GRAFANA_URL
+    # Where alerts link to (runbooks); the insight rules' settings.
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,8 @@ class Tenant(pulumi.ComponentResource):
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         for app in tenant.apps:
             self._app(app, ready)
+        if platform.prometheus_operator is not None:
+            self._insight_rules(platform.prometheus_operator, ready)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -461,6 +474,45 @@ class Tenant(pulumi.ComponentResource):
                 parent=self,
                 provider=self._context.provider,
                 depends_on=[*ready[namespace][:1], platform.prometheus_operator],
+            )
+
+    def _insight_rules(
+        self, operator: pulumi.Resource, ready: dict[str, list[pulumi.Resource]]
+    ) -> None:
+        """Capacity alerts per namespace and anomaly alerts per api-service app
+        (components/insight), each in its own PrometheusRule in the tenant's namespace."""
+        tenant, base = self._tenant, self._platform.insights.runbook_base_url
+        for namespace in self.namespaces:
+            prometheus_rule(
+                f"{namespace}-capacity-rules",
+                name="capacity",
+                namespace=namespace,
+                labels=self._labels,
+                groups=capacity.tenant_rule_groups(tenant.name, namespace, runbook_base_url=base),
+                parent=self,
+                provider=self._context.provider,
+                depends_on=[operator, ready[namespace][0]],
+            )
+        for app in tenant.apps:
+            if app.template != "api-service":
+                continue
+            namespace = app_namespace(app, self.namespaces)
+            groups = anomaly.app_rule_groups(
+                tenant.name,
+                namespace,
+                app.name,
+                (app.name, canary_service(app), preview_service(app)),
+                runbook_base_url=base,
+            )
+            prometheus_rule(
+                f"{tenant.name}/{app.name}/anomaly-rules",
+                name=f"{app.name}-anomaly",
+                namespace=namespace,
+                labels=self._labels,
+                groups=groups,
+                parent=self,
+                provider=self._context.provider,
+                depends_on=[operator, ready[namespace][0]],
             )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:

@@ -85,6 +85,12 @@ def policy_dependent(urn: str, service: str) -> bool:
     return service == "secrets" and urn.endswith("::policy-restrict-tenant-secret-stores")
 
 
+def rule_dependent(urn: str, service: str) -> bool:
+    """Insight's PrometheusRules (tenants' and the platform's) need the Prometheus Operator."""
+    rule = "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::"
+    return service == "observability" and rule in urn
+
+
 def tenant_dependent(urn: str, service: str) -> bool:
     if "paved-road:tenants:Tenant" not in urn:
         return False
@@ -202,6 +208,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         or delivery_dependent(urn, service)
         or certificate_dependent(urn, service)
         or policy_dependent(urn, service)
+        or rule_dependent(urn, service)
     }
 
 

@@ -403,8 +403,12 @@ def test_observability_off_removes_exactly_its_resources(
     on, off = plan_with({}), plan_with({"enabled": False})
     on_urns, off_urns = {r.urn for r in on.resources}, {r.urn for r in off.resources}
     assert off_urns <= on_urns
+    # The platform's insight rules (components/insight/platform_rules.py) need its CRDs.
+    platform_rules = "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::platform-insight-rules"
     assert on_urns - off_urns == {
-        urn for urn in on_urns if under(urn) or under(urn, "paved-road:delivery:Delivery")
+        urn
+        for urn in on_urns
+        if under(urn) or under(urn, "paved-road:delivery:Delivery") or urn.endswith(platform_rules)
     }
     assert off.outputs["prometheusUrl"] is None
 
