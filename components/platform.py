@@ -129,6 +129,8 @@ class Platform(pulumi.ComponentResource):
             # The policies that admit workloads; the delivery layer's guardrail admits none.
             admission_policies=tuple(self.core.admission_policies),
             dns_zones=config.core.dns.zone_ids,
+            dashboards=self.core.grafana_dashboards,
+            container_log_group=self.core.container_log_group,
         )
         self.tenants = [
             Tenant(

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components.apps import AppTarget, render_app
 from components.apps_config import AppConfig, app_namespace
 from components.core.base import ClusterContext
+from components.insight import dashboards
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.tenants_config import TenantConfig
@@ -71,6 +72,12 @@ class TenantPlatform:
     admission_policies: tuple[pulumi.Resource, ...] = ()
     # Route 53 zone id by domain, where apps' certificates are validated.
     dns_zones: Mapping[str, str] = field(default_factory=dict)
+    # Grafana runs (a dashboard per tenant); the log group its logs links open (None: no logs).
+    dashboards: bool = False
+    container_log_group: Optional[str] = None
+    # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
+    otlp_endpoint: Optional[str] = None
+    tracing_namespace: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class Tenant(pulumi.ComponentResource):
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         for app in tenant.apps:
             self._app(app, ready)
+        if platform.dashboards:
+            self._dashboard(ready[self.namespaces[0]])
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -439,6 +448,28 @@ class Tenant(pulumi.ComponentResource):
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
             ),
+        )
+
+    def _dashboard(self, after: list[pulumi.Resource]) -> None:
+        tenant, platform = self._tenant, self._platform
+        spec = dashboards.DashboardSpec(
+            tenant=tenant.name,
+            title=tenant.title,
+            namespaces=tuple(self.namespaces),
+            apps=tuple(
+                dashboards.DashboardApp(app.name, app_namespace(app, self.namespaces))
+                for app in tenant.apps
+                if app.template == "api-service"
+            ),
+            region=self._context.region,
+            log_group=platform.container_log_group,
+        )
+        manifest = dashboards.config_map_manifest(spec, self._labels)
+        k8s.core.v1.ConfigMap(
+            f"{tenant.name}-dashboard",
+            metadata=manifest["metadata"],
+            data=manifest["data"],
+            opts=self._k8s(depends_on=after),
         )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:

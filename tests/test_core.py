@@ -40,6 +40,8 @@ TENANT_DEPENDENTS = {
 }
 
 
+DASHBOARD_TYPE = "$kubernetes:core/v1:ConfigMap::"
+
 # What tenants' apps build on a service: Ingresses need the load balancer controller,
 # ServiceMonitors the Prometheus Operator's CRDs.
 APP_DEPENDENTS = {
@@ -86,6 +88,8 @@ def tenant_dependent(urn: str, service: str) -> bool:
         return False
     if service in APP_DEPENDENTS and f"${APP_DEPENDENTS[service]}::" in urn:
         return True
+    if service == "observability" and urn.endswith("-dashboard") and DASHBOARD_TYPE in urn:
+        return True  # each tenant's Grafana dashboard goes with Grafana
     return service in TENANT_DEPENDENTS and all(part in urn for part in TENANT_DEPENDENTS[service])
 
 

@@ -75,6 +75,9 @@ class CoreServices(pulumi.ComponentResource):
     prometheus_url: Optional[str]
     cluster_secret_store_name: Optional[str]
     monitoring_namespace: Optional[str]
+    # Grafana runs with its dashboard sidecar; Fluent Bit's container log group (None: off).
+    grafana_dashboards: bool
+    container_log_group: Optional[str]
     gitops_namespace: Optional[str]
     # The AWS Load Balancer Controller's release: whatever creates a Service or an Ingress
     # depends on it (its webhooks fail closed).
@@ -108,6 +111,13 @@ class CoreServices(pulumi.ComponentResource):
             observability.NAMESPACES[0] if config.observability.enabled else None
         )
         self.gitops_namespace = gitops.NAMESPACES[0] if config.gitops.enabled else None
+        observed = config.observability
+        self.grafana_dashboards = observed.enabled and observed.grafana
+        self.container_log_group = (
+            observability.container_log_group_name(context.cluster_name)
+            if observed.enabled and observed.logs.enabled
+            else None
+        )
         self.load_balancer_controller = self.prometheus_operator = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []

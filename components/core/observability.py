@@ -31,6 +31,7 @@ from components.core.base import (
     resources,
 )
 from components.iam import allow, policy_document
+from components.insight.dashboards import DATASOURCE_UID, SIDECAR_LABEL, SIDECAR_LABEL_VALUE
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -372,7 +373,19 @@ def _grafana_values() -> dict[str, Any]:
             "passwordKey": "admin-password",
         },
         "resources": resources("100m", "256Mi", "500m"),
-        "sidecar": {"resources": resources("50m", "128Mi", "200m")},
+        # The dashboard sidecar loads every ConfigMap labelled `grafana_dashboard: "1"` in any
+        # namespace (tenants' dashboards live in their own); the datasource keeps a fixed uid
+        # that dashboards name. Set here, not left to chart defaults, as insight relies on them.
+        "sidecar": {
+            "resources": resources("50m", "128Mi", "200m"),
+            "dashboards": {
+                "enabled": True,
+                "label": SIDECAR_LABEL,
+                "labelValue": SIDECAR_LABEL_VALUE,
+                "searchNamespace": "ALL",
+            },
+            "datasources": {"uid": DATASOURCE_UID},
+        },
         "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
         "containerSecurityContext": {
             "allowPrivilegeEscalation": False,
