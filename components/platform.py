@@ -131,6 +131,8 @@ class Platform(pulumi.ComponentResource):
             dns_zones=config.core.dns.zone_ids,
             dashboards=self.core.grafana_dashboards,
             container_log_group=self.core.container_log_group,
+            otlp_endpoint=self.core.otlp_endpoint,
+            tracing_namespace=self.core.tracing_namespace,
         )
         self.tenants = [
             Tenant(

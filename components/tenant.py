@@ -292,6 +292,26 @@ class Tenant(pulumi.ComponentResource):
                     }
                 ],
             }
+        if platform.tracing_namespace:
+            # Spans to the OpenTelemetry collector (OTLP gRPC and HTTP).
+            policies["allow-tracing"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": platform.tracing_namespace
+                                    }
+                                }
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": p} for p in (4317, 4318)],
+                    }
+                ],
+            }
         if tenant.network.allow_from:
             policies["allow-from-tenants"] = {
                 "podSelector": {},
@@ -447,6 +467,7 @@ class Tenant(pulumi.ComponentResource):
                 admission_policies=platform.admission_policies,
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
+                otlp_endpoint=platform.otlp_endpoint,
             ),
         )
 

@@ -34,6 +34,7 @@ from components.core import (
     observability,
     policy,
     secrets,
+    tracing,
 )
 from components.core.base import ClusterContext
 from components.core.ingress_hosts import TenantHosts
@@ -50,6 +51,7 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
         (config.policy.enabled, policy.NAMESPACES),
         (config.gitops.enabled, gitops.NAMESPACES),
         (config.autoscaling.enabled, autoscaling.NAMESPACES),
+        (config.tracing.enabled, tracing.NAMESPACES),
     ]
     return sorted({ns for on, namespaces in enabled if on for ns in namespaces})
 
@@ -78,6 +80,9 @@ class CoreServices(pulumi.ComponentResource):
     # Grafana runs with its dashboard sidecar; Fluent Bit's container log group (None: off).
     grafana_dashboards: bool
     container_log_group: Optional[str]
+    # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
+    otlp_endpoint: Optional[str]
+    tracing_namespace: Optional[str]
     gitops_namespace: Optional[str]
     # The AWS Load Balancer Controller's release: whatever creates a Service or an Ingress
     # depends on it (its webhooks fail closed).
@@ -119,6 +124,7 @@ class CoreServices(pulumi.ComponentResource):
             else None
         )
         self.load_balancer_controller = self.prometheus_operator = None
+        self.otlp_endpoint = self.tracing_namespace = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []
         self.admission_engine = None
@@ -157,6 +163,12 @@ class CoreServices(pulumi.ComponentResource):
             )
             self.prometheus_url = monitoring.prometheus_url
             self.prometheus_operator = monitoring.release
+        if config.tracing.enabled:
+            collector = tracing.Tracing(
+                "tracing", tracing.TracingArgs(context, config.tracing), after_ingress
+            )
+            self.otlp_endpoint = collector.otlp_endpoint
+            self.tracing_namespace = tracing.TRACING
         if config.secrets.enabled:
             store = secrets.SecretsService(
                 "secrets",
@@ -216,5 +228,6 @@ class CoreServices(pulumi.ComponentResource):
                 "clusterIssuerName": self.cluster_issuer_name,
                 "prometheusUrl": self.prometheus_url,
                 "clusterSecretStoreName": self.cluster_secret_store_name,
+                "otlpEndpoint": self.otlp_endpoint,
             }
         )
