@@ -28,6 +28,7 @@ SERVICES = {
     "policy": "paved-road:core:Policy",
     "gitops": "paved-road:core:GitOps",
     "autoscaling": "paved-road:core:Autoscaling",
+    "tracing": "paved-road:core:Tracing",
 }
 
 
@@ -37,6 +38,7 @@ TENANT_DEPENDENTS = {
     "secrets": ("kubernetes:external-secrets.io/v1:SecretStore",),
     "gitops": ("kubernetes:argoproj.io/v1alpha1:AppProject",),
     "observability": ("kubernetes:networking.k8s.io/v1:NetworkPolicy::", "-allow-prometheus"),
+    "tracing": ("kubernetes:networking.k8s.io/v1:NetworkPolicy::", "-allow-tracing"),
 }
 
 
