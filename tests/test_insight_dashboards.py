@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from components.delivery import analysis
 from components.insight import contract, dashboards
 from components.kubernetes import TENANT_LABEL
 from pavedroad.engine import PlanRun
 from tests.conftest import shipped_plan, stack_config
+from tests.test_analysis_promtool import require_promtool
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
@@ -184,3 +188,106 @@ def test_grafana_searches_every_namespace_for_the_dashboard_label() -> None:
         "searchNamespace": "ALL",
     }
     assert sidecar["datasources"]["uid"] == dashboards.DATASOURCE_UID
+
+
+# --------------------------------------------------------------------------------------------------
+# promtool: the queries parse, and select the app's Services (stable and canary) and releases
+
+
+def _payments_model() -> dict[str, Any]:
+    return next(
+        m for meta, m in tenant_dashboards(shipped_plan("dev")) if meta["namespace"] == "payments"
+    )
+
+
+def _for_app(expr: str, app: str) -> str:
+    """The query as Grafana sends it for one selected app."""
+    return expr.replace("$app", app)
+
+
+def _promtool(tmp_path: Path, tests: list[dict[str, Any]], rules: list[dict[str, Any]]) -> None:
+    promtool = require_promtool()
+    (tmp_path / "rules.yaml").write_text(
+        yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]})
+    )
+    (tmp_path / "test.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "30s", "tests": tests})
+    )
+    result = subprocess.run(
+        [promtool, "test", "rules", "test.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_query_is_valid_promql(tmp_path: Path) -> None:
+    """Each query, as sent for one app, is a recording rule promtool accepts."""
+    rules = [
+        {"record": f"dashboard:query{index}", "expr": _for_app(expr, "checkout-api")}
+        for index, expr in enumerate(all_queries(_payments_model()))
+    ]
+    _promtool(tmp_path, [], rules)
+
+
+def test_traffic_queries_select_the_apps_stable_and_canary_services_apart(tmp_path: Path) -> None:
+    queries = dashboards.queries(
+        dashboards.DashboardSpec("payments", "Payments", ("payments",), (), "eu-west-1")
+    )
+    series = {
+        # 2 requests/s on the stable Service, 1/s on the canary, half of the canary's failing;
+        # another app's Service and another tenant's namespace must not show.
+        'http_requests_total{namespace="payments", service="checkout-api", code="200"}': "0+60x40",
+        'http_requests_total{namespace="payments", service="checkout-api-canary", code="200"}': "0+15x40",
+        'http_requests_total{namespace="payments", service="checkout-api-canary", code="503"}': "0+15x40",
+        'http_requests_total{namespace="payments", service="ledger", code="200"}': "0+60x40",
+        'http_requests_total{namespace="search", service="checkout-api", code="200"}': "0+60x40",
+    }  # fmt: skip
+    test = {
+        "interval": "30s",
+        "input_series": [{"series": s, "values": v} for s, v in series.items()],
+        "promql_expr_test": [
+            {
+                "expr": _for_app(queries["Requests per second"], "checkout-api"),
+                "eval_time": "15m",
+                "exp_samples": [
+                    {"labels": '{service="checkout-api"}', "value": 2},
+                    {"labels": '{service="checkout-api-canary"}', "value": 1},
+                ],
+            },
+            {
+                "expr": _for_app(queries["5xx per second"], "checkout-api"),
+                "eval_time": "15m",
+                "exp_samples": [{"labels": '{service="checkout-api-canary"}', "value": 0.5}],
+            },
+        ],
+    }
+    _promtool(tmp_path, [test], [])
+
+
+def test_a_new_revision_is_an_annotation_until_it_ages_out(tmp_path: Path) -> None:
+    spec = dashboards.DashboardSpec("payments", "Payments", ("payments",), (), "eu-west-1")
+    expr = _for_app(dashboards.release_annotation_query(spec), "checkout-api")
+    events = (
+        'rollout_events_total{namespace="argo-rollouts", exported_namespace="payments", '
+        'name="checkout-api", type="Normal", reason="RolloutUpdated"}'
+    )
+    other = events.replace('name="checkout-api"', 'name="ledger"')
+    test = {
+        "interval": "30s",
+        # one update at 5m (1 → 2: one event); the other Rollout updates all the time
+        "input_series": [
+            {"series": events, "values": "1x9 2x30"},
+            {"series": other, "values": "0+1x40"},
+        ],
+        "promql_expr_test": [
+            {"expr": expr, "eval_time": "4m", "exp_samples": []},
+            {
+                "expr": expr,
+                "eval_time": "5m30s",
+                "exp_samples": [
+                    {"labels": '{name="checkout-api", reason="RolloutUpdated"}', "value": 1}
+                ],
+            },
+            {"expr": expr, "eval_time": "10m", "exp_samples": []},
+        ],
+    }
+    _promtool(tmp_path, [test], [])
