@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components.apps import AppTarget, render_app
 from components.apps_config import AppConfig, app_namespace
 from components.core.base import ClusterContext
+from components.core.tracing import OTLP_PORTS
 from components.insight import dashboards
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
@@ -308,7 +309,7 @@ class Tenant(pulumi.ComponentResource):
                                 }
                             }
                         ],
-                        "ports": [{"protocol": "TCP", "port": p} for p in (4317, 4318)],
+                        "ports": [{"protocol": "TCP", "port": port} for port in OTLP_PORTS],
                     }
                 ],
             }

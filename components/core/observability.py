@@ -31,7 +31,6 @@ from components.core.base import (
     resources,
 )
 from components.iam import allow, policy_document
-from components.insight.dashboards import DATASOURCE_UID, SIDECAR_LABEL, SIDECAR_LABEL_VALUE
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
@@ -48,6 +47,11 @@ STORAGE_CLASS = "gp3"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 FLUENT_BIT_SERVICE_ACCOUNT = "aws-for-fluent-bit"
+# Grafana's dashboard sidecar loads ConfigMaps with this label and value from every namespace;
+# its Prometheus datasource has this uid. Dashboards (components/insight) rely on both.
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
+GRAFANA_DASHBOARD_LABEL_VALUE = "1"
+GRAFANA_DATASOURCE_UID = "prometheus"
 
 # Non-root and unprivileged, for every chart that lets us say so.
 RESTRICTED_POD = {
@@ -380,11 +384,11 @@ def _grafana_values() -> dict[str, Any]:
             "resources": resources("50m", "128Mi", "200m"),
             "dashboards": {
                 "enabled": True,
-                "label": SIDECAR_LABEL,
-                "labelValue": SIDECAR_LABEL_VALUE,
+                "label": GRAFANA_DASHBOARD_LABEL,
+                "labelValue": GRAFANA_DASHBOARD_LABEL_VALUE,
                 "searchNamespace": "ALL",
             },
-            "datasources": {"uid": DATASOURCE_UID},
+            "datasources": {"uid": GRAFANA_DATASOURCE_UID},
         },
         "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
         "containerSecurityContext": {

@@ -31,6 +31,11 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from components.apps_config import CANARY_SUFFIX, PREVIEW_SUFFIX
+from components.core.observability import (
+    GRAFANA_DASHBOARD_LABEL,
+    GRAFANA_DASHBOARD_LABEL_VALUE,
+    GRAFANA_DATASOURCE_UID,
+)
 from components.insight.contract import (
     APP_LABEL,
     KIND_SLO,
@@ -44,10 +49,10 @@ from components.insight.contract import (
 )
 
 # kube-prometheus-stack's Grafana sidecar: the label (and value) it watches ConfigMaps for, and
-# the uid of the Prometheus datasource it provisions. core/observability.py sets both explicitly.
-SIDECAR_LABEL = "grafana_dashboard"
-SIDECAR_LABEL_VALUE = "1"
-DATASOURCE_UID = "prometheus"
+# the uid of the Prometheus datasource it provisions, as core observability sets them.
+SIDECAR_LABEL = GRAFANA_DASHBOARD_LABEL
+SIDECAR_LABEL_VALUE = GRAFANA_DASHBOARD_LABEL_VALUE
+DATASOURCE_UID = GRAFANA_DATASOURCE_UID
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
 CONFIG_MAP_NAME = "paved-road-dashboard"
 
