@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from components import versions
+from components.config import ConfigError
 from components.core import network_policies, tracing
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from tests.conftest import make_project, one, policy_statements, shipped_plan, stack_config
@@ -150,3 +151,16 @@ def test_tracing_off_removes_the_collector_and_the_environment(tmp_path: Path) -
     assert "tracing" not in off.outputs["platformNamespaces"]
     for _, container in app_containers(off):
         assert not any(e["name"].startswith("OTEL_") for e in container.get("env", []))
+
+
+@pytest.mark.parametrize("section", [{"enabled": "sometimes"}, {"enabled": True, "sampler": 1}])
+def test_a_bad_tracing_section_names_file_and_field_and_registers_nothing(
+    tmp_path: Path, section: dict[str, Any]
+) -> None:
+    config = _dev(True)
+    config["paved-road:core"]["tracing"] = section
+    engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
+    with pytest.raises(ConfigError) as raised:
+        engine.run()
+    assert "stacks/Pulumi.dev.yaml: paved-road:core.tracing." in str(raised.value)
+    assert engine.recorded == []
