@@ -137,8 +137,8 @@ class Tenant(pulumi.ComponentResource):
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         for app in tenant.apps:
             self._app(app, ready)
-        if platform.dashboards:
-            self._dashboard(ready[self.namespaces[0]])
+        if platform.dashboards and platform.monitoring_namespace:
+            self._dashboard(platform.monitoring_namespace, platform.prometheus_operator)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -472,7 +472,9 @@ class Tenant(pulumi.ComponentResource):
             ),
         )
 
-    def _dashboard(self, after: list[pulumi.Resource]) -> None:
+    def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
+        """The tenant's Grafana dashboard, beside Grafana (after the release that creates the
+        namespace it goes in and the sidecar that loads it)."""
         tenant, platform = self._tenant, self._platform
         spec = dashboards.DashboardSpec(
             tenant=tenant.name,
@@ -486,12 +488,12 @@ class Tenant(pulumi.ComponentResource):
             region=self._context.region,
             log_group=platform.container_log_group,
         )
-        manifest = dashboards.config_map_manifest(spec, self._labels)
+        manifest = dashboards.config_map_manifest(spec, monitoring, self._labels)
         k8s.core.v1.ConfigMap(
             f"{tenant.name}-dashboard",
             metadata=manifest["metadata"],
             data=manifest["data"],
-            opts=self._k8s(depends_on=after),
+            opts=self._k8s(depends_on=[stack] if stack is not None else []),
         )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:

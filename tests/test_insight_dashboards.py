@@ -3,7 +3,9 @@
 Sources the tests rely on:
 - kube-prometheus-stack's Grafana sidecar watches ConfigMaps labelled `grafana_dashboard: "1"`
   (prometheus-community/helm-charts charts/kube-prometheus-stack/values.yaml,
-  `grafana.sidecar.dashboards.label`/`labelValue`/`searchNamespace`); the platform sets them.
+  `grafana.sidecar.dashboards.label`/`labelValue`/`searchNamespace`, default `ALL`); the platform
+  sets them, the search to `monitoring` only. The grafana chart joins a list `searchNamespace`
+  with "," into the sidecar's NAMESPACE (grafana/helm-charts charts/grafana/templates/_pod.tpl).
 - Argo Rollouts' controller metrics (argoproj/argo-rollouts controller/metrics/prommetrics.go,
   v1.9): `rollout_events_total{namespace,name,type,reason}`, `rollout_info`; event reasons from
   utils/conditions/conditions.go (`RolloutUpdated`: "Rollout updated to revision %s").
@@ -112,6 +114,9 @@ def test_every_tenant_has_one_dashboard_with_the_uid_alerts_link_to(stack: str) 
         assert url == f"http://grafana/d/{model['uid']}?var-app=x"
         assert [v["name"] for v in model["templating"]["list"]] == ["app"]
         assert meta["labels"][dashboards.SIDECAR_LABEL] == dashboards.SIDECAR_LABEL_VALUE
+        # Beside Grafana, where tenants cannot create ConfigMaps: no team can plant a dashboard
+        # under another's uid.
+        assert meta["namespace"] == "monitoring"
 
 
 def test_every_query_reads_only_recorded_or_scraped_series() -> None:
@@ -133,7 +138,9 @@ def test_a_query_on_an_unknown_series_is_caught() -> None:
 
 def test_each_app_row_shows_slo_traffic_and_latency_and_releases_are_annotated() -> None:
     _, model = next(
-        m for m in tenant_dashboards(shipped_plan("dev")) if m[0]["namespace"] == "payments"
+        m
+        for m in tenant_dashboards(shipped_plan("dev"))
+        if m[0]["name"] == "paved-road-dashboard-payments"
     )
     row = model["panels"][0]
     assert row["type"] == "row" and row["repeat"] == "app"
@@ -153,7 +160,9 @@ def test_each_app_row_shows_slo_traffic_and_latency_and_releases_are_annotated()
 
 def test_each_app_links_to_its_logs_in_the_platforms_log_group() -> None:
     _, model = next(
-        m for m in tenant_dashboards(shipped_plan("dev")) if m[0]["namespace"] == "payments"
+        m
+        for m in tenant_dashboards(shipped_plan("dev"))
+        if m[0]["name"] == "paved-road-dashboard-payments"
     )
     (link,) = [l for l in model["links"] if "checkout-api" in l["title"]]
     url = link["url"]
@@ -185,7 +194,7 @@ def test_grafana_searches_every_namespace_for_the_dashboard_label() -> None:
         "enabled": True,
         "label": dashboards.SIDECAR_LABEL,
         "labelValue": dashboards.SIDECAR_LABEL_VALUE,
-        "searchNamespace": "ALL",
+        "searchNamespace": ["monitoring"],
     }
     assert sidecar["datasources"]["uid"] == dashboards.DATASOURCE_UID
 
@@ -196,7 +205,9 @@ def test_grafana_searches_every_namespace_for_the_dashboard_label() -> None:
 
 def _payments_model() -> dict[str, Any]:
     return next(
-        m for meta, m in tenant_dashboards(shipped_plan("dev")) if meta["namespace"] == "payments"
+        m
+        for meta, m in tenant_dashboards(shipped_plan("dev"))
+        if meta["name"] == "paved-road-dashboard-payments"
     )
 
 

@@ -47,7 +47,7 @@ STORAGE_CLASS = "gp3"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 FLUENT_BIT_SERVICE_ACCOUNT = "aws-for-fluent-bit"
-# Grafana's dashboard sidecar loads ConfigMaps with this label and value from every namespace;
+# Grafana's dashboard sidecar loads ConfigMaps with this label and value from `monitoring` only;
 # its Prometheus datasource has this uid. Dashboards (components/insight) rely on both.
 GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
 GRAFANA_DASHBOARD_LABEL_VALUE = "1"
@@ -377,16 +377,17 @@ def _grafana_values() -> dict[str, Any]:
             "passwordKey": "admin-password",
         },
         "resources": resources("100m", "256Mi", "500m"),
-        # The dashboard sidecar loads every ConfigMap labelled `grafana_dashboard: "1"` in any
-        # namespace (tenants' dashboards live in their own); the datasource keeps a fixed uid
-        # that dashboards name. Set here, not left to chart defaults, as insight relies on them.
+        # The dashboard sidecar loads ConfigMaps labelled `grafana_dashboard: "1"` from this
+        # namespace only (the chart's default is every namespace, where a tenant could plant
+        # one under another team's dashboard uid); the datasource keeps a fixed uid that
+        # dashboards name. Set here, not left to chart defaults, as insight relies on them.
         "sidecar": {
             "resources": resources("50m", "128Mi", "200m"),
             "dashboards": {
                 "enabled": True,
                 "label": GRAFANA_DASHBOARD_LABEL,
                 "labelValue": GRAFANA_DASHBOARD_LABEL_VALUE,
-                "searchNamespace": "ALL",
+                "searchNamespace": [MONITORING],
             },
             "datasources": {"uid": GRAFANA_DATASOURCE_UID},
         },

@@ -1,8 +1,9 @@
 """One Grafana dashboard per tenant: its apps' SLOs, traffic, releases and a way into their logs.
 
-The dashboard is a ConfigMap in the tenant's first namespace, labelled for kube-prometheus-stack's
-Grafana dashboard sidecar (`grafana.sidecar.dashboards`, which core observability pins to search
-every namespace for that label). Its uid is the one alerts link to (contract.dashboard_uid), and
+The dashboard is a ConfigMap in the monitoring namespace, labelled for kube-prometheus-stack's
+Grafana dashboard sidecar (`grafana.sidecar.dashboards`, which core observability pins to that
+namespace only: a tenant can create ConfigMaps in its own namespaces, and a labelled one there
+could replace another team's dashboard under the same uid). Its uid is the one alerts link to (contract.dashboard_uid), and
 its `app` variable is what `contract.dashboard_url(..., app)` sets, so an alert opens on its app.
 
 Per app (a row repeated over `app`):
@@ -54,7 +55,7 @@ SIDECAR_LABEL = GRAFANA_DASHBOARD_LABEL
 SIDECAR_LABEL_VALUE = GRAFANA_DASHBOARD_LABEL_VALUE
 DATASOURCE_UID = GRAFANA_DATASOURCE_UID
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
-CONFIG_MAP_NAME = "paved-road-dashboard"
+CONFIG_MAP_PREFIX = "paved-road-dashboard-"
 
 # What the dashboard reads besides the SLO records and the app metric contract.
 REQUESTS = "http_requests_total"
@@ -261,12 +262,14 @@ def dashboard_json(spec: DashboardSpec) -> str:
     return json.dumps(dashboard(spec), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def config_map_manifest(spec: DashboardSpec, labels: dict[str, str]) -> dict[str, Any]:
+def config_map_manifest(
+    spec: DashboardSpec, namespace: str, labels: dict[str, str]
+) -> dict[str, Any]:
     """The ConfigMap's metadata and data; the sidecar reads every key as a dashboard file."""
     return {
         "metadata": {
-            "name": CONFIG_MAP_NAME,
-            "namespace": spec.namespaces[0],
+            "name": f"{CONFIG_MAP_PREFIX}{spec.tenant}",
+            "namespace": namespace,
             "labels": {**labels, SIDECAR_LABEL: SIDECAR_LABEL_VALUE},
         },
         "data": {f"{spec.tenant}.json": dashboard_json(spec)},
