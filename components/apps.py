@@ -28,6 +28,7 @@ from components.alb import (
 from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
+    IMAGE,
     AnalysisConfig,
     AppConfig,
     Color,
@@ -79,6 +80,8 @@ class AppTarget:
     dns_zones: Mapping[str, str] = field(default_factory=dict)
     # The tenant's AWS tags (environment, tenant, cost center): on every certificate.
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The OpenTelemetry collector's OTLP/HTTP endpoint (None: tracing off, no OTEL_* env).
+    otlp_endpoint: Optional[str] = None
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -487,8 +490,9 @@ def _pod_template(
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    if app.env:
-        container["env"] = [{"name": key, "value": app.env[key]} for key in sorted(app.env)]
+    env = {**_otel_env(app, target, image), **app.env}
+    if env:
+        container["env"] = [{"name": key, "value": env[key]} for key in sorted(env)]
     if serves:
         container["ports"] = [{"name": "http", "containerPort": app.port, "protocol": "TCP"}]
         container["readinessProbe"] = _http_probe(app.probes.readiness_path, period=5)
@@ -506,6 +510,30 @@ def _pod_template(
             "containers": [container],
             "volumes": [TMP_VOLUME],
         },
+    }
+
+
+def _otel_env(app: AppConfig, target: AppTarget, image: str) -> dict[str, str]:
+    """OpenTelemetry SDK settings: the collector, and the tenant, app and version (the image
+    tag, or digest) every span carries, as the app's metrics and logs do. An app's own `env`
+    wins over these."""
+    if target.otlp_endpoint is None:
+        return {}
+    match = IMAGE.fullmatch(image)
+    version = (match.group("tag") or match.group("digest")) if match else image
+    attributes = {
+        "tenant": target.tenant,
+        "app": app.name,
+        "version": version,
+        "service.namespace": target.tenant,
+        "service.version": version,
+        "k8s.namespace.name": target.namespace,
+    }
+    return {
+        "OTEL_SERVICE_NAME": app.name,
+        "OTEL_RESOURCE_ATTRIBUTES": ",".join(f"{k}={v}" for k, v in attributes.items()),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": target.otlp_endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     }
 
 

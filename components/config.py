@@ -471,6 +471,13 @@ class AutoscalingConfig(Model):
     cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
 
 
+class TracingConfig(Model):
+    """An OpenTelemetry collector exporting apps' traces to AWS X-Ray (components/core/tracing.py).
+    Off: no collector, and apps get no OpenTelemetry environment."""
+
+    enabled: bool = True
+
+
 class CoreConfig(Model):
     dns: DnsConfig = DnsConfig()
     ingress: IngressConfig = IngressConfig()
@@ -481,6 +488,7 @@ class CoreConfig(Model):
     policy: PolicyConfig = PolicyConfig()
     gitops: GitOpsConfig = GitOpsConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    tracing: TracingConfig = TracingConfig()
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""

@@ -142,6 +142,10 @@ class Platform(pulumi.ComponentResource):
             runbook_base_url=config.insights.runbook_base_url,
             grafana_url=config.insights.grafana_url or DEFAULT_GRAFANA_URL,
             insights=config.insights,
+            dashboards=self.core.grafana_dashboards,
+            container_log_group=self.core.container_log_group,
+            otlp_endpoint=self.core.otlp_endpoint,
+            tracing_namespace=self.core.tracing_namespace,
         )
         self.tenants = [
             Tenant(

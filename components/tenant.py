@@ -30,6 +30,8 @@ from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
+from components.core.tracing import OTLP_PORTS
+from components.insight import dashboards
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.tenants_config import TenantConfig
@@ -87,6 +89,12 @@ class TenantPlatform:
     grafana_url: str = DEFAULT_GRAFANA_URL
     # Where alerts link to (runbooks); the insight rules' settings.
     insights: InsightsConfig = field(default_factory=InsightsConfig)
+    # Grafana runs (a dashboard per tenant); the log group its logs links open (None: no logs).
+    dashboards: bool = False
+    container_log_group: Optional[str] = None
+    # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
+    otlp_endpoint: Optional[str] = None
+    tracing_namespace: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,8 @@ class Tenant(pulumi.ComponentResource):
             self._app(app, ready)
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
+        if platform.dashboards and platform.monitoring_namespace:
+            self._dashboard(platform.monitoring_namespace, platform.prometheus_operator)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -298,6 +308,26 @@ class Tenant(pulumi.ComponentResource):
                                 },
                             }
                         ]
+                    }
+                ],
+            }
+        if platform.tracing_namespace:
+            # Spans to the OpenTelemetry collector (OTLP gRPC and HTTP).
+            policies["allow-tracing"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": platform.tracing_namespace
+                                    }
+                                }
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": port} for port in OTLP_PORTS],
                     }
                 ],
             }
@@ -456,6 +486,7 @@ class Tenant(pulumi.ComponentResource):
                 admission_policies=platform.admission_policies,
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
+                otlp_endpoint=platform.otlp_endpoint,
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -514,6 +545,30 @@ class Tenant(pulumi.ComponentResource):
                 provider=self._context.provider,
                 depends_on=[operator, ready[namespace][0]],
             )
+
+    def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
+        """The tenant's Grafana dashboard, beside Grafana (after the release that creates the
+        namespace it goes in and the sidecar that loads it)."""
+        tenant, platform = self._tenant, self._platform
+        spec = dashboards.DashboardSpec(
+            tenant=tenant.name,
+            title=tenant.title,
+            namespaces=tuple(self.namespaces),
+            apps=tuple(
+                dashboards.DashboardApp(app.name, app_namespace(app, self.namespaces))
+                for app in tenant.apps
+                if app.template == "api-service"
+            ),
+            region=self._context.region,
+            log_group=platform.container_log_group,
+        )
+        manifest = dashboards.config_map_manifest(spec, monitoring, self._labels)
+        k8s.core.v1.ConfigMap(
+            f"{tenant.name}-dashboard",
+            metadata=manifest["metadata"],
+            data=manifest["data"],
+            opts=self._k8s(depends_on=[stack] if stack is not None else []),
+        )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:
         tenant = self._tenant

@@ -113,6 +113,13 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             ),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
+            # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.
+            Chart(
+                "opentelemetry-collector",
+                "0.170.0",
+                "https://open-telemetry.github.io/opentelemetry-helm-charts",
+                "0.158.0",
+            ),
         )
     }
 )

@@ -28,6 +28,7 @@ SERVICES = {
     "policy": "paved-road:core:Policy",
     "gitops": "paved-road:core:GitOps",
     "autoscaling": "paved-road:core:Autoscaling",
+    "tracing": "paved-road:core:Tracing",
 }
 
 
@@ -37,8 +38,11 @@ TENANT_DEPENDENTS = {
     "secrets": ("kubernetes:external-secrets.io/v1:SecretStore",),
     "gitops": ("kubernetes:argoproj.io/v1alpha1:AppProject",),
     "observability": ("kubernetes:networking.k8s.io/v1:NetworkPolicy::", "-allow-prometheus"),
+    "tracing": ("kubernetes:networking.k8s.io/v1:NetworkPolicy::", "-allow-tracing"),
 }
 
+
+DASHBOARD_TYPE = "$kubernetes:core/v1:ConfigMap::"
 
 # What tenants' apps build on a service: Ingresses need the load balancer controller,
 # ServiceMonitors the Prometheus Operator's CRDs.
@@ -96,6 +100,8 @@ def tenant_dependent(urn: str, service: str) -> bool:
         return False
     if any(f"${kind}::" in urn for kind in APP_DEPENDENTS.get(service, ())):
         return True
+    if service == "observability" and urn.endswith("-dashboard") and DASHBOARD_TYPE in urn:
+        return True  # each tenant's Grafana dashboard goes with Grafana
     return service in TENANT_DEPENDENTS and all(part in urn for part in TENANT_DEPENDENTS[service])
 
 

@@ -18,6 +18,7 @@ from components.core import certificates, external_dns, load_balancer, observabi
 from components.core import autoscaling as autoscaling_module
 from components.core import gitops as gitops_module
 from components.core import secrets as secrets_module
+from components.core import tracing as tracing_module
 from components import delivery as delivery_module
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
@@ -64,6 +65,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         policy,
         gitops_module,
         autoscaling_module,
+        tracing_module,
         delivery_module,  # the rollout controller's namespace is the platform's too
     )
     for ns in module.NAMESPACES

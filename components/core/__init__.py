@@ -34,6 +34,7 @@ from components.core import (
     observability,
     policy,
     secrets,
+    tracing,
 )
 from components.core.base import ClusterContext
 from components.core.ingress_hosts import TenantHosts
@@ -50,6 +51,7 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
         (config.policy.enabled, policy.NAMESPACES),
         (config.gitops.enabled, gitops.NAMESPACES),
         (config.autoscaling.enabled, autoscaling.NAMESPACES),
+        (config.tracing.enabled, tracing.NAMESPACES),
     ]
     return sorted({ns for on, namespaces in enabled if on for ns in namespaces})
 
@@ -75,6 +77,12 @@ class CoreServices(pulumi.ComponentResource):
     prometheus_url: Optional[str]
     cluster_secret_store_name: Optional[str]
     monitoring_namespace: Optional[str]
+    # Grafana runs with its dashboard sidecar; Fluent Bit's container log group (None: off).
+    grafana_dashboards: bool
+    container_log_group: Optional[str]
+    # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
+    otlp_endpoint: Optional[str]
+    tracing_namespace: Optional[str]
     gitops_namespace: Optional[str]
     # The AWS Load Balancer Controller's release: whatever creates a Service or an Ingress
     # depends on it (its webhooks fail closed).
@@ -108,7 +116,15 @@ class CoreServices(pulumi.ComponentResource):
             observability.NAMESPACES[0] if config.observability.enabled else None
         )
         self.gitops_namespace = gitops.NAMESPACES[0] if config.gitops.enabled else None
+        observed = config.observability
+        self.grafana_dashboards = observed.enabled and observed.grafana
+        self.container_log_group = (
+            observability.container_log_group_name(context.cluster_name)
+            if observed.enabled and observed.logs.enabled
+            else None
+        )
         self.load_balancer_controller = self.prometheus_operator = None
+        self.otlp_endpoint = self.tracing_namespace = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []
         self.admission_engine = None
@@ -147,6 +163,12 @@ class CoreServices(pulumi.ComponentResource):
             )
             self.prometheus_url = monitoring.prometheus_url
             self.prometheus_operator = monitoring.release
+        if config.tracing.enabled:
+            collector = tracing.Tracing(
+                "tracing", tracing.TracingArgs(context, config.tracing), after_ingress
+            )
+            self.otlp_endpoint = collector.otlp_endpoint
+            self.tracing_namespace = tracing.TRACING
         if config.secrets.enabled:
             store = secrets.SecretsService(
                 "secrets",
@@ -206,5 +228,6 @@ class CoreServices(pulumi.ComponentResource):
                 "clusterIssuerName": self.cluster_issuer_name,
                 "prometheusUrl": self.prometheus_url,
                 "clusterSecretStoreName": self.cluster_secret_store_name,
+                "otlpEndpoint": self.otlp_endpoint,
             }
         )

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import MANAGED_BY_LABELS
+from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 
 # RFC 1918 plus the shared range EKS custom networking uses for pods: where the cluster's
 # control-plane interfaces, nodes and service IPs live, whichever VPC the cluster is in.
@@ -157,6 +157,25 @@ OPENINGS: Mapping[str, Openings] = {
             },
         },
         why="analysis queries to Prometheus",
+    ),
+    "tracing": Openings(
+        # AWS X-Ray (and STS for the IRSA role) over HTTPS.
+        internet_ports=(443,),
+        ingress={
+            # Apps in tenants' namespaces (every namespace a tenant owns carries its tenant
+            # label) send spans over OTLP gRPC and HTTP.
+            "allow-otlp-from-tenants": {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+                        }
+                    }
+                ],
+                "ports": _tcp(4317, 4318),
+            },
+        },
+        why="OTLP from tenants' apps; AWS X-Ray",
     ),
 }
 

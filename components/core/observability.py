@@ -47,6 +47,11 @@ STORAGE_CLASS = "gp3"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 FLUENT_BIT_SERVICE_ACCOUNT = "aws-for-fluent-bit"
+# Grafana's dashboard sidecar loads ConfigMaps with this label and value from `monitoring` only;
+# its Prometheus datasource has this uid. Dashboards (components/insight) rely on both.
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
+GRAFANA_DASHBOARD_LABEL_VALUE = "1"
+GRAFANA_DATASOURCE_UID = "prometheus"
 
 # Non-root and unprivileged, for every chart that lets us say so.
 RESTRICTED_POD = {
@@ -372,7 +377,20 @@ def _grafana_values() -> dict[str, Any]:
             "passwordKey": "admin-password",
         },
         "resources": resources("100m", "256Mi", "500m"),
-        "sidecar": {"resources": resources("50m", "128Mi", "200m")},
+        # The dashboard sidecar loads ConfigMaps labelled `grafana_dashboard: "1"` from this
+        # namespace only (the chart's default is every namespace, where a tenant could plant
+        # one under another team's dashboard uid); the datasource keeps a fixed uid that
+        # dashboards name. Set here, not left to chart defaults, as insight relies on them.
+        "sidecar": {
+            "resources": resources("50m", "128Mi", "200m"),
+            "dashboards": {
+                "enabled": True,
+                "label": GRAFANA_DASHBOARD_LABEL,
+                "labelValue": GRAFANA_DASHBOARD_LABEL_VALUE,
+                "searchNamespace": [MONITORING],
+            },
+            "datasources": {"uid": GRAFANA_DATASOURCE_UID},
+        },
         "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
         "containerSecurityContext": {
             "allowPrivilegeEscalation": False,
