@@ -141,7 +141,6 @@ class Platform(pulumi.ComponentResource):
             dns_zones=config.core.dns.zone_ids,
             runbook_base_url=config.insights.runbook_base_url,
             grafana_url=config.insights.grafana_url or DEFAULT_GRAFANA_URL,
-            insights=config.insights,
             dashboards=self.core.grafana_dashboards,
             container_log_group=self.core.container_log_group,
             otlp_endpoint=self.core.otlp_endpoint,

@@ -24,7 +24,6 @@ from components.apps_config import (
     preview_service,
     user_services,
 )
-from components.config import InsightsConfig
 from components.core.base import ClusterContext
 from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
@@ -87,8 +86,6 @@ class TenantPlatform:
     # Where alerts link to: the runbook (README "Observe") and Grafana.
     runbook_base_url: str = ""
     grafana_url: str = DEFAULT_GRAFANA_URL
-    # Where alerts link to (runbooks); the insight rules' settings.
-    insights: InsightsConfig = field(default_factory=InsightsConfig)
     # Grafana runs (a dashboard per tenant); the log group its logs links open (None: no logs).
     dashboards: bool = False
     container_log_group: Optional[str] = None
@@ -512,14 +509,15 @@ class Tenant(pulumi.ComponentResource):
     ) -> None:
         """Capacity alerts per namespace and anomaly alerts per api-service app
         (components/insight), each in its own PrometheusRule in the tenant's namespace."""
-        tenant, base = self._tenant, self._platform.insights.runbook_base_url
+        tenant, platform = self._tenant, self._platform
+        links = {"runbook_base_url": platform.runbook_base_url, "grafana_url": platform.grafana_url}
         for namespace in self.namespaces:
             prometheus_rule(
                 f"{namespace}-capacity-rules",
                 name="capacity",
                 namespace=namespace,
                 labels=self._labels,
-                groups=capacity.tenant_rule_groups(tenant.name, namespace, runbook_base_url=base),
+                groups=capacity.tenant_rule_groups(tenant.name, namespace, **links),
                 parent=self,
                 provider=self._context.provider,
                 depends_on=[operator, ready[namespace][0]],
@@ -533,7 +531,7 @@ class Tenant(pulumi.ComponentResource):
                 namespace,
                 app.name,
                 (app.name, canary_service(app), preview_service(app)),
-                runbook_base_url=base,
+                **links,
             )
             prometheus_rule(
                 f"{tenant.name}/{app.name}/anomaly-rules",
