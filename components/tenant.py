@@ -395,6 +395,7 @@ class Tenant(pulumi.ComponentResource):
             provider=self._context.provider,
             secret_after=[*ready, *filter(None, [platform.external_secrets])],
             config_after=[ns, *filter(None, [platform.prometheus_operator])],
+            deliver_secrets=platform.external_secrets is not None,
         )
 
     def _secret_store(

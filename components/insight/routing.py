@@ -309,13 +309,15 @@ def build_tenant_routing(
     provider: Optional[pulumi.ProviderResource],
     secret_after: Sequence[pulumi.Resource],
     config_after: Sequence[pulumi.Resource],
+    deliver_secrets: bool = True,
 ) -> list[k8s.apiextensions.CustomResource]:
-    """One namespace's ExternalSecret (when a receiver has a secret) and AlertmanagerConfig.
+    """One namespace's ExternalSecret (when a receiver has a secret and External Secrets runs;
+    without it the team provides the `alert-receivers` Secret itself) and AlertmanagerConfig.
     `secret_after`: the namespace, its SecretStore and External Secrets' release (CRD and
     webhook); `config_after`: the namespace and the operator's release (the CRD)."""
     created = []
     secret = None
-    if secret_receivers(receivers):
+    if deliver_secrets and secret_receivers(receivers):
         secret = _register(
             external_secret(target, receivers),
             f"{target.namespace}-alert-receivers",
