@@ -562,7 +562,7 @@ class MailServerConfig(Model):
     smarthost: str
     from_address: str
     username: Optional[str] = None
-    password_secret: Optional[str] = None
+    password_secret_name: Optional[str] = None
 
     @field_validator("smarthost")
     @classmethod
@@ -576,15 +576,17 @@ class MailServerConfig(Model):
     def _from(cls, value: str) -> str:
         return check_pattern(value, EMAIL, "an e-mail address")
 
-    @field_validator("password_secret", mode="before")
+    @field_validator("password_secret_name", mode="before")
     @classmethod
     def _password(cls, value: Any) -> Any:
         return value if value is None else check_secret_name(value)
 
     @model_validator(mode="after")
     def _credentials(self) -> "MailServerConfig":
-        if (self.username is None) != (self.password_secret is None):
-            raise ValueError("username and passwordSecret go together (or neither, for a relay)")
+        if (self.username is None) != (self.password_secret_name is None):
+            raise ValueError(
+                "username and passwordSecretName go together (or neither, for a relay)"
+            )
         return self
 
 

@@ -174,7 +174,7 @@ class Platform(pulumi.ComponentResource):
                         labels=dict(MANAGED_BY_LABELS),
                     ),
                     receivers=tuple(insights.receivers),
-                    smtp_password_secret=mail.password_secret if mail else None,
+                    smtp_password_secret=mail.password_secret_name if mail else None,
                     provider=context.provider,
                     prometheus_operator=core.prometheus_operator,
                     external_secrets=tuple(

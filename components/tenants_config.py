@@ -139,7 +139,8 @@ class AlertReceiverConfig(Model):
     type: str
     # Names the receiver (and its key in the delivered Secret); defaults to its type.
     name: Optional[str] = None
-    secret: Optional[str] = None
+    # The secret holding the webhook URL or routing key, relative to the owner's prefix.
+    secret_name: Optional[str] = None
     # The JSON key inside the secret, when the secret holds JSON rather than the bare value.
     key: Optional[str] = None
     channel: Optional[str] = None
@@ -161,7 +162,7 @@ class AlertReceiverConfig(Model):
             check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
         return value
 
-    @field_validator("secret", mode="before")
+    @field_validator("secret_name", mode="before")
     @classmethod
     def _secret(cls, value: Any) -> Any:
         return value if value is None else check_secret_name(value)
@@ -207,17 +208,19 @@ def receiver_issues(
     for index, receiver in enumerate(receivers):
         at = f"{where}[{index}]"
         kind = receiver.type
-        if kind in ("slack", "pagerduty") and receiver.secret is None:
+        if kind in ("slack", "pagerduty") and receiver.secret_name is None:
             what = "webhook URL" if kind == "slack" else "routing key"
             issues.append(
                 ConfigIssue(
-                    file, f"{at}.secret", f"a {kind} receiver needs the secret holding its {what}"
+                    file,
+                    f"{at}.secretName",
+                    f"a {kind} receiver needs the secret holding its {what}",
                 )
             )
         if kind == "email" and not receiver.to:
             issues.append(ConfigIssue(file, f"{at}.to", "an email receiver needs addresses"))
         foreign = {
-            "secret": kind == "email" and receiver.secret is not None,
+            "secretName": kind == "email" and receiver.secret_name is not None,
             "key": kind == "email" and receiver.key is not None,
             "to": kind != "email" and bool(receiver.to),
             "channel": kind != "slack" and receiver.channel is not None,

@@ -49,8 +49,8 @@ STACK_FILE = "stacks/Pulumi.dev.yaml"
 
 RECEIVERS = {
     "receivers": [
-        {"type": "pagerduty", "secret": "alerts/pagerduty"},
-        {"type": "slack", "secret": "alerts/slack", "key": "webhookUrl", "channel": "#team"},
+        {"type": "pagerduty", "secretName": "alerts/pagerduty"},
+        {"type": "slack", "secretName": "alerts/slack", "key": "webhookUrl", "channel": "#team"},
         {"type": "email", "to": ["team@example.com"]},
     ]
 }
@@ -247,18 +247,18 @@ def test_the_platform_tree_routes_only_alerts_without_a_tenant(dev: PlanRun) -> 
 
 BAD_RECEIVERS = {
     "unknown type": (
-        {"receivers": [{"type": "teams", "secret": "alerts/teams"}]},
+        {"receivers": [{"type": "teams", "secretName": "alerts/teams"}]},
         "alerts.receivers[0].type",
         "unknown receiver type 'teams'",
     ),
     "bad secret name": (
-        {"receivers": [{"type": "slack", "secret": "alerts/slack hook"}]},
-        "alerts.receivers[0].secret",
+        {"receivers": [{"type": "slack", "secretName": "alerts/slack hook"}]},
+        "alerts.receivers[0].secretName",
         "not a Secrets Manager name",
     ),
     "outside its prefix": (
-        {"receivers": [{"type": "slack", "secret": "../search/alerts/slack"}]},
-        "alerts.receivers[0].secret",
+        {"receivers": [{"type": "slack", "secretName": "../search/alerts/slack"}]},
+        "alerts.receivers[0].secretName",
         "outside this file's secrets prefix",
     ),
     "an ARN": (
@@ -266,21 +266,21 @@ BAD_RECEIVERS = {
             "receivers": [
                 {
                     "type": "pagerduty",
-                    "secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+                    "secretName": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
                 }
             ]
         },
-        "alerts.receivers[0].secret",
+        "alerts.receivers[0].secretName",
         "outside this file's secrets prefix",
     ),
     "another tenant's prefix": (
-        {"receivers": [{"type": "slack", "secret": "paved-road/dev/tenants/search/slack"}]},
-        "alerts.receivers[0].secret",
+        {"receivers": [{"type": "slack", "secretName": "paved-road/dev/tenants/search/slack"}]},
+        "alerts.receivers[0].secretName",
         "outside this file's secrets prefix",
     ),
     "slack without secret": (
         {"receivers": [{"type": "slack"}]},
-        "alerts.receivers[0].secret",
+        "alerts.receivers[0].secretName",
         "needs the secret",
     ),
     "email without addresses": (
@@ -347,8 +347,8 @@ def test_email_without_the_platforms_mail_server_names_both_files(tmp_path: Path
     "insights, field, expected",
     [
         (
-            {"receivers": [{"type": "slack", "secret": "../tenants/payments/slack"}]},
-            "paved-road:insights.receivers[0].secret",
+            {"receivers": [{"type": "slack", "secretName": "../tenants/payments/slack"}]},
+            "paved-road:insights.receivers[0].secretName",
             "outside this file's secrets prefix",
         ),
         (

@@ -86,7 +86,7 @@ def _secret_ref(receiver: AlertReceiverConfig) -> dict[str, str]:
 
 
 def secret_receivers(receivers: Iterable[AlertReceiverConfig]) -> list[AlertReceiverConfig]:
-    return [receiver for receiver in receivers if receiver.secret is not None]
+    return [receiver for receiver in receivers if receiver.secret_name is not None]
 
 
 def external_secret(
@@ -96,7 +96,7 @@ def external_secret(
 ) -> dict[str, Any]:
     """The ExternalSecret delivering the receivers' credentials into RECEIVER_SECRET, one key per
     receiver (its name); `extra`: more (key, secret, property) entries (the SMTP password)."""
-    entries = [(r.receiver_name, r.secret, r.key) for r in secret_receivers(receivers)]
+    entries = [(r.receiver_name, r.secret_name, r.key) for r in secret_receivers(receivers)]
     data = []
     for key, secret, prop in [*entries, *extra]:
         remote: dict[str, str] = {"key": remote_key(target.secret_prefix, secret)}
