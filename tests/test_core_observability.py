@@ -403,9 +403,19 @@ def test_observability_off_removes_exactly_its_resources(
     on, off = plan_with({}), plan_with({"enabled": False})
     on_urns, off_urns = {r.urn for r in on.resources}, {r.urn for r in off.resources}
     assert off_urns <= on_urns
-    assert on_urns - off_urns == {
-        urn for urn in on_urns if under(urn) or under(urn, "paved-road:delivery:Delivery")
+    # and alert routing, which builds on the operator (components/insight/routing.py)
+    routing = {
+        r.urn
+        for r in on.resources
+        if "paved-road:insight:PlatformAlerts" in r.urn
+        or r.type == "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
+        or (r.name.endswith("-alert-receivers") and "Tenant" in r.urn)
     }
+    assert (
+        on_urns - off_urns
+        == {urn for urn in on_urns if under(urn) or under(urn, "paved-road:delivery:Delivery")}
+        | routing
+    )
     assert off.outputs["prometheusUrl"] is None
 
 
