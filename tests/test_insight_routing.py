@@ -425,3 +425,34 @@ def test_devops_guru_notifies_an_encrypted_topic_it_may_publish_to(prod: PlanRun
     subscriptions = prod.by_type("aws:sns/topicSubscription:TopicSubscription")
     assert [s.inputs["endpoint"] for s in subscriptions] == ["platform@paved-road.example"]
     assert all(s.inputs["protocol"] == "email" for s in subscriptions)
+
+
+def test_the_monitoring_namespace_opens_the_mail_servers_port(dev: PlanRun) -> None:
+    """The monitoring namespace opens HTTPS only (components/core/network_policies.py); e-mail
+    receivers need the smarthost's port too, and only when a mail server is configured."""
+    from components.core.observability import monitoring_openings
+
+    def internet_ports(run: PlanRun) -> set[int]:
+        found = set()
+        for policy in run.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            if policy.inputs["metadata"]["namespace"] != "monitoring":
+                continue
+            for rule in policy.inputs["spec"].get("egress", []):
+                if any(p.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for p in rule.get("to", [])):
+                    found |= {port["port"] for port in rule.get("ports", [])}
+        return found
+
+    assert internet_ports(dev) == {443, 587}
+    assert monitoring_openings(None).internet_ports == (443,)
+
+
+def test_an_owner_with_one_kind_of_receiver_gets_both_severities_there() -> None:
+    """No alert goes nowhere: Slack alone takes pages too; PagerDuty alone takes tickets."""
+    from components.insight.routing import by_severity
+    from components.tenants_config import AlertReceiverConfig
+
+    slack = AlertReceiverConfig(type="slack", secret_name="alerts/slack")
+    pagerduty = AlertReceiverConfig(type="pagerduty", secret_name="alerts/pd")
+    assert by_severity([slack]) == ([slack], [slack])
+    assert by_severity([pagerduty]) == ([pagerduty], [pagerduty])
+    assert by_severity([slack, pagerduty]) == ([pagerduty], [slack])

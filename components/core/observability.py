@@ -12,6 +12,7 @@ with a retention, through an IRSA role that can write to that log group and noth
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -30,6 +31,7 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
+from components.core.network_policies import Openings, openings_for
 from components.iam import allow, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.versions import CHARTS
@@ -106,6 +108,7 @@ class Observability(pulumi.ComponentResource):
             parent=self,
             provider=context.provider,
             enforce="privileged",
+            openings=monitoring_openings(args.mail_server),
         )
         grafana_secret = self._grafana_admin(name, context, monitoring) if config.grafana else None
         self.release = self._metrics_stack(
@@ -357,6 +360,20 @@ PLATFORM_ALERTMANAGER_CONFIG = "platform-alerts"
 ALERT_ROUTING_LABEL = "paved-road/alert-routing"
 ALERT_RECEIVER_SECRET = "alert-receivers"
 SMTP_PASSWORD_KEY = "smtp-password"
+
+
+def monitoring_openings(mail_server: Optional[MailServerConfig] = None) -> Openings:
+    """The monitoring namespace's network openings; with e-mail receivers, the Alertmanager
+    also reaches the mail server's port (only HTTPS is open otherwise)."""
+    openings = openings_for(MONITORING)
+    if mail_server is None:
+        return openings
+    port = int(mail_server.smarthost.rsplit(":", 1)[1])
+    return dataclasses.replace(
+        openings,
+        internet_ports=tuple(sorted({*openings.internet_ports, port})),
+        why=f"{openings.why}; the mail server of e-mail alerts (port {port})",
+    )
 
 
 def alert_routing(mail_server: Optional[MailServerConfig] = None) -> dict[str, Any]:
