@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import policy_document
+from components.tenants_config import AlertReceiverConfig
 
 # The service principals DevOps Guru publishes as: the DevOps Guru user guide's topic and key
 # policies name the regional form (`<region>.devops-guru.amazonaws.com`); the global name is
@@ -151,11 +152,11 @@ class DevOpsGuru(pulumi.ComponentResource):
         self.register_outputs({"topicArn": topic.arn})
 
 
-def email_addresses(receivers: Sequence[object]) -> tuple[str, ...]:
+def email_addresses(receivers: Sequence[AlertReceiverConfig]) -> tuple[str, ...]:
     """Every address of the platform's e-mail receivers, in order, once."""
     seen: dict[str, None] = {}
     for receiver in receivers:
-        if getattr(receiver, "type", None) == "email":
-            for address in getattr(receiver, "to", ()):
+        if receiver.type == "email":
+            for address in receiver.to:
                 seen.setdefault(address, None)
     return tuple(seen)
