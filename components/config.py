@@ -18,12 +18,19 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
 from components.apps_config import default_host, serves_ingress
-from components.tenants_config import TenantConfig, load_tenants
+from components.tenants_config import (
+    AlertReceiverConfig,
+    TenantConfig,
+    check_secret_name,
+    load_tenants,
+    receiver_issues,
+)
 from components.config_base import (  # noqa: F401 — re-exported: the models' shared toolkit
     ACM_DOMAIN_NAME_MAX,
     CertificateSource,
     Cidr,
     DNS_LABEL,
+    EMAIL,
     IAM_PRINCIPAL_ARN,
     INSTANCE_TYPE,
     LABEL_VALUE,
@@ -295,7 +302,6 @@ class ClusterConfig(Model):
 HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
 DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+\Z")
-EMAIL = re.compile(r"^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+\.[a-z]{2,}\Z")
 REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[-a-z0-9._/]*)?\Z")
 
 
@@ -551,16 +557,64 @@ class DeliveryConfig(Model):
 # The whole platform
 
 
+# DevOps Guru analyses the resources tagged with one key starting `DevOps-Guru-` (its API's
+# TagCollection.AppBoundaryKey): the stack's `paved-road:project` tag, restated under that prefix.
+DEVOPS_GURU_TAG = "DevOps-Guru-paved-road-project"
+SMARTHOST = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}\Z")
+
+
+class MailServerConfig(Model):
+    """The SMTP server every `email` receiver sends through (e.g. Amazon SES's SMTP endpoint);
+    its password is a secret under the platform's prefix, never a config value."""
+
+    smarthost: str
+    from_address: str
+    username: Optional[str] = None
+    password_secret_name: Optional[str] = None
+
+    @field_validator("smarthost")
+    @classmethod
+    def _smarthost(cls, value: str) -> str:
+        return check_pattern(
+            value, SMARTHOST, "host:port (e.g. 'email-smtp.eu-west-1.amazonaws.com:587')"
+        )
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return check_pattern(value, EMAIL, "an e-mail address")
+
+    @field_validator("password_secret_name", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> Any:
+        return value if value is None else check_secret_name(value)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "MailServerConfig":
+        if (self.username is None) != (self.password_secret_name is None):
+            raise ValueError(
+                "username and passwordSecretName go together (or neither, for a relay)"
+            )
+        return self
+
+
 class InsightsConfig(Model):
     """SLOs, anomaly and capacity alerts, their routing, dashboards and traces (components/insight).
 
     `runbookBaseUrl`: where alerts' `runbook_url` points, each alert an anchor of it (the README's
     "Observe" section in the platform repository, as reviewers and on-call read it).
+    `receivers`: where the platform's own alerts go (secrets under `<project>/<env>/platform/`);
+    `email`: the mail server of every `email` receiver, the teams' included.
+    `devopsGuru`: Amazon DevOps Guru over the stack's resources, notifying the receivers (opt-in:
+    it is billed per analysed resource hour).
     """
 
     runbook_base_url: str = "https://github.com/paved-road/paved-road/blob/main/README.md"
     # Where alerts' `dashboard` links point (None: contract.DEFAULT_GRAFANA_URL, a port-forward).
     grafana_url: Optional[str] = None
+    receivers: list[AlertReceiverConfig] = Field(default_factory=list, max_length=10)
+    email: Optional[MailServerConfig] = None
+    devops_guru: bool = False
 
     @field_validator("runbook_base_url")
     @classmethod
@@ -592,8 +646,12 @@ class PlatformConfig(Model):
 
     @property
     def tags(self) -> dict[str, str]:
-        """Cost-allocation tags every AWS resource carries."""
-        return {"paved-road:environment": self.environment, "paved-road:project": self.project}
+        """Cost-allocation tags every AWS resource carries; with DevOps Guru on, also the
+        project under the tag key DevOps Guru's application boundary requires."""
+        tags = {"paved-road:environment": self.environment, "paved-road:project": self.project}
+        if self.insights.devops_guru:
+            tags[DEVOPS_GURU_TAG] = self.project
+        return tags
 
 
 # --------------------------------------------------------------------------------------------------
@@ -619,11 +677,37 @@ def _parse_section(
         return None
 
 
+def _receiver_cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """The platform's receivers field by field, and every `email` receiver's need of the
+    platform's mail server (the team's file names the receiver; the stack file lacks the server)."""
+    key = f"{PROJECT}:insights"
+    issues = receiver_issues(config.insights.receivers, file, f"{key}.receivers")
+    if config.insights.email is not None:
+        return issues
+    owners: list[tuple[str, str, list[AlertReceiverConfig]]] = [
+        (file, f"{key}.receivers", list(config.insights.receivers))
+    ]
+    for tenant in config.tenants:
+        owners.append((*tenant.source("alerts.receivers"), list(tenant.alerts.receivers)))
+    for owner_file, where, receivers in owners:
+        for index, receiver in enumerate(receivers):
+            if receiver.type == "email":
+                issues.append(
+                    ConfigIssue(
+                        owner_file,
+                        f"{where}[{index}].to",
+                        f"email needs the platform's mail server: {key}.email in {file} "
+                        "(smarthost, fromAddress) is not set",
+                    )
+                )
+    return issues
+
+
 def _cross_checks(
     config: PlatformConfig, file: str, entry_of: Optional[dict[str, str]] = None
 ) -> list[ConfigIssue]:
     """Rules that span fields or sections, which a single field validator cannot see."""
-    issues = []
+    issues = _receiver_cross_checks(config, file)
     network, cluster = config.network, config.cluster
     if config.production and config.core.policy.mode == "Audit":
         issues.append(

@@ -18,9 +18,14 @@ from components.core import CoreServices, CoreServicesArgs
 from components.core.ingress_hosts import TenantHosts
 from components.core.base import ClusterContext
 from components.core.policy import PlatformIdentities
+from components.core.secrets import platform_secret_prefix
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
 from components.insight.platform_rules import platform_rules
+from components.config import DEVOPS_GURU_TAG
+from components.insight.devops_guru import DevOpsGuru, DevOpsGuruArgs, email_addresses
+from components.insight.routing import PlatformAlerts, PlatformAlertsArgs, RoutingTarget
+from components.kubernetes import MANAGED_BY_LABELS
 from components.network import Network, NetworkArgs
 from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.tenant import Tenant, TenantArgs, TenantPlatform
@@ -88,6 +93,7 @@ class Platform(pulumi.ComponentResource):
                     )
                     for tenant in config.tenants
                 ),
+                mail_server=config.insights.email,
                 identities=PlatformIdentities(
                     principals=(
                         *config.cluster.admins,
@@ -146,6 +152,7 @@ class Platform(pulumi.ComponentResource):
             otlp_endpoint=self.core.otlp_endpoint,
             tracing_namespace=self.core.tracing_namespace,
         )
+        self._insights(config, context)
         self.tenants = [
             Tenant(
                 tenant.name,
@@ -165,3 +172,45 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs(
             {"vpcId": self.network.vpc_id, "clusterName": self.cluster.cluster_name}
         )
+
+    def _insights(self, config: PlatformConfig, context: ClusterContext) -> None:
+        """The platform's alert routing (the Alertmanager's top-level tree, which must exist
+        whenever the Alertmanager does) and, opted in, DevOps Guru."""
+        insights, core = config.insights, self.core
+        if core.monitoring_namespace and core.prometheus_operator is not None:
+            mail = insights.email
+            PlatformAlerts(
+                "platform-alerts",
+                PlatformAlertsArgs(
+                    target=RoutingTarget(
+                        namespace=core.monitoring_namespace,
+                        secret_prefix=platform_secret_prefix(config.project, config.environment),
+                        store_name=core.cluster_secret_store_name or "",
+                        store_kind="ClusterSecretStore",
+                        labels=dict(MANAGED_BY_LABELS),
+                    ),
+                    receivers=tuple(insights.receivers),
+                    smtp_password_secret=mail.password_secret_name if mail else None,
+                    provider=context.provider,
+                    prometheus_operator=core.prometheus_operator,
+                    external_secrets=tuple(
+                        filter(None, [core.external_secrets, core.cluster_secret_store])
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if insights.devops_guru:
+            DevOpsGuru(
+                "devops-guru",
+                DevOpsGuruArgs(
+                    prefix=config.prefix,
+                    region=config.region,
+                    account_id=context.account_id,
+                    boundary_key=DEVOPS_GURU_TAG,
+                    boundary_value=config.project,
+                    email_addresses=email_addresses(insights.receivers),
+                    tags=config.tags,
+                    production=config.production,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )

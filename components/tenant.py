@@ -31,6 +31,7 @@ from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.core.tracing import OTLP_PORTS
 from components.insight import dashboards
+from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.tenants_config import TenantConfig
@@ -40,6 +41,7 @@ COST_CENTER_LABEL = "paved-road/cost-center"
 INTERNET_EGRESS_ANNOTATION = "paved-road/internet-egress"
 INTERNET_EGRESS_GRANT = "allowed by the stack file (allowInternetEgress)"
 WORKLOAD_SERVICE_ACCOUNT = "workload"
+TENANT_SECRET_STORE = "tenant-secrets"
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 # Tenant role → (Kubernetes ClusterRole bound in its namespaces, EKS namespace-scoped access policy)
@@ -143,8 +145,13 @@ class Tenant(pulumi.ComponentResource):
             self._guardrails(namespace, ns_opts)
             self._network_policies(namespace, args.reachable_tenants, ns_opts)
             self._role_bindings(namespace, ns_opts)
+            store = None
             if platform.external_secrets is not None:
-                self._secret_store(namespace, self._k8s(depends_on=[ns, platform.external_secrets]))
+                store = self._secret_store(
+                    namespace, self._k8s(depends_on=[ns, platform.external_secrets])
+                )
+            if tenant.alerts.receivers and platform.prometheus_operator is not None:
+                self._alert_routing(namespace, ns, [*ready[namespace], *filter(None, [store])])
         self._access_entries()
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
@@ -413,16 +420,41 @@ class Tenant(pulumi.ComponentResource):
         )
         return role
 
-    def _secret_store(self, namespace: str, opts: pulumi.ResourceOptions) -> None:
+    def _alert_routing(
+        self, namespace: str, ns: pulumi.Resource, ready: list[pulumi.Resource]
+    ) -> None:
+        """The team's receivers in this namespace (components/insight/routing.py): every
+        namespace gets one, as the Alertmanager matches a config to its own namespace only."""
+        platform = self._platform
+        build_tenant_routing(
+            self._tenant.name,
+            RoutingTarget(
+                namespace=namespace,
+                secret_prefix=secrets_prefix(self._context, self._tenant.name),
+                store_name=TENANT_SECRET_STORE,
+                store_kind="SecretStore",
+                labels=self._labels,
+            ),
+            self._tenant.alerts.receivers,
+            parent=self,
+            provider=self._context.provider,
+            secret_after=[*ready, *filter(None, [platform.external_secrets])],
+            config_after=[ns, *filter(None, [platform.prometheus_operator])],
+            deliver_secrets=platform.external_secrets is not None,
+        )
+
+    def _secret_store(
+        self, namespace: str, opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
         """The team's store: Secrets Manager as the `workload` account of this namespace, the
         only shape Kyverno's `restrict-tenant-secret-stores` admits in a tenant namespace (ESO
         reads the role from that account's IRSA annotation; a SecretStore's service account is
         always in the store's own namespace)."""
-        k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{namespace}-secret-store",
             api_version="external-secrets.io/v1",
             kind="SecretStore",
-            metadata=self._metadata("tenant-secrets", namespace),
+            metadata=self._metadata(TENANT_SECRET_STORE, namespace),
             spec={
                 "provider": {
                     "aws": {

@@ -19,6 +19,7 @@ from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.config_base import (
     Cidr,
     DNS_LABEL,
+    EMAIL,
     IAM_PRINCIPAL_ARN,
     LABEL_VALUE,
     QUANTITY,
@@ -97,6 +98,148 @@ class TenantNetworkConfig(Model):
     egress_cidrs: list[Cidr] = Field(default_factory=list)
 
 
+# Alert receivers (components/insight/routing.py): where a team's alerts, or the platform's, go.
+RECEIVER_TYPES = ("slack", "pagerduty", "email")
+# A Secrets Manager name relative to its owner's prefix (`<project>/<env>/tenants/<name>/` for a
+# team, `<project>/<env>/platform/` for the stack): AWS's name characters, `/`-separated.
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*\Z")
+# AWS allows 512 characters in all; the prefix takes at most about 130 of them.
+SECRET_NAME_MAX = 256
+# Segments that would make a relative name look like (or climb into) another owner's prefix.
+_FOREIGN_SEGMENTS = {".", "..", "tenants", "platform"}
+SLACK_CHANNEL = re.compile(r"^[#@]?[a-z0-9][a-z0-9._-]{0,79}\Z")
+
+
+def check_secret_name(value: Any) -> str:
+    """A secret of the file's own prefix, named relative to it; never an ARN, an absolute name
+    or a path that climbs out (the workload role could not read it anyway: fail early)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a secret name, got {value!r}")
+    segments = value.split("/")
+    if value.startswith(("arn:", "/")) or _FOREIGN_SEGMENTS & set(segments):
+        raise ValueError(
+            f"{value!r} is outside this file's secrets prefix: name the secret relative to it "
+            "(e.g. 'alerts/slack' for <project>/<env>/tenants/<tenant>/alerts/slack, or "
+            "<project>/<env>/platform/alerts/slack in a stack file)"
+        )
+    check_pattern(
+        value,
+        SECRET_NAME,
+        "a Secrets Manager name (letters, digits, '/_+=.@-'; e.g. 'alerts/slack')",
+    )
+    if len(value) > SECRET_NAME_MAX:
+        raise ValueError(f"{value!r} is longer than {SECRET_NAME_MAX} characters")
+    return value
+
+
+class AlertReceiverConfig(Model):
+    """One destination: `slack` (webhook URL) or `pagerduty` (Events API v2 routing key), each
+    read from a secret by reference, or `email` (addresses; the platform's mail server sends)."""
+
+    type: str
+    # Names the receiver (and its key in the delivered Secret); defaults to its type.
+    name: Optional[str] = None
+    # The secret holding the webhook URL or routing key, relative to the owner's prefix.
+    secret_name: Optional[str] = None
+    # The JSON key inside the secret, when the secret holds JSON rather than the bare value.
+    key: Optional[str] = None
+    channel: Optional[str] = None
+    to: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in RECEIVER_TYPES:
+            raise ValueError(
+                f"unknown receiver type {value!r}: expected one of {', '.join(RECEIVER_TYPES)}"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
+        return value
+
+    @field_validator("secret_name", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        return value if value is None else check_secret_name(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_pattern(value, re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z"), "a JSON key")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_pattern(value, SLACK_CHANNEL, "a Slack channel (e.g. '#payments-alerts')")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        for address in value:
+            check_pattern(address, EMAIL, "an e-mail address")
+        return value
+
+    @property
+    def receiver_name(self) -> str:
+        return self.name or self.type
+
+
+class AlertsConfig(Model):
+    """Where the team's alerts go: pages to PagerDuty, tickets to Slack and e-mail."""
+
+    receivers: list[AlertReceiverConfig] = Field(default_factory=list, max_length=10)
+
+
+def receiver_issues(
+    receivers: list[AlertReceiverConfig], file: str, where: str
+) -> list[ConfigIssue]:
+    """What one receiver's fields cannot check alone: each type's required and foreign fields,
+    and unique names (a name is a key of the delivered Secret and a receiver of the route)."""
+    issues, seen = [], set()
+    for index, receiver in enumerate(receivers):
+        at = f"{where}[{index}]"
+        kind = receiver.type
+        if kind in ("slack", "pagerduty") and receiver.secret_name is None:
+            what = "webhook URL" if kind == "slack" else "routing key"
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{at}.secretName",
+                    f"a {kind} receiver needs the secret holding its {what}",
+                )
+            )
+        if kind == "email" and not receiver.to:
+            issues.append(ConfigIssue(file, f"{at}.to", "an email receiver needs addresses"))
+        foreign = {
+            "secretName": kind == "email" and receiver.secret_name is not None,
+            "key": kind == "email" and receiver.key is not None,
+            "to": kind != "email" and bool(receiver.to),
+            "channel": kind != "slack" and receiver.channel is not None,
+        }
+        for field, present in foreign.items():
+            if present:
+                issues.append(ConfigIssue(file, f"{at}.{field}", f"is not a field of {kind}"))
+        if receiver.receiver_name in seen:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{at}.name",
+                    f"{receiver.receiver_name!r} names two receivers: give each its own `name`",
+                )
+            )
+        seen.add(receiver.receiver_name)
+    return issues
+
+
 class TenantConfig(Model):
     name: str
     display_name: Optional[str] = None
@@ -113,6 +256,7 @@ class TenantConfig(Model):
     # the team's own file: `network.egressCidrs` may then cover the internet.
     allow_internet_egress: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
+    alerts: AlertsConfig = AlertsConfig()
     # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
     # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
     hosts: list[Host] = Field(default_factory=list)
@@ -283,6 +427,7 @@ def _parse_tenant(
                 ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
             )
         issues.extend(app_issues(own.apps, own.namespace_names, relative))
+        issues.extend(receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
         if ALLOW_INTERNET_EGRESS in document:
             issues.append(
                 ConfigIssue(

@@ -98,6 +98,9 @@ class PlatformMocks(Mocks):
             return {"keyId": rid, "arn": self._arn("kms", f"key/{rid}")}
         if typ == "aws:kms/alias:Alias":
             return {"arn": self._arn("kms", physical)}
+        if typ == "aws:sns/topic:Topic":
+            # pulumi_aws/sns/topic.py: arn; the topic's name is its last ARN segment.
+            return {"arn": self._arn("sns", physical)}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return {"name": physical, "arn": self._arn("logs", f"log-group:{physical}")}
         if typ == "aws:ec2/vpc:Vpc":

@@ -95,6 +95,25 @@ def rule_dependent(urn: str, service: str) -> bool:
     return service == "observability" and rule in urn
 
 
+# Alert routing (components/insight/routing.py) builds on two services: AlertmanagerConfigs (and the
+# platform's routing component) on the Prometheus Operator, receivers' ExternalSecrets on the
+# secrets service.
+PLATFORM_ALERTS = "paved-road:insight:PlatformAlerts"
+
+
+def routing_dependent(urn: str, service: str) -> bool:
+    receiver_secret = "$kubernetes:external-secrets.io/v1:ExternalSecret::" in urn and (
+        urn.endswith("-alert-receivers") or urn.endswith("::platform-alerts-receivers")
+    )
+    if service == "secrets":
+        return receiver_secret
+    return service == "observability" and (
+        under(urn, PLATFORM_ALERTS)
+        or "$kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig::" in urn
+        or receiver_secret
+    )
+
+
 def tenant_dependent(urn: str, service: str) -> bool:
     if "paved-road:tenants:Tenant" not in urn:
         return False
@@ -215,6 +234,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         or certificate_dependent(urn, service)
         or policy_dependent(urn, service)
         or rule_dependent(urn, service)
+        or routing_dependent(urn, service)
     }
 
 

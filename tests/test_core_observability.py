@@ -403,15 +403,29 @@ def test_observability_off_removes_exactly_its_resources(
     on, off = plan_with({}), plan_with({"enabled": False})
     on_urns, off_urns = {r.urn for r in on.resources}, {r.urn for r in off.resources}
     assert off_urns <= on_urns
-    # The platform's insight rules (components/insight/platform_rules.py) need its CRDs.
+    # The platform's insight rules (components/insight/platform_rules.py) need its CRDs, each
+    # tenant's Grafana dashboard goes with Grafana, and alert routing builds on the operator
+    # (components/insight/routing.py).
     platform_rules = "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::platform-insight-rules"
-    assert on_urns - off_urns == {
-        urn
-        for urn in on_urns
-        if under(urn) or under(urn, "paved-road:delivery:Delivery") or urn.endswith(platform_rules)
-        # each tenant's Grafana dashboard goes with Grafana
-        or (urn.endswith("-dashboard") and "$kubernetes:core/v1:ConfigMap::" in urn)
+    routing = {
+        r.urn
+        for r in on.resources
+        if "paved-road:insight:PlatformAlerts" in r.urn
+        or r.type == "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
+        or (r.name.endswith("-alert-receivers") and "Tenant" in r.urn)
     }
+    assert (
+        on_urns - off_urns
+        == {
+            urn
+            for urn in on_urns
+            if under(urn)
+            or under(urn, "paved-road:delivery:Delivery")
+            or urn.endswith(platform_rules)
+            or (urn.endswith("-dashboard") and "$kubernetes:core/v1:ConfigMap::" in urn)
+        }
+        | routing
+    )
     assert off.outputs["prometheusUrl"] is None
 
 

@@ -424,7 +424,7 @@ def test_without_sso_there_is_no_oidc_and_no_external_secret() -> None:
         values = argocd_values(plan)
         assert "oidc.config" not in values["configs"]["cm"]
         assert "policy.csv" not in values["configs"]["rbac"]
-        assert plan.by_type(EXTERNAL_SECRET) == []
+        assert sso_secrets(plan) == []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def sso_plan(plan_with: Callable[..., PlanRun]) -> PlanRun:
 
 def test_sso_reads_its_client_secret_through_an_external_secret(sso_plan: PlanRun) -> None:
     run = sso_plan
-    external = one(run.by_type(EXTERNAL_SECRET))
+    external = one(sso_secrets(run))
     assert under(run, external, GITOPS)
     manifest = manifest_of(run, external)
     assert manifest["metadata"] == {
@@ -465,7 +465,7 @@ def test_sso_reads_its_client_secret_through_an_external_secret(sso_plan: PlanRu
 
 def test_sso_remote_key_is_one_the_eso_role_may_read(sso_plan: PlanRun) -> None:
     run = sso_plan
-    key = one(run.by_type(EXTERNAL_SECRET)).inputs["spec"]["data"][0]["remoteRef"]["key"]
+    key = one(sso_secrets(run)).inputs["spec"]["data"][0]["remoteRef"]["key"]
     (resource,) = [
         res
         for s in policy_statements(eso_policy(run).inputs["policy"])
@@ -516,7 +516,7 @@ def test_sso_puts_no_secret_value_anywhere(sso_plan: PlanRun) -> None:
 
 def test_sso_secret_exists_before_argocd_and_after_the_store(sso_plan: PlanRun) -> None:
     run = sso_plan
-    external = one(run.by_type(EXTERNAL_SECRET))
+    external = one(sso_secrets(run))
     assert external.urn in release(run, "argo-cd").dependencies
     assert store(run).urn in external.dependencies, "the CRD and store come first"
     assert release(run, "external-secrets").urn in external.dependencies
@@ -524,7 +524,7 @@ def test_sso_secret_exists_before_argocd_and_after_the_store(sso_plan: PlanRun) 
 
 def test_production_ships_sso_through_the_platform_store() -> None:
     run = shipped_plan("prod")
-    external = one(run.by_type(EXTERNAL_SECRET))
+    external = one(sso_secrets(run))
     key = external.inputs["spec"]["data"][0]["remoteRef"]["key"]
     assert key == "paved-road/prod/platform/argocd-sso"
     sso = stack_config("prod")["paved-road:core"]["gitops"]["sso"]
@@ -547,8 +547,14 @@ def test_switching_the_service_off_removes_exactly_its_resources(
     assert added == set()
     # and, for secrets, Kyverno's guard on tenants' SecretStores, which matches its kinds
     guard = {r.urn for r in base.resources if r.name == "policy-restrict-tenant-secret-stores"}
+    # and the alert receivers' ExternalSecrets (components/insight/routing.py)
+    receivers = {
+        r.urn
+        for r in base.by_type(EXTERNAL_SECRET)
+        if r.inputs["metadata"]["name"] == "alert-receivers"
+    }
     assert removed == {r.urn for r in base.resources if under(base, r, component)} | (
-        guard if service == "secrets" else set()
+        guard | receivers if service == "secrets" else set()
     )
     assert len(removed) >= 3
 
@@ -617,3 +623,8 @@ def test_sso_without_a_hostname_is_a_config_error(tmp_path: Path) -> None:
         engine.run()
     assert "stacks/Pulumi.test.yaml: paved-road:core.gitops.hostname" in str(raised.value)
     assert engine.recorded == []
+
+
+def sso_secrets(run: PlanRun) -> list[Any]:
+    """Argo CD's SSO client secret (alert routing has ExternalSecrets of its own)."""
+    return [r for r in run.by_type(EXTERNAL_SECRET) if "paved-road:core:GitOps" in r.urn]

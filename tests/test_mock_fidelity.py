@@ -100,6 +100,10 @@ FORMATS: dict[tuple[str, str], Format] = {
         r"arn:aws:logs:{region}:{account}:log-group:{name}",
         "pulumi_aws/cloudwatch/log_group.py: arn, the `:*` suffix removed",
     ),
+    ("aws:sns/topic:Topic", "arn"): Format(
+        r"arn:aws:sns:{region}:{account}:{name}",
+        "pulumi_aws/sns/topic.py: arn; SNS topic ARN arn:aws:sns:<region>:<account>:<name>",
+    ),
     ("aws:ec2/vpc:Vpc", "arn"): _ec2("vpc", "vpc"),
     ("aws:ec2/vpc:Vpc", "defaultSecurityGroupId"): Format(
         rf"sg-{HEX17}", "pulumi_aws/ec2/vpc.py: default_security_group_id"

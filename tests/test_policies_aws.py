@@ -25,7 +25,7 @@ from policies.paved_road_policies import registry
 from policies.paved_road_policies.config import PackConfig
 from policies.paved_road_policies.core import UNKNOWN, Resource
 from policies.paved_road_policies.runner import Violation, evaluate
-from policies.paved_road_policies.tags import TAGGABLE_TYPES
+from policies.paved_road_policies.tags import TAGGABLE_TYPES, TAGS_ARE_NOT_TAGS
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 DEV = "dev"
@@ -743,6 +743,8 @@ def test_taggable_types_match_the_provider_schema_and_the_plans() -> None:
         assert token in schema and _has_tags(schema[token]), f"{token} takes no tags"
     for stack in SHIPPED_STACKS:
         for resource in shipped_plan(stack).resources:
+            if resource.type in TAGS_ARE_NOT_TAGS:
+                continue
             if resource.type.startswith("aws:") and _has_tags(schema[resource.type]):
                 assert resource.type in TAGGABLE_TYPES, f"add {resource.type} to TAGGABLE_TYPES"
 
@@ -762,3 +764,14 @@ def test_crossguard_hands_rules_the_same_update_options_as_the_plan() -> None:
         "ignoreChanges": ["tags.a", "tags.b"],
     }
     assert update_options(opts([], None)) == {} == update_options(None)
+
+
+def test_a_devops_guru_resource_collection_is_not_judged_by_its_filter_tags() -> None:
+    """Its `tags` input is the set of resources DevOps Guru analyses (pulumi_aws
+    devopsguru/resource_collection.py), not tags of its own: no tag rule applies to it."""
+    collection = find(views("prod"), "aws:devopsguru/resourceCollection:ResourceCollection")
+    assert "tags" in collection.inputs
+    assert messages("tags-environment", [collection]) == []
+    assert messages("tags-tenant", [collection]) == []
+    role = find(views("prod"), "aws:iam/role:Role")
+    assert messages("tags-environment", [edited(role, tags={"x": "y"})]) != []

@@ -24,7 +24,7 @@ from typing import Optional
 
 import pulumi
 
-from components.config import CoreConfig
+from components.config import CoreConfig, MailServerConfig
 from components.core import (
     autoscaling,
     certificates,
@@ -68,6 +68,8 @@ class CoreServicesArgs:
     tenant_hosts: tuple[TenantHosts, ...] = ()
     # Who may change platform objects in tenants' namespaces.
     identities: policy.PlatformIdentities = policy.PlatformIdentities()
+    # The SMTP server of every `email` alert receiver (paved-road:insights.email).
+    mail_server: Optional[MailServerConfig] = None
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -157,7 +159,10 @@ class CoreServices(pulumi.ComponentResource):
             monitoring = observability.Observability(
                 "observability",
                 observability.ObservabilityArgs(
-                    context, config.observability, tuple(self.platform_namespaces)
+                    context,
+                    config.observability,
+                    tuple(self.platform_namespaces),
+                    mail_server=args.mail_server,
                 ),
                 after_ingress,
             )

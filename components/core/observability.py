@@ -12,6 +12,7 @@ with a retention, through an IRSA role that can write to that log group and noth
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -20,7 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import LogsConfig, ObservabilityConfig
+from components.config import LogsConfig, MailServerConfig, ObservabilityConfig
 from components.core.base import (
     service_role,
     ordered_after,
@@ -30,8 +31,9 @@ from components.core.base import (
     platform_namespace,
     resources,
 )
+from components.core.network_policies import Openings, openings_for
 from components.iam import allow, policy_document
-from components.kubernetes import MANAGED_BY_LABELS
+from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.versions import CHARTS
 
 NAMESPACES = ("monitoring", "logging")
@@ -86,6 +88,8 @@ class ObservabilityArgs:
     # The platform's namespaces (core's and the layers above): their monitors and rules see the
     # whole cluster, as the platform's own must; every other namespace's are scoped to itself.
     platform_namespaces: tuple[str, ...] = ()
+    # The SMTP server of every `email` receiver (paved-road:insights.email); None: no e-mail.
+    mail_server: Optional[MailServerConfig] = None
 
 
 class Observability(pulumi.ComponentResource):
@@ -109,10 +113,17 @@ class Observability(pulumi.ComponentResource):
             parent=self,
             provider=context.provider,
             enforce="privileged",
+            openings=monitoring_openings(args.mail_server),
         )
         grafana_secret = self._grafana_admin(name, context, monitoring) if config.grafana else None
         self.release = self._metrics_stack(
-            name, context, config, monitoring, grafana_secret, args.platform_namespaces
+            name,
+            context,
+            config,
+            monitoring,
+            grafana_secret,
+            args.platform_namespaces,
+            args.mail_server,
         )
         self.prometheus_url = prometheus_address()
 
@@ -168,6 +179,7 @@ class Observability(pulumi.ComponentResource):
         namespace: k8s.core.v1.Namespace,
         grafana_secret: Optional[k8s.core.v1.Secret],
         platform_namespaces: tuple[str, ...] = (),
+        mail_server: Optional[MailServerConfig] = None,
     ) -> k8s.helm.v3.Release:
         values = {
             "fullnameOverride": FULLNAME,
@@ -188,7 +200,7 @@ class Observability(pulumi.ComponentResource):
             # the README, "Metrics a tenant can see").
             "coreDns": {"enabled": False},
             "kubeProxy": {"enabled": False},
-            "alertmanager": _alertmanager_values(config.alertmanager_replicas),
+            "alertmanager": _alertmanager_values(config.alertmanager_replicas, mail_server),
             "grafana": _grafana_values() if grafana_secret is not None else {"enabled": False},
             "kube-state-metrics": _kube_state_metrics_values(),
             "prometheus-node-exporter": _node_exporter_values(),
@@ -346,10 +358,69 @@ def _prometheus_values(
     }
 
 
-def _alertmanager_values(replicas: int) -> dict[str, Any]:
+# Alert routing (components/insight/routing.py builds the objects): the platform's
+# AlertmanagerConfig in the monitoring namespace is the Alertmanager's top-level configuration;
+# tenants' AlertmanagerConfigs carry the routing label and live in tenant-labelled namespaces.
+PLATFORM_ALERTMANAGER_CONFIG = "platform-alerts"
+ALERT_ROUTING_LABEL = "paved-road/alert-routing"
+ALERT_RECEIVER_SECRET = "alert-receivers"
+SMTP_PASSWORD_KEY = "smtp-password"
+
+
+def monitoring_openings(mail_server: Optional[MailServerConfig] = None) -> Openings:
+    """The monitoring namespace's network openings; with e-mail receivers, the Alertmanager
+    also reaches the mail server's port (only HTTPS is open otherwise)."""
+    openings = openings_for(MONITORING)
+    if mail_server is None:
+        return openings
+    port = int(mail_server.smarthost.rsplit(":", 1)[1])
+    return dataclasses.replace(
+        openings,
+        internet_ports=tuple(sorted({*openings.internet_ports, port})),
+        why=f"{openings.why}; the mail server of e-mail alerts (port {port})",
+    )
+
+
+def alert_routing(mail_server: Optional[MailServerConfig] = None) -> dict[str, Any]:
+    """alertmanagerSpec fields that merge the tenants' routing trees under the platform's.
+
+    - `alertmanagerConfiguration`: the platform's AlertmanagerConfig is the top-level tree (the
+      operator enforces no namespace on it), with the SMTP server every e-mail receiver uses.
+    - `alertmanagerConfigSelector` / `alertmanagerConfigNamespaceSelector`: the tenants' configs,
+      by the routing label, in tenants' namespaces.
+    - `alertmanagerConfigMatcherStrategy: OnNamespace`: the operator sets `namespace="<the
+      config's namespace>"` on each tenant config's top route and inhibition rules, replacing any
+      `namespace` matcher it has: a team's tree only ever sees its own namespaces' alerts.
+    """
+    configuration: dict[str, Any] = {"name": PLATFORM_ALERTMANAGER_CONFIG}
+    if mail_server is not None:
+        host, port = mail_server.smarthost.rsplit(":", 1)
+        smtp: dict[str, Any] = {
+            "from": mail_server.from_address,
+            "smartHost": {"host": host, "port": port},
+            "requireTLS": True,
+        }
+        if mail_server.username is not None:
+            smtp["authUsername"] = mail_server.username
+            smtp["authPassword"] = {"name": ALERT_RECEIVER_SECRET, "key": SMTP_PASSWORD_KEY}
+        configuration["global"] = {"smtp": smtp}
+    return {
+        "alertmanagerConfiguration": configuration,
+        "alertmanagerConfigSelector": {"matchLabels": {ALERT_ROUTING_LABEL: "tenant"}},
+        "alertmanagerConfigNamespaceSelector": {
+            "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+        },
+        "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
+    }
+
+
+def _alertmanager_values(
+    replicas: int, mail_server: Optional[MailServerConfig] = None
+) -> dict[str, Any]:
     return {
         "podDisruptionBudget": {"enabled": replicas > 1},
         "alertmanagerSpec": {
+            **alert_routing(mail_server),
             "replicas": replicas,
             "resources": resources("50m", "128Mi", "200m"),
             "securityContext": PROMETHEUS_POD,

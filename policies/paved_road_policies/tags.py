@@ -78,10 +78,17 @@ TAGGABLE_TYPES = frozenset(
 )
 
 
+# Types whose `tags` input is not the resource's own tags: DevOps Guru's resource collection is a
+# filter (`tags: [{appBoundaryKey, tagValues}]`, the resources it analyses) and has no tags itself.
+TAGS_ARE_NOT_TAGS = frozenset({"aws:devopsguru/resourceCollection:ResourceCollection"})
+
+
 def _judged_tags(resource: Resource) -> Any:
     """The tags to judge, or None when the resource is not judged (not taggable, or a
     third-party component's untagged child). Components of this program are not AWS resources;
     pulumi-eks' component passes its `tags` on to the cluster and its children, so it is judged."""
+    if resource.type in TAGS_ARE_NOT_TAGS:
+        return None
     tags = resource.tags
     if "tags" in resource.inputs:
         return tags
