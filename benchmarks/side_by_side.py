@@ -150,8 +150,8 @@ def render(summary: Summary) -> str:
             f"  peak memory          plan {summary.plan_peak_rss_mib:.0f} MiB, "
             f"synth {summary.synth_peak_rss_mib:.0f} MiB (largest process)",
             "",
-            "Below 1: the offline plan, with its schema and policy checks, is faster than the peer's "
-            "synth.",
+            "A ratio below 1 means the offline plan, with its schema and policy checks, is faster "
+            "than the peer's synth.",
         ]
     )
 
