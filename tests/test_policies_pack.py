@@ -119,7 +119,12 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
 
 @pytest.fixture
 def analyzer() -> _PolicyAnalyzerServicer:
-    """The pulumi_policy servicer the pack's server runs, holding the pack's policies."""
+    """The pulumi_policy servicer the pack's server runs, holding the pack's policies.
+
+    It starts from an empty stack config, as the CLI hands a non-production stack's pack: the
+    runtime config is process-wide, and a plan run earlier in the session (of prod, say) would
+    otherwise leave `paved-road:production` set for the pack."""
+    set_all_config({}, [])
     return _PolicyAnalyzerServicer(
         "paved-road",
         "1.0.0",
