@@ -106,3 +106,16 @@ def project_with_tenant_bad(
     }
     (root / "tenants" / "bad.yaml").write_text(yaml.safe_dump(document))
     return root, config
+
+
+def assert_refused(engine: PlanEngine, file: str, field: str, message: str) -> None:
+    """The run fails with a config error naming `file` and `field` (its message containing
+    `message`), and nothing was registered."""
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        engine.run()
+    matching = [i for i in raised.value.issues if i.file == file and i.field == field]
+    assert matching, str(raised.value)
+    assert any(message in i.message for i in matching), str(raised.value)
+    assert engine.recorded == []

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from components.apps_config import LatencySlo, SloConfig
-from components.config_base import ConfigError
 from components.insight import contract
 from components.insight.slo import (
     AVAILABILITY,
@@ -31,6 +30,7 @@ from components.insight.slo import (
 from pavedroad.engine import PlanEngine
 from pavedroad.plan import kubernetes_objects, summary
 from tests.conftest import (
+    assert_refused,
     SHIPPED_STACKS,
     pavedroad,
     project_with_tenant_bad,
@@ -457,13 +457,9 @@ def _bad_project(tmp_path: Path, fields: dict[str, Any]) -> Path:
 @pytest.mark.parametrize("case", sorted(BAD_SLOS))
 def test_a_bad_slo_is_refused_with_file_and_field(case: str, tmp_path: Path) -> None:
     fields, field, message = BAD_SLOS[case]
-    engine = PlanEngine("dev", _bad_project(tmp_path, fields))
-    with pytest.raises(ConfigError) as raised:
-        engine.run()
-    matching = [i for i in raised.value.issues if i.file == "tenants/bad.yaml" and i.field == field]
-    assert matching, str(raised.value)
-    assert any(message in i.message for i in matching), str(raised.value)
-    assert engine.recorded == []
+    assert_refused(
+        PlanEngine("dev", _bad_project(tmp_path, fields)), "tenants/bad.yaml", field, message
+    )
 
 
 def test_cli_exits_2_on_a_bad_window(tmp_path: Path) -> None:
