@@ -4,18 +4,21 @@
 running the program) and judging it (the pack config, the Kubernetes schemas, the policy rules).
 The judge needs its own libraries loaded and its own work done; in one process all of it sat on
 the plan's critical path. Here a second process loads the pack config and the checkers while the
-program runs, schema-checks each Kubernetes object as soon as it is recorded, and runs the policy
-pack over the finished plan while the first process writes the plan files.
+program runs, schema-checks each Kubernetes object as soon as it is recorded and renders its
+document of kubernetes.yaml, and runs the policy pack over the finished plan while the first
+process writes plan.json.
 
 Nothing is skipped or reordered for the user: the pack config is still read (and a bad one still
 stops everything with exit 2) before anything is registered, every schema and policy check runs
 on exactly the resources written to plan.json, and the results come back to be printed in the
-same order as before. The checks are the same functions `pavedroad check` and the tests call.
+same order as before. The checks are the same functions `pavedroad check` and the tests call, and
+kubernetes.yaml is the same bytes `pavedroad.plan.render_kubernetes_yaml` gives.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -27,6 +30,10 @@ from typing import Any, Optional
 _CONTEXT = multiprocessing.get_context(
     "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 )
+# The objects come in bursts while the program's registrations drain, faster than they are checked
+# one by one; with the socket's default buffer (about 200 KiB) the plan process then stalled in
+# `send` for a tenth of a second of a 40-tenant plan. The kernel caps the size at its maximum.
+_SOCKET_BUFFER = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class CheckResult:
     policy_report: str
     policy_notice: Optional[str]  # for stderr when mandatory violations fail the run
     policy_exit_code: int
+    manifests_yaml: str  # kubernetes.yaml: the observed objects in plan order
 
 
 class CheckerFailed(RuntimeError):
@@ -52,7 +60,7 @@ class PlanChecker:
     """
 
     def __init__(self, root: Path, stack: str) -> None:
-        self._connection, child = _CONTEXT.Pipe()
+        self._connection, child = _buffered_pipe()
         self._process = _CONTEXT.Process(
             target=_serve, args=(child, str(root), stack), name="pavedroad-checks", daemon=True
         )
@@ -125,9 +133,19 @@ class PlanChecker:
         return kind, payload
 
 
+def _buffered_pipe() -> tuple[Connection, Connection]:
+    """A duplex pipe, as `multiprocessing.Pipe()` makes it (a socket pair), with large buffers."""
+    ends = socket.socketpair()
+    for end in ends:
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            end.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
+    return Connection(ends[0].detach()), Connection(ends[1].detach())
+
+
 def _serve(connection: Connection, root: str, stack: str) -> None:
-    """The checking process: the pack config first, then load the checkers, schema-check each
-    object as it is planned, and once the plan is complete run the policy pack over it."""
+    """The checking process: the pack config first, then load the checkers, schema-check and
+    render each object as it is planned, and once the plan is complete run the policy pack over
+    it."""
     try:
         from pavedroad.check import PolicyConfigError, check_resources, mandatory_notice
         from pavedroad.check import pack_config, render
@@ -138,9 +156,11 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
             connection.send(("config-error", str(error)))
             return
         connection.send(("config", None))
+        from pavedroad.plan import join_manifests, render_manifest
         from pavedroad.schema import violation_in
 
         objects: dict[int, dict[str, Any]] = {}
+        documents: dict[int, str] = {}
         found: dict[int, Optional[str]] = {}
         version: Optional[str] = None  # the first cluster's, until the plan names its own
         while True:
@@ -150,6 +170,7 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
             if request[0] == "object":
                 _, index, manifest = request
                 objects[index] = manifest
+                documents[index] = render_manifest(manifest)
                 if version is not None:
                     found[index] = _violation(violation_in(manifest, version))
             elif request[0] == "version":
@@ -168,6 +189,7 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
             policy_report=render(report),
             policy_notice=mandatory_notice(report),
             policy_exit_code=report.exit_code,
+            manifests_yaml=join_manifests(documents[i] for i in order),
         )
         connection.send(("result", result))
     except (EOFError, BrokenPipeError):

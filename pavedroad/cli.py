@@ -46,19 +46,20 @@ def _plan(args: argparse.Namespace) -> int:
 def _write_and_check(
     args: argparse.Namespace, run: Any, checker: "PlanChecker", observer: "_Observer"
 ) -> int:
-    from pavedroad.plan import kubernetes_objects_of, kubernetes_version, summary, write_plan
+    from pavedroad.plan import kubernetes_objects_of, kubernetes_version, summary, write_plan_json
 
     objects = kubernetes_objects_of(run.resources)
     version = kubernetes_version(run)
-    # Judged in the checking process while this one writes the files.
+    # Judged (and kubernetes.yaml rendered) in the checking process while this one writes plan.json.
     order = [observer.index_of(resource) for resource, _ in objects]
     checker.submit(order, [resource.to_json() for resource in run.resources], version)
-    manifests = [manifest for _, manifest in objects]
     out_dir = Path(args.out) if args.out else Path(args.project_dir) / "build" / args.stack
-    plan_path, manifests_path = write_plan(run, out_dir, manifests)
+    plan_path = write_plan_json(run, out_dir)
     print(summary(run))
-    print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
     checked = checker.result()
+    manifests_path = out_dir / "kubernetes.yaml"
+    manifests_path.write_text(checked.manifests_yaml)
+    print(f"\nWrote {_shown(plan_path)} and {_shown(manifests_path)}")
     if checked.schema_violations:
         print(
             f"\n{len(checked.schema_violations)} Kubernetes schema violation(s) for {version}:",

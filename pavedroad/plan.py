@@ -20,6 +20,9 @@ from components.apps import SLO_ANNOTATION
 from components.insight import slo
 from pavedroad.uptime import modelled_up_time, summary_lines
 
+# libyaml's emitter, always: PyYAML's own folds long quoted strings elsewhere, so a machine
+# without libyaml would write other bytes for the same plan (PyYAML's wheels all bundle it).
+_DUMPER = yaml.CSafeDumper
 # Kubernetes resources that are not objects in the cluster themselves.
 _NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "pulumi:providers:kubernetes")
 
@@ -167,27 +170,31 @@ def _float(value: float) -> str:
     return float.__repr__(value)
 
 
+def render_manifest(manifest: dict[str, Any]) -> str:
+    """One Kubernetes object as its document in kubernetes.yaml."""
+    return yaml.dump(manifest, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, width=100)
+
+
+def join_manifests(documents: Iterable[str]) -> str:
+    """kubernetes.yaml from its documents (`render_manifest` of each, in plan order): the bytes
+    `yaml.dump_all` writes for the objects, which starts every document after the first with
+    `---`, so the documents can be rendered one at a time, as they are planned."""
+    return "---\n".join(documents)
+
+
 def render_kubernetes_yaml(run: PlanRun, manifests: Optional[list[dict[str, Any]]] = None) -> str:
     """`manifests`: `kubernetes_objects(run.resources)` when the caller has it already."""
-    # libyaml's emitter writes the same bytes as PyYAML's, four times faster.
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump_all(
-        kubernetes_objects(run.resources) if manifests is None else manifests,
-        Dumper=dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        width=100,
-    )
+    objects = kubernetes_objects(run.resources) if manifests is None else manifests
+    return join_manifests(render_manifest(manifest) for manifest in objects)
 
 
-def write_plan(
-    run: PlanRun, out_dir: Path, manifests: Optional[list[dict[str, Any]]] = None
-) -> tuple[Path, Path]:
+def write_plan_json(run: PlanRun, out_dir: Path) -> Path:
+    """plan.json into `out_dir` (kubernetes.yaml is rendered as objects are planned, by the
+    checking process: `render_kubernetes_yaml` gives the same bytes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan_path, manifests_path = out_dir / "plan.json", out_dir / "kubernetes.yaml"
+    plan_path = out_dir / "plan.json"
     plan_path.write_text(render_plan_json(run))
-    manifests_path.write_text(render_kubernetes_yaml(run, manifests))
-    return plan_path, manifests_path
+    return plan_path
 
 
 def layer_of(resource: RecordedResource) -> str:

@@ -99,6 +99,22 @@ def test_shipped_plans_are_written_with_jsons_own_bytes(stack: str) -> None:
     assert dumps_indented(document) == json.dumps(document, **STDLIB)
 
 
+def test_manifests_rendered_one_by_one_are_the_whole_files_bytes(stack: str) -> None:
+    """kubernetes.yaml is rendered a document at a time, as objects are planned: joined, the
+    documents are exactly what `yaml.dump_all` writes for all of them at once, and read back they
+    are the objects."""
+    import yaml
+
+    from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml
+
+    run = shipped_plan(stack)
+    objects = kubernetes_objects(run.resources)
+    options: dict[str, Any] = {"sort_keys": True, "default_flow_style": False, "width": 100}
+    rendered = render_kubernetes_yaml(run)
+    assert rendered == yaml.dump_all(objects, Dumper=yaml.CSafeDumper, **options)
+    assert list(yaml.safe_load_all(rendered)) == objects
+
+
 # The SDK packages the plan loads lazily (every service package the program touches).
 PLANNED_PACKAGES = [
     "pulumi_aws.ec2",
@@ -229,7 +245,7 @@ def test_the_check_process_runs_every_check_on_the_plan(stack: str, version_when
     (or checked again when the plan's version turns out to be another)."""
     from pavedroad.check import check_resources, mandatory_notice, pack_config, render
     from pavedroad.checker import PlanChecker
-    from pavedroad.plan import kubernetes_objects, kubernetes_version
+    from pavedroad.plan import kubernetes_objects, kubernetes_version, render_kubernetes_yaml
     from pavedroad.schema import check_manifests
 
     run = shipped_plan(stack)
@@ -255,6 +271,8 @@ def test_the_check_process_runs_every_check_on_the_plan(stack: str, version_when
     assert result.policy_report == render(report)
     assert result.policy_notice == mandatory_notice(report)
     assert result.policy_exit_code == report.exit_code
+    # kubernetes.yaml, rendered object by object as they came, in plan order.
+    assert result.manifests_yaml == render_kubernetes_yaml(run, manifests)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the failure is injected through fork")
