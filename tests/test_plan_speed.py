@@ -8,6 +8,7 @@ measured in benchmarks/, never asserted here.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import concurrent.futures
 import gc
@@ -17,6 +18,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -212,6 +214,7 @@ def test_engine_patches_sdk_internals_that_still_exist() -> None:
 
 
 def test_engine_restores_the_runtime_after_planning() -> None:
+    import uvloop
     from pulumi.runtime import resource as sdk_resource
 
     original = sdk_resource._get_stack_trace
@@ -220,11 +223,82 @@ def test_engine_restores_the_runtime_after_planning() -> None:
         assert not gc.isenabled()
         assert sdk_resource._get_stack_trace is not original
         loop = asyncio.get_event_loop()
-        assert isinstance(loop._default_executor, engine._InlineExecutor)  # type: ignore
+        assert isinstance(loop, uvloop.Loop)
+        # Monitor calls run on the spot, in this thread, not in a worker thread.
+        ran_in = loop.run_until_complete(loop.run_in_executor(None, threading.get_ident))
+        assert ran_in == threading.get_ident()
     assert sdk_resource._get_stack_trace is original
     assert gc.isenabled() == collecting
-    assert not isinstance(loop._default_executor, engine._InlineExecutor)  # type: ignore
-    assert isinstance(loop._default_executor, concurrent.futures.ThreadPoolExecutor)
+    assert loop.is_closed()
+    with pytest.raises(RuntimeError):
+        asyncio.get_event_loop()  # none left set: the SDK makes itself a new one
+
+
+def test_a_synchronous_provider_function_fails_the_plan_saying_what_to_write(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "pulumi.export('account', aws.get_caller_identity().account_id)\n"
+    )
+    project = make_project(tmp_path, {"aws:region": "us-east-1"})
+    with pytest.raises(engine.SynchronousInvokeError, match="get_caller_identity_output"):
+        engine.PlanEngine("test", project, program=program).run()
+    # Its `_output` form runs.
+    program.write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "pulumi.export('account', aws.get_caller_identity_output().account_id)\n"
+    )
+    assert engine.PlanEngine("test", project, program=program).run().outputs["account"]
+
+
+_SDK_MODULES = ("pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_random")
+
+
+def _synchronous_provider_calls(source: str) -> list[str]:
+    """`get_*(...)` calls on a provider SDK module (or a package of one) that are not the
+    `_output` form, in a module's source."""
+    tree = ast.parse(source)
+    sdk_names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _SDK_MODULES:
+                    sdk_names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _SDK_MODULES:
+            sdk_names.update(alias.asname or alias.name for alias in node.names)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            function = node.func
+            name = function.attr if isinstance(function, ast.Attribute) else None
+            root = function
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if (
+                name is not None
+                and name.startswith("get_")
+                and not name.endswith("_output")
+                and isinstance(root, ast.Name)
+                and root.id in sdk_names
+            ):
+                found.append(f"line {node.lineno}: {ast.unparse(function)}()")
+    return found
+
+
+def test_the_program_calls_provider_functions_only_in_their_output_form() -> None:
+    assert _synchronous_provider_calls(
+        "import pulumi_aws as aws\nfrom pulumi_aws import ec2\n"
+        "aws.get_caller_identity()\nec2.get_vpc(id='x')\naws.get_region_output()\n"
+    ) == ["line 3: aws.get_caller_identity()", "line 4: ec2.get_vpc()"]
+    files = sorted((ROOT / "components").rglob("*.py")) + [ROOT / "__main__.py"]
+    found = {
+        str(path.relative_to(ROOT)): calls
+        for path in files
+        if (calls := _synchronous_provider_calls(path.read_text()))
+    }
+    assert found == {}
 
 
 BAD_OBJECTS = [
