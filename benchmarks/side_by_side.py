@@ -11,6 +11,12 @@ The peer is one CloudFormation stack: past about 45 teams `cdk synth` fails on t
 500-resources-per-stack limit, so compare at 45 tenants or fewer (plan_scale.py times the plan
 alone at any size).
 
+The copy's modules are byte-compiled once before the runs, by the interpreter that runs the plan:
+the state after a user's first `pavedroad plan`, and the state pip leaves the SDKs in. Python
+writes that cache itself unless PYTHONDONTWRITEBYTECODE is set (as on this project's development
+machines), where every run would otherwise compile the project's own modules again; `--no-compile`
+measures that case. The peer's JavaScript is compiled by Node on every run either way.
+
 Needs the peer installed once (npm reaches only the registry):
   (cd benchmarks/peer && npm ci)
 Then, from the repository root:
@@ -36,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PEER_DIR = REPO_ROOT / "benchmarks" / "peer"
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-from plan_scale import write_synthetic_tenants  # noqa: E402
+from plan_scale import byte_compile, write_synthetic_tenants  # noqa: E402
 
 # What the plan reads and runs; build output and the virtualenv stay behind.
 _NOT_COPIED = (".git", ".venv", "build", "node_modules", "cdk.out", "__pycache__", ".pytest_cache")
@@ -102,7 +108,7 @@ def synth_command() -> list[str]:
     return [str(cdk), "synth", "--quiet", "--no-notices"]
 
 
-def compare(tenants: int, runs: int, python: str) -> Summary:
+def compare(tenants: int, runs: int, python: str, compiled: bool = True) -> Summary:
     peer_env = {
         **os.environ,
         "PEER_TEAMS": str(tenants),
@@ -115,6 +121,8 @@ def compare(tenants: int, runs: int, python: str) -> Summary:
     }
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as temp:
         project = copy_project(Path(temp) / "project", tenants)
+        if compiled:
+            byte_compile(project, python)
         plan_env = {**os.environ}
         plans: list[Run] = []
         synths: list[Run] = []
@@ -172,9 +180,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         default=sys.executable,
         help="the interpreter that runs the plan (default: this one, e.g. .venv/bin/python)",
     )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="leave the copy's modules uncompiled (each run compiles them, as under "
+        "PYTHONDONTWRITEBYTECODE)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    summary = compare(args.tenants, args.runs, args.python)
+    summary = compare(args.tenants, args.runs, args.python, compiled=not args.no_compile)
     print(json.dumps(asdict(summary), indent=2) if args.json else render(summary))
     return 0
 
