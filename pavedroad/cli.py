@@ -52,9 +52,10 @@ def _write_and_check(
     version = kubernetes_version(run)
     # Judged (and kubernetes.yaml rendered) in the checking process while this one writes plan.json.
     order = [observer.index_of(resource) for resource, _ in objects]
-    checker.submit(order, [resource.to_json() for resource in run.resources], version)
+    resources = [resource.to_json() for resource in run.resources]
+    checker.submit(order, resources, version)
     out_dir = Path(args.out) if args.out else Path(args.project_dir) / "build" / args.stack
-    plan_path = write_plan_json(run, out_dir)
+    plan_path = write_plan_json(run, out_dir, resources)
     print(summary(run))
     checked = checker.result()
     manifests_path = out_dir / "kubernetes.yaml"

@@ -74,8 +74,16 @@ def test_plan_json_writer_writes_jsons_own_bytes(document: Any) -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [{1: "int key"}, {None: 1, "a": 2}, {"set": {1, 2}}, {"object": object()}],
-    ids=["int-key", "none-key", "set", "object"],
+    [
+        {1: "int key"},
+        {None: 1, "a": 2},
+        {"set": {1, 2}},
+        {"object": object()},
+        # Found after pieces of the text were written: the writer starts over.
+        {"resources": [{"a": 1}, {"inputs": {2: "int key"}}]},
+        {"resources": [{"a": 1}, {"inputs": {"set": {1, 2}}}], "z": 1},
+    ],
+    ids=["int-key", "none-key", "set", "object", "deep-int-key", "deep-set"],
 )
 def test_plan_json_writer_leaves_anything_else_to_json(document: Any) -> None:
     try:
@@ -96,9 +104,15 @@ def test_plan_json_writer_on_cycles_raises_like_json() -> None:
         dumps_indented({"loop": cycle})
 
 
-def test_shipped_plans_are_written_with_jsons_own_bytes(stack: str) -> None:
-    document = plan_document(shipped_plan(stack))
+def test_shipped_plans_are_written_with_jsons_own_bytes(stack: str, tmp_path: Path) -> None:
+    from pavedroad.plan import render_plan_json, write_plan_json
+
+    run = shipped_plan(stack)
+    document = plan_document(run)
     assert dumps_indented(document) == json.dumps(document, **STDLIB)
+    # The file, written a resource at a time, holds the same bytes.
+    written = write_plan_json(run, tmp_path, [r.to_json() for r in run.resources])
+    assert written.read_bytes() == render_plan_json(run).encode()
 
 
 def test_manifests_rendered_one_by_one_are_the_whole_files_bytes(stack: str) -> None:
