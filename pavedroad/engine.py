@@ -256,7 +256,7 @@ def _fast_mock_runtime() -> Iterator[None]:
     # finds little: even collecting rarely (every 50,000 allocations) it spent a fifth of a
     # 40-tenant plan rescanning survivors. It is off while planning; the cyclic garbage the SDK
     # leaves (finished tasks) waits until after, which costs about a tenth more peak memory
-    # (841 MiB for the 500-tenant `pavedroad plan`, measured with benchmarks/plan_scale.py).
+    # (950 MiB for the 500-tenant `pavedroad plan`, measured with benchmarks/plan_scale.py).
     collecting = gc.isenabled()
     gc.disable()
     try:
