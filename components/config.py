@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
 from components.apps_config import default_host, serves_ingress
+from components.resources_config import NAME_LIMITS, physical_name
 from components.tenants_config import (
     AlertReceiverConfig,
     TenantConfig,
@@ -772,6 +773,7 @@ def _cross_checks(
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
+    issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
             for index, app in enumerate(tenant.apps):
@@ -1051,6 +1053,42 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
                     f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
                 )
             )
+    return issues
+
+
+def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """What a tenant's resources need from the stack: physical names AWS accepts, DNS zones and
+    ingress for a name, the secrets service to deliver credentials."""
+    issues = []
+    core = config.core
+    for tenant in config.tenants:
+        for index, resource in enumerate(tenant.resources):
+            where = f"resources[{index}]"
+            limit = NAME_LIMITS.get(resource.type)
+            name = physical_name(config.prefix, tenant.name, resource)
+            if limit is not None and len(name) > limit:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.name"),
+                        f"the {resource.type} would be named {name!r}, longer than the "
+                        f"{limit} characters AWS allows; choose a shorter name",
+                    )
+                )
+            if resource.type == "dns" and not (core.dns.zones and core.ingress.enabled):
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.type"),
+                        f"a dns resource needs {PROJECT}:core.dns.zones and ingress in {file}",
+                    )
+                )
+            if resource.type in ("postgres", "redis", "events") and not core.secrets.enabled:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.type"),
+                        f"a {resource.type} resource delivers its connection details through "
+                        f"the secrets service; enable {PROJECT}:core.secrets in {file}",
+                    )
+                )
     return issues
 
 
