@@ -1074,6 +1074,14 @@ def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                         f"{limit} characters AWS allows; choose a shorter name",
                     )
                 )
+            if resource.type in ("postgres", "redis") and config.network.existing_vpc is not None:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.type"),
+                        f"a {resource.type} resource needs the private subnets' ranges, unknown "
+                        f"for {PROJECT}:network.existingVpc in {file}; not supported yet",
+                    )
+                )
             if resource.type == "dns" and not (core.dns.zones and core.ingress.enabled):
                 issues.append(
                     ConfigIssue(

@@ -151,6 +151,10 @@ class Platform(pulumi.ComponentResource):
             container_log_group=self.core.container_log_group,
             otlp_endpoint=self.core.otlp_endpoint,
             tracing_namespace=self.core.tracing_namespace,
+            private_subnet_ids=self.network.private_subnet_ids,
+            data_store_cidrs=tuple(
+                config.network.subnet_plan()[0] if config.network.existing_vpc is None else ()
+            ),
         )
         self._insights(config, context)
         self.tenants = [

@@ -34,6 +34,9 @@ from components.insight import dashboards
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
+from components.resources.common import ResourceTarget
+from components.resources.postgres import PORT as POSTGRES_PORT
+from components.resources.postgres import Postgres
 from components.tenants_config import TenantConfig
 
 COST_CENTER_LABEL = "paved-road/cost-center"
@@ -43,6 +46,8 @@ INTERNET_EGRESS_GRANT = "allowed by the stack file (allowInternetEgress)"
 WORKLOAD_SERVICE_ACCOUNT = "workload"
 TENANT_SECRET_STORE = "tenant-secrets"
 IN_CLUSTER = "https://kubernetes.default.svc"
+# The port each data-store type listens on, opened for the tenant's own pods.
+DATA_STORE_PORTS = {"postgres": POSTGRES_PORT}
 
 # Tenant role → (Kubernetes ClusterRole bound in its namespaces, EKS namespace-scoped access policy)
 ROLES = {
@@ -94,6 +99,10 @@ class TenantPlatform:
     # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
     otlp_endpoint: Optional[str] = None
     tracing_namespace: Optional[str] = None
+    # Where tenants' data stores go (the private subnets) and whom they admit (the addresses
+    # pods get: the private subnets' ranges).
+    private_subnet_ids: Optional[pulumi.Input[list[str]]] = None
+    data_store_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,8 @@ class Tenant(pulumi.ComponentResource):
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
             self._dashboard(platform.monitoring_namespace, platform.prometheus_operator)
+        if tenant.resources:
+            self._resources(role, ready)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -346,6 +357,22 @@ class Tenant(pulumi.ComponentResource):
                 "podSelector": {},
                 "policyTypes": ["Egress"],
                 "egress": [{"to": [_tenants_selector(reachable)]}],
+            }
+        ports = sorted(
+            {DATA_STORE_PORTS[r.type] for r in tenant.resources if r.type in DATA_STORE_PORTS}
+        )
+        if ports and platform.data_store_cidrs:
+            # The tenant's own data stores: their ports, in the private subnets. Their security
+            # groups admit the cluster's pods; this is what keeps other tenants' pods out.
+            policies["allow-data-stores"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in platform.data_store_cidrs],
+                        "ports": [{"protocol": "TCP", "port": port} for port in ports],
+                    }
+                ],
             }
         if tenant.network.egress_cidrs:
             policies["allow-egress-cidrs"] = {
@@ -575,6 +602,36 @@ class Tenant(pulumi.ComponentResource):
                 provider=self._context.provider,
                 depends_on=[operator, ready[namespace][0]],
             )
+
+    def _resources(self, role: aws.iam.Role, ready: dict[str, list[pulumi.Resource]]) -> None:
+        """The databases, caches, names and triggers the tenant file asks for
+        (components/resources/), each delivering its connection details into the tenant's first
+        namespace through its SecretStore."""
+        tenant, platform, context = self._tenant, self._platform, self._context
+        namespace = self.namespaces[0]
+        target = ResourceTarget(
+            tenant=tenant.name,
+            cost_center=tenant.cost_center,
+            namespace=namespace,
+            prefix=context.prefix,
+            region=context.region,
+            account_id=context.account_id,
+            production=context.production,
+            tags=self._tags,
+            labels=self._labels,
+            vpc_id=context.vpc_id,
+            subnet_ids=platform.private_subnet_ids or [],
+            client_cidrs=platform.data_store_cidrs,
+            workload_role=role,
+            secrets_prefix=secrets_prefix(context, tenant.name),
+            store_name=TENANT_SECRET_STORE,
+            provider=context.provider,
+            secret_after=(*ready[namespace], *filter(None, [platform.external_secrets])),
+        )
+        for resource in tenant.resources:
+            name = f"{tenant.name}/{resource.name}"
+            if resource.type == "postgres":
+                Postgres(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
         """The tenant's Grafana dashboard, beside Grafana (after the release that creates the

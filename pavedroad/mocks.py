@@ -134,6 +134,11 @@ class PlatformMocks(Mocks):
         if typ == "aws:route53/record:Record":
             # pulumi_aws/route53/record.py: `fqdn` is the zone domain and `name`, no trailing dot.
             return {"fqdn": str(inputs.get("name", "")).rstrip(".")}
+        if typ == "aws:rds/instance:Instance":
+            return self._rds_instance(typ, name, inputs)
+        if typ == "aws:secretsmanager/secret:Secret":
+            # Secrets Manager appends `-` and six random characters to the name in the ARN.
+            return {"arn": self._arn("secretsmanager", f"secret:{physical}-{_suffix(typ, name)}")}
         if typ == "random:index/randomPassword:RandomPassword":
             # A stand-in the plan must never show: the program keeps it a Pulumi secret.
             placeholder = f"plan-only-password-{digest(typ, name, length=24)}"
@@ -210,6 +215,29 @@ class PlatformMocks(Mocks):
             "nodeSecurityGroupId": f"sg-{digest('node', cluster_name)}",
         }
 
+    def _rds_instance(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """pulumi_aws/rds/instance.py: `address` (DNS name), `endpoint` (`address:port`), `arn`
+        (`arn:aws:rds:<region>:<account>:db:<identifier>`), and with a managed master password the
+        secret RDS creates (`rds!db-<uuid>`, encrypted with `master_user_secret_kms_key_id`)."""
+        identifier = inputs.get("identifier") or name
+        address = f"{identifier}.c{digest(typ, name, length=11)}.{self.region}.rds.amazonaws.com"
+        port = int(inputs.get("port") or 5432)
+        outputs: dict[str, Any] = {
+            "address": address,
+            "endpoint": f"{address}:{port}",
+            "arn": self._arn("rds", f"db:{identifier}"),
+        }
+        if inputs.get("manageMasterUserPassword"):
+            secret = f"rds!db-{_uuid(typ, name)}-{_suffix(typ, name)}"
+            outputs["masterUserSecrets"] = [
+                {
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+                    "secretArn": self._arn("secretsmanager", f"secret:{secret}"),
+                    "secretStatus": "active",
+                }
+            ]
+        return outputs
+
     def _acm_certificate(self, typ: str, name: str, domain: Any) -> dict[str, Any]:
         """A DNS-validated certificate's ARN and its one validation CNAME, in the provider's shape
         (pulumi_aws/acm/outputs.py CertificateDomainValidationOption) and ACM's record format."""
@@ -245,6 +273,13 @@ class PlatformMocks(Mocks):
         if args.token in ("aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition"):
             return {"name": self.region, "region": self.region, "partition": "aws", "id": "aws"}
         raise NotImplementedError(f"the plan engine has no answer for {args.token}")
+
+
+def _suffix(*parts: str) -> str:
+    """Six characters Secrets Manager appends to a secret's name in its ARN."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    number = int(digest(*parts, "suffix"), 16)
+    return "".join(alphabet[(number >> (6 * i)) % len(alphabet)] for i in range(6))
 
 
 def _uuid(*parts: str) -> str:

@@ -54,6 +54,7 @@ class Format:
             ("addon", inputs.get("addonName", "")),
             ("domain", inputs.get("domainName", "")),
             ("record", str(inputs.get("name", "")).rstrip(".")),
+            ("identifier", inputs.get("identifier", "")),
         ):
             expected = expected.replace(f"{{{token}}}", re.escape(str(text)))
         expected = expected.replace("{{", "{").replace("}}", "}")
@@ -182,6 +183,30 @@ FORMATS: dict[tuple[str, str], Format] = {
     ("aws:route53/record:Record", "fqdn"): Format(
         "{record}",
         "pulumi_aws/route53/record.py: fqdn, the record's name in its zone, no final dot",
+    ),
+    ("aws:rds/instance:Instance", "address"): Format(
+        r"{identifier}\.c[0-9a-f]{{11}}\.{region}\.rds\.amazonaws\.com",
+        "pulumi_aws/rds/instance.py: address, 'DNS address of the DB instance' "
+        "(<identifier>.<12 characters>.<region>.rds.amazonaws.com)",
+    ),
+    ("aws:rds/instance:Instance", "endpoint"): Format(
+        r"{identifier}\.c[0-9a-f]{{11}}\.{region}\.rds\.amazonaws\.com:[0-9]+",
+        "pulumi_aws/rds/instance.py: endpoint, 'Connection endpoint in `address:port` format'",
+    ),
+    ("aws:rds/instance:Instance", "arn"): Format(
+        r"arn:aws:rds:{region}:{account}:db:{identifier}",
+        "pulumi_aws/rds/instance.py: arn; RDS DB instance ARN db:<identifier>",
+    ),
+    ("aws:rds/instance:Instance", "masterUserSecrets"): Format(
+        rf"\[\{{{{'kmsKeyId': '{UUID}', 'secretArn': 'arn:aws:secretsmanager:{{region}}:"
+        rf"{{account}}:secret:rds!db-{UUID}-[A-Za-z]{{{{6}}}}', 'secretStatus': 'active'\}}}}\]",
+        "pulumi_aws/rds/instance.py: master_user_secrets, 'Only available when "
+        "manage_master_user_password is set'; rds/outputs.py InstanceMasterUserSecret (kms_key_id, "
+        "secret_arn, secret_status); RDS User Guide: the secret is named rds!db-<uuid>",
+    ),
+    ("aws:secretsmanager/secret:Secret", "arn"): Format(
+        r"arn:aws:secretsmanager:{region}:{account}:secret:{name}-[A-Za-z]{{6}}",
+        "pulumi_aws/secretsmanager/secret.py: arn; Secrets Manager appends -<6 characters>",
     ),
     # The kubeconfig's shape has its own test below (test_the_kubeconfig_…).
     (CLUSTER, "kubeconfig"): Format(r".*", "cluster.ts: generateKubeconfig"),

@@ -1,0 +1,270 @@
+"""Self-service resources (components/resources/): what a tenant file's `resources:` gives, each
+secure default held on the recorded resources, and what another tenant can never reach."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
+from tests.conftest import (
+    assert_refused,
+    make_project,
+    one,
+    policy_statements,
+    project_with_tenant_bad,
+    shipped_plan,
+    stack_config,
+)
+
+RDS = "aws:rds/instance:Instance"
+KEY = "aws:kms/key:Key"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def named(plan: PlanRun, type_: str, name: str) -> RecordedResource:
+    return one(r for r in plan.resources if r.type == type_ and r.name == name)
+
+
+def parameters(plan: PlanRun, name: str) -> dict[str, str]:
+    group = named(plan, "aws:rds/parameterGroup:ParameterGroup", name)
+    return {p["name"]: p["value"] for p in group.inputs["parameters"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# Postgres
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_postgres_is_private_encrypted_tls_only_and_backed_up(stack: str) -> None:
+    plan = shipped_plan(stack)
+    production = stack == "prod"
+    db = named(plan, RDS, "payments/orders-db-instance")
+    key = named(plan, KEY, "payments/orders-db-key")
+    inputs = db.inputs
+    assert inputs["engine"] == "postgres" and inputs["engineVersion"].startswith("17.")
+    assert inputs["publiclyAccessible"] is False
+    assert inputs["storageEncrypted"] is True
+    assert inputs["kmsKeyId"].startswith("arn:aws:kms:") and ":key/" in inputs["kmsKeyId"]
+    assert inputs["performanceInsightsKmsKeyId"] == inputs["kmsKeyId"]
+    assert inputs["manageMasterUserPassword"] is True
+    assert "password" not in inputs, "the master password never enters state"
+    assert inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert inputs["autoMinorVersionUpgrade"] is False
+    assert inputs["performanceInsightsEnabled"] is True
+    assert inputs["deletionProtection"] is True
+    assert inputs["backupRetentionPeriod"] == (35 if production else 7)
+    assert inputs["multiAz"] is production
+    assert inputs["skipFinalSnapshot"] is (not production)
+    if production:
+        assert inputs["finalSnapshotIdentifier"] == "paved-road-prod-payments-orders-db-final"
+    assert db.protect is production and key.protect is production
+    assert key.inputs["enableKeyRotation"] is True
+    assert parameters(plan, "payments/orders-db-parameters") == {"rds.force_ssl": "1"}
+    group = named(plan, SG, "payments/orders-db-sg")
+    (sg_id,) = inputs["vpcSecurityGroupIds"]
+    assert sg_id.startswith("sg-")
+    for tags in (inputs["tags"], key.inputs["tags"], group.inputs["tags"]):
+        assert tags["paved-road:tenant"] == "payments"
+        assert tags["paved-road:cost-center"] == "cc-1234"
+
+
+def test_postgres_admits_5432_from_the_private_subnets_only() -> None:
+    plan = shipped_plan("dev")
+    group = named(plan, SG, "payments/orders-db-sg")
+    (rule,) = group.inputs["ingress"]
+    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
+    assert "0.0.0.0/0" not in rule.get("cidrBlocks", [])
+    assert set(rule["cidrBlocks"]) <= set(_private_cidrs())
+    assert group.inputs["egress"] == []
+
+
+def _private_cidrs() -> list[str]:
+    from components.config import NetworkConfig
+
+    network = NetworkConfig.model_validate(stack_config("dev").get("paved-road:network") or {})
+    return network.subnet_plan()[0]
+
+
+def test_only_the_owning_tenant_opens_the_data_store_port() -> None:
+    plan = shipped_plan("dev")
+    policy = named(plan, NETWORK_POLICY, "payments-allow-data-stores")
+    (egress,) = policy.inputs["spec"]["egress"]
+    assert {p["port"] for p in egress["ports"]} >= {5432}
+    assert {b["ipBlock"]["cidr"] for b in egress["to"]} == set(_private_cidrs())
+    assert not [
+        r for r in plan.by_type(NETWORK_POLICY) if r.name.startswith("search-allow-data-stores")
+    ], "a tenant without data stores has no way to their ports"
+
+
+def test_connection_details_land_in_the_tenants_namespace_through_its_store() -> None:
+    plan = shipped_plan("dev")
+    db = named(plan, RDS, "payments/orders-db-instance")
+    external = named(plan, EXTERNAL_SECRET, "payments/orders-db-connection")
+    spec = external.inputs["spec"]
+    assert external.inputs["metadata"]["namespace"] == "payments"
+    assert spec["secretStoreRef"] == {"name": "tenant-secrets", "kind": "SecretStore"}
+    assert spec["target"]["name"] == "orders-db-connection"
+    template = spec["target"]["template"]["data"]
+    assert template["host"] == db.inputs.get("address", template["host"])
+    assert template["port"] == "5432" and template["dbname"] == "orders_db"
+    secret_arn = template["masterSecretArn"]
+    assert secret_arn.split(":secret:")[1].startswith("rds!db-")
+    assert {d["remoteRef"]["key"] for d in spec["data"]} == {secret_arn}
+    assert {d["secretKey"] for d in spec["data"]} == {"username", "password"}
+
+
+def _readers(plan: PlanRun, arn: str) -> set[str]:
+    """Roles whose inline policies allow reading `arn` (exactly, or through a prefix)."""
+    roles = set()
+    for policy in plan.by_type(ROLE_POLICY):
+        for statement in policy_statements(policy.inputs["policy"]):
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            if "secretsmanager:GetSecretValue" not in actions:
+                continue
+            if any(arn == r or (r.endswith("*") and arn.startswith(r[:-1])) for r in resources):
+                roles.add(policy.inputs["role"])
+    return roles
+
+
+def test_only_the_tenants_workload_role_reads_the_secret_and_uses_the_key() -> None:
+    plan = shipped_plan("dev")
+    external = named(plan, EXTERNAL_SECRET, "payments/orders-db-connection")
+    secret_arn = external.inputs["spec"]["target"]["template"]["data"]["masterSecretArn"]
+    assert _readers(plan, secret_arn) == {"paved-road-dev-tenant-payments"}
+    key = named(plan, KEY, "payments/orders-db-key")
+    statements = policy_statements(key.inputs["policy"])
+    principals = {s["Principal"]["AWS"] for s in statements if s["Sid"] != "AccountAdministers"}
+    assert principals == {"arn:aws:iam::123456789012:role/paved-road-dev-tenant-payments"}
+    (tenant,) = [s for s in statements if s["Sid"] != "AccountAdministers"]
+    assert set(tenant["Action"]) == {"kms:Decrypt", "kms:DescribeKey"}
+    assert "kms:ViaService" in tenant["Condition"]["StringEquals"]
+    storefront = named(plan, "aws:iam/role:Role", "storefront-workload-role")
+    assert storefront.inputs["name"] not in _readers(plan, secret_arn)
+
+
+# --------------------------------------------------------------------------------------------------
+# The contract: bad input names file and field; overrides work as for apps
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"resources": [{"name": "db", "type": "mysql"}]}, "resources[0].type", "postgres"),
+        (
+            {"resources": [{"name": "db", "type": "postgres", "version": "11"}]},
+            "resources[0].version",
+            "not a supported postgres version",
+        ),
+        (
+            {"resources": [{"name": "db", "type": "postgres", "size": "xl"}]},
+            "resources[0].size",
+            "small",
+        ),
+        (
+            {"resources": [{"name": "db", "type": "redis"}, {"name": "db", "type": "redis"}]},
+            "resources[1].name",
+            "already the name",
+        ),
+        (
+            {"resources": [{"name": "www", "type": "dns", "app": "nope"}]},
+            "resources[0].app",
+            "not an app of this tenant",
+        ),
+        (
+            {"resources": [{"name": "db", "type": "postgres", "app": "x"}]},
+            "resources[0].app",
+            "is not a field of postgres",
+        ),
+        (
+            {"resources": [{"name": "ev", "type": "events", "source": {}}]},
+            "resources[0].source",
+            "exactly one of",
+        ),
+        (
+            {
+                "resources": [
+                    {"name": "ev", "type": "events", "source": {"pattern": {"source": "aws.s3"}}}
+                ]
+            },
+            "resources[0].source.pattern",
+            "EventBridge event pattern",
+        ),
+        (
+            {
+                "resources": [
+                    {"name": "ev", "type": "events", "source": {"schedule": "every 5 minutes"}}
+                ]
+            },
+            "resources[0].source.schedule",
+            "EventBridge schedule",
+        ),
+        (
+            {"resources": [{"name": "a-very-long-name-for-a-cache-x", "type": "redis"}]},
+            "resources[0].name",
+            "longer than the 40 characters",
+        ),
+    ],
+)
+def test_bad_resources_are_refused_naming_file_and_field(
+    tmp_path: Path, changes: dict[str, Any], field: str, message: str
+) -> None:
+    root, _ = project_with_tenant_bad(tmp_path, changes)
+    assert_refused(PlanEngine("dev", root), "tenants/bad.yaml", field, message)
+
+
+def test_a_stack_override_of_resources_is_the_stack_files_error(tmp_path: Path) -> None:
+    entry = {"name": "bad", "resources": [{"name": "db", "type": "postgres", "version": "9"}]}
+    root, _ = project_with_tenant_bad(tmp_path, {}, entry)
+    assert_refused(
+        PlanEngine("dev", root),
+        "stacks/Pulumi.dev.yaml",
+        "paved-road:tenants[3].resources[0].version",
+        "not a supported postgres version",
+    )
+
+
+def test_a_stack_override_sizes_a_resource_per_environment(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    document = yaml.safe_load(Path("tenants/payments.yaml").read_text())
+    resources = copy.deepcopy(document["resources"])
+    for resource in resources:
+        if resource["name"] == "orders-db":
+            resource["size"] = "large"
+    config["paved-road:tenants"][0] = {"name": "payments", "resources": resources}
+    plan = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    db = named(plan, RDS, "payments/orders-db-instance")
+    assert db.inputs["instanceClass"] == "db.r7g.xlarge"
+
+
+def test_the_tenant_file_contract_parses_every_type() -> None:
+    from components.resources_config import ResourceConfig
+
+    parsed = [
+        ResourceConfig.model_validate(r)
+        for r in (
+            {"name": "orders-db", "type": "postgres", "size": "small", "version": 17},
+            {"name": "sessions", "type": "redis"},
+            {"name": "checkout", "type": "dns", "app": "checkout-api"},
+            {
+                "name": "order-events",
+                "type": "events",
+                "source": {"pattern": {"source": ["aws.s3"], "detail-type": ["Object Created"]}},
+                "consumer": "ledger-consumer",
+            },
+        )
+    ]
+    assert parsed[0].resolved_version == "17" and parsed[1].resolved_size == "small"
+    assert parsed[3].source is not None and parsed[3].source.kind == "pattern"
+    assert json.dumps(parsed[3].source.pattern)
