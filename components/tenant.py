@@ -37,6 +37,8 @@ from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.resources.common import ResourceTarget
 from components.resources.postgres import PORT as POSTGRES_PORT
 from components.resources.postgres import Postgres
+from components.resources.redis import PORT as REDIS_PORT
+from components.resources.redis import Redis
 from components.tenants_config import TenantConfig
 
 COST_CENTER_LABEL = "paved-road/cost-center"
@@ -47,7 +49,7 @@ WORKLOAD_SERVICE_ACCOUNT = "workload"
 TENANT_SECRET_STORE = "tenant-secrets"
 IN_CLUSTER = "https://kubernetes.default.svc"
 # The port each data-store type listens on, opened for the tenant's own pods.
-DATA_STORE_PORTS = {"postgres": POSTGRES_PORT}
+DATA_STORE_PORTS = {"postgres": POSTGRES_PORT, "redis": REDIS_PORT}
 
 # Tenant role → (Kubernetes ClusterRole bound in its namespaces, EKS namespace-scoped access policy)
 ROLES = {
@@ -632,6 +634,8 @@ class Tenant(pulumi.ComponentResource):
             name = f"{tenant.name}/{resource.name}"
             if resource.type == "postgres":
                 Postgres(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
+            elif resource.type == "redis":
+                Redis(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
         """The tenant's Grafana dashboard, beside Grafana (after the release that creates the

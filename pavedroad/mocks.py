@@ -136,6 +136,17 @@ class PlatformMocks(Mocks):
             return {"fqdn": str(inputs.get("name", "")).rstrip(".")}
         if typ == "aws:rds/instance:Instance":
             return self._rds_instance(typ, name, inputs)
+        if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            # pulumi_aws/elasticache/replication_group.py: primary_endpoint_address (cluster mode
+            # disabled; `master.` with in-transit encryption) and arn.
+            group = inputs.get("replicationGroupId") or name
+            zone = _region_code(self.region)
+            return {
+                "arn": self._arn("elasticache", f"replicationgroup:{group}"),
+                "primaryEndpointAddress": (
+                    f"master.{group}.{digest(typ, name, length=6)}.{zone}.cache.amazonaws.com"
+                ),
+            }
         if typ == "aws:secretsmanager/secret:Secret":
             # Secrets Manager appends `-` and six random characters to the name in the ARN.
             return {"arn": self._arn("secretsmanager", f"secret:{physical}-{_suffix(typ, name)}")}
@@ -273,6 +284,14 @@ class PlatformMocks(Mocks):
         if args.token in ("aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition"):
             return {"name": self.region, "region": self.region, "partition": "aws", "id": "aws"}
         raise NotImplementedError(f"the plan engine has no answer for {args.token}")
+
+
+def _region_code(region: str) -> str:
+    """ElastiCache endpoints' short region (`eu-west-1` → `euw1`)."""
+    parts = region.split("-")
+    if len(parts) < 3:
+        return region.replace("-", "")
+    return f"{parts[-3]}{parts[-2][0]}{parts[-1]}"
 
 
 def _suffix(*parts: str) -> str:

@@ -55,6 +55,7 @@ class Format:
             ("domain", inputs.get("domainName", "")),
             ("record", str(inputs.get("name", "")).rstrip(".")),
             ("identifier", inputs.get("identifier", "")),
+            ("group", inputs.get("replicationGroupId", "")),
         ):
             expected = expected.replace(f"{{{token}}}", re.escape(str(text)))
         expected = expected.replace("{{", "{").replace("}}", "}")
@@ -203,6 +204,18 @@ FORMATS: dict[tuple[str, str], Format] = {
         "pulumi_aws/rds/instance.py: master_user_secrets, 'Only available when "
         "manage_master_user_password is set'; rds/outputs.py InstanceMasterUserSecret (kms_key_id, "
         "secret_arn, secret_status); RDS User Guide: the secret is named rds!db-<uuid>",
+    ),
+    ("aws:elasticache/replicationGroup:ReplicationGroup", "arn"): Format(
+        r"arn:aws:elasticache:{region}:{account}:replicationgroup:{group}",
+        "pulumi_aws/elasticache/replication_group.py: arn; ElastiCache ARN "
+        "replicationgroup:<id>",
+    ),
+    ("aws:elasticache/replicationGroup:ReplicationGroup", "primaryEndpointAddress"): Format(
+        r"master\.{group}\.[0-9a-f]{{6}}\.[a-z]+[0-9]\.cache\.amazonaws\.com",
+        "pulumi_aws/elasticache/replication_group.py: primary_endpoint_address, 'Address of the "
+        "endpoint for the primary node ... if the cluster mode is disabled'; ElastiCache User "
+        "Guide, 'Finding connection endpoints': master.<id>.<hash>.<short region>.cache."
+        "amazonaws.com with in-transit encryption",
     ),
     ("aws:secretsmanager/secret:Secret", "arn"): Format(
         r"arn:aws:secretsmanager:{region}:{account}:secret:{name}-[A-Za-z]{{6}}",

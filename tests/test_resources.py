@@ -155,6 +155,70 @@ def test_only_the_tenants_workload_role_reads_the_secret_and_uses_the_key() -> N
 
 
 # --------------------------------------------------------------------------------------------------
+# Redis
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_redis_is_encrypted_authenticated_and_fails_over_in_production(stack: str) -> None:
+    plan = shipped_plan(stack)
+    production = stack == "prod"
+    group = named(
+        plan,
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "payments/sessions-replication-group",
+    )
+    key = named(plan, KEY, "payments/sessions-key")
+    inputs = group.inputs
+    assert inputs["engine"] == "valkey" and inputs["engineVersion"] == "8.0"
+    assert inputs["autoMinorVersionUpgrade"] is False
+    assert inputs["atRestEncryptionEnabled"] is True and ":key/" in inputs["kmsKeyId"]
+    assert inputs["transitEncryptionEnabled"] is True
+    assert inputs["transitEncryptionMode"] == "required"
+    assert inputs["authToken"] == "[secret]"
+    assert inputs["automaticFailoverEnabled"] is production
+    assert inputs["multiAzEnabled"] is production
+    assert inputs["numCacheClusters"] == (2 if production else 1)
+    assert inputs["snapshotRetentionLimit"] >= 7
+    assert group.protect is production and key.protect is production
+    secret = named(plan, "aws:secretsmanager/secret:Secret", "payments/sessions-auth-secret")
+    assert secret.inputs["name"] == f"paved-road/{stack}/tenants/payments/resources/sessions"
+    assert secret.inputs["kmsKeyId"] == inputs["kmsKeyId"]
+    value = named(
+        plan,
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "payments/sessions-auth-secret-value",
+    )
+    assert value.inputs["secretString"] == "[secret]"
+    sg = named(plan, SG, "payments/sessions-sg")
+    (rule,) = sg.inputs["ingress"]
+    assert (rule["fromPort"], rule["toPort"]) == (6379, 6379)
+    assert "0.0.0.0/0" not in rule["cidrBlocks"]
+    for tags in (inputs["tags"], secret.inputs["tags"], sg.inputs["tags"]):
+        assert tags["paved-road:tenant"] == "payments"
+        assert tags["paved-road:cost-center"] == "cc-1234"
+
+
+def test_redis_credentials_reach_only_the_tenants_namespace_and_role() -> None:
+    plan = shipped_plan("dev")
+    external = named(plan, EXTERNAL_SECRET, "payments/sessions-connection")
+    spec = external.inputs["spec"]
+    assert external.inputs["metadata"]["namespace"] == "payments"
+    assert spec["secretStoreRef"]["name"] == "tenant-secrets"
+    (entry,) = spec["data"]
+    assert entry["remoteRef"] == {
+        "key": "paved-road/dev/tenants/payments/resources/sessions",
+        "property": "authToken",
+    }
+    template = spec["target"]["template"]["data"]
+    assert template["port"] == "6379" and template["tls"] == "true"
+    assert template["host"].startswith("master.paved-road-dev-payments-sessions.")
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:paved-road/dev/tenants/payments/resources/sessions-AbCdEf"
+    assert _readers(plan, arn) == {"paved-road-dev-tenant-payments"}
+    policy = named(plan, NETWORK_POLICY, "payments-allow-data-stores")
+    assert {p["port"] for p in policy.inputs["spec"]["egress"][0]["ports"]} == {5432, 6379}
+
+
+# --------------------------------------------------------------------------------------------------
 # The contract: bad input names file and field; overrides work as for apps
 
 
