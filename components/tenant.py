@@ -35,6 +35,7 @@ from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.resources.common import ResourceTarget
+from components.resources.events import EventTrigger
 from components.resources.postgres import PORT as POSTGRES_PORT
 from components.resources.postgres import Postgres
 from components.resources.redis import PORT as REDIS_PORT
@@ -636,6 +637,8 @@ class Tenant(pulumi.ComponentResource):
                 Postgres(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
             elif resource.type == "redis":
                 Redis(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
+            elif resource.type == "events":
+                EventTrigger(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
         """The tenant's Grafana dashboard, beside Grafana (after the release that creates the

@@ -73,12 +73,17 @@ class PlatformMocks(Mocks):
             return f"{prefix}-{digest(args.typ, args.name)}"
         if args.typ == "aws:kms/key:Key":
             return _uuid(args.typ, args.name)  # a key's id is its key id
+        if args.typ == "aws:sqs/queue:Queue" and args.inputs.get("name"):
+            return self._queue_url(args.inputs["name"])  # a queue's id is its URL
         if args.typ == "aws:iam/policy:Policy" and args.inputs.get("name"):
             return self._arn("iam", f"policy/{args.inputs['name']}", regional=False)
         name = args.inputs.get("name")
         if isinstance(name, str) and name:
             return name
         return f"{args.name}-{digest(args.typ, args.name, length=7)}"
+
+    def _queue_url(self, name: str) -> str:
+        return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
 
     def _arn(self, service: str, resource: str, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -147,6 +152,12 @@ class PlatformMocks(Mocks):
                     f"master.{group}.{digest(typ, name, length=6)}.{zone}.cache.amazonaws.com"
                 ),
             }
+        if typ == "aws:sqs/queue:Queue":
+            # pulumi_aws/sqs/queue.py: url (the same as the id) and arn.
+            return {"url": self._queue_url(physical), "arn": self._arn("sqs", physical)}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            # pulumi_aws/cloudwatch/event_rule.py: arn, rule/<name> on the default bus.
+            return {"arn": self._arn("events", f"rule/{physical}")}
         if typ == "aws:secretsmanager/secret:Secret":
             # Secrets Manager appends `-` and six random characters to the name in the ARN.
             return {"arn": self._arn("secretsmanager", f"secret:{physical}-{_suffix(typ, name)}")}

@@ -217,6 +217,18 @@ FORMATS: dict[tuple[str, str], Format] = {
         "Guide, 'Finding connection endpoints': master.<id>.<hash>.<short region>.cache."
         "amazonaws.com with in-transit encryption",
     ),
+    ("aws:sqs/queue:Queue", "url"): Format(
+        r"https://sqs\.{region}\.amazonaws\.com/{account}/{name}",
+        "pulumi_aws/sqs/queue.py: url, 'Same as `id`: The URL for the created Amazon SQS queue'",
+    ),
+    ("aws:sqs/queue:Queue", "arn"): Format(
+        r"arn:aws:sqs:{region}:{account}:{name}",
+        "pulumi_aws/sqs/queue.py: arn; SQS queue ARN arn:aws:sqs:<region>:<account>:<name>",
+    ),
+    ("aws:cloudwatch/eventRule:EventRule", "arn"): Format(
+        r"arn:aws:events:{region}:{account}:rule/{name}",
+        "pulumi_aws/cloudwatch/event_rule.py: arn; EventBridge rule ARN rule/<name> (default bus)",
+    ),
     ("aws:secretsmanager/secret:Secret", "arn"): Format(
         r"arn:aws:secretsmanager:{region}:{account}:secret:{name}-[A-Za-z]{{6}}",
         "pulumi_aws/secretsmanager/secret.py: arn; Secrets Manager appends -<6 characters>",
@@ -239,6 +251,8 @@ ID_FORMATS = {
     # pulumi_aws/kms/key.py: the id is the key id; iam/role.py: the id is the role name.
     "aws:kms/key:Key": UUID,
     "aws:iam/role:Role": r"[\w+=,.@-]{1,64}",
+    # pulumi_aws/sqs/queue.py: the id is the queue's URL.
+    "aws:sqs/queue:Queue": r"https://sqs\.[a-z0-9-]+\.amazonaws\.com/[0-9]{12}/[\w-]{1,80}",
 }
 
 

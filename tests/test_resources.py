@@ -145,9 +145,9 @@ def test_only_the_tenants_workload_role_reads_the_secret_and_uses_the_key() -> N
     assert _readers(plan, secret_arn) == {"paved-road-dev-tenant-payments"}
     key = named(plan, KEY, "payments/orders-db-key")
     statements = policy_statements(key.inputs["policy"])
-    principals = {s["Principal"]["AWS"] for s in statements if s["Sid"] != "AccountAdministers"}
+    principals = {s["Principal"]["AWS"] for s in statements if s["Sid"] == "TenantWorkloadDecrypts"}
     assert principals == {"arn:aws:iam::123456789012:role/paved-road-dev-tenant-payments"}
-    (tenant,) = [s for s in statements if s["Sid"] != "AccountAdministers"]
+    (tenant,) = [s for s in statements if s["Sid"] == "TenantWorkloadDecrypts"]
     assert set(tenant["Action"]) == {"kms:Decrypt", "kms:DescribeKey"}
     assert "kms:ViaService" in tenant["Condition"]["StringEquals"]
     storefront = named(plan, "aws:iam/role:Role", "storefront-workload-role")
@@ -216,6 +216,92 @@ def test_redis_credentials_reach_only_the_tenants_namespace_and_role() -> None:
     assert _readers(plan, arn) == {"paved-road-dev-tenant-payments"}
     policy = named(plan, NETWORK_POLICY, "payments-allow-data-stores")
     assert {p["port"] for p in policy.inputs["spec"]["egress"][0]["ports"]} == {5432, 6379}
+
+
+# --------------------------------------------------------------------------------------------------
+# Events
+
+
+def test_events_feed_an_encrypted_queue_with_a_dead_letter_queue_from_one_rule() -> None:
+    plan = shipped_plan("dev")
+    queue = named(plan, "aws:sqs/queue:Queue", "payments/order-events-queue")
+    dlq = named(plan, "aws:sqs/queue:Queue", "payments/order-events-dlq")
+    key = named(plan, KEY, "payments/order-events-key")
+    rule = named(plan, "aws:cloudwatch/eventRule:EventRule", "payments/order-events-rule")
+    for q in (queue, dlq):
+        assert q.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
+        assert q.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+        assert q.inputs["tags"]["paved-road:tenant"] == "payments"
+        assert q.inputs["tags"]["paved-road:cost-center"] == "cc-1234"
+    redrive = json.loads(queue.inputs["redrivePolicy"])
+    assert redrive == {
+        "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:paved-road-dev-payments-order-events-dlq",
+        "maxReceiveCount": 5,
+    }
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "detail-type": ["OrderPlaced"],
+        "source": ["acme.orders"],
+    }
+    rule_arn = "arn:aws:events:eu-west-1:123456789012:rule/paved-road-dev-payments-order-events"
+    policy = named(plan, "aws:sqs/queuePolicy:QueuePolicy", "payments/order-events-queue-policy")
+    (statement,) = policy_statements(policy.inputs["policy"])
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    target = named(plan, "aws:cloudwatch/eventTarget:EventTarget", "payments/order-events-target")
+    assert (
+        target.inputs["arn"]
+        == "arn:aws:sqs:eu-west-1:123456789012:paved-road-dev-payments-order-events"
+    )
+    services = [s for s in policy_statements(key.inputs["policy"]) if "Service" in s["Principal"]]
+    assert [s["Condition"] for s in services] == [
+        {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    ]
+
+
+def test_the_consumer_may_receive_from_its_queue_only() -> None:
+    plan = shipped_plan("dev")
+    queue_arn = "arn:aws:sqs:eu-west-1:123456789012:paved-road-dev-payments-order-events"
+    readers = set()
+    for policy in plan.by_type(ROLE_POLICY):
+        for statement in policy_statements(policy.inputs["policy"]):
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            if "sqs:ReceiveMessage" in actions:
+                assert statement["Resource"] == [queue_arn], "a consumer reads one queue"
+                readers.add(policy.inputs["role"])
+    assert readers == {"paved-road-dev-tenant-payments"}
+    config_map = named(plan, "kubernetes:core/v1:ConfigMap", "payments/order-events-connection")
+    assert config_map.inputs["metadata"]["namespace"] == "payments"
+    assert config_map.inputs["data"]["queueUrl"].endswith("/paved-road-dev-payments-order-events")
+
+
+def test_schedules_and_buckets_make_their_rules(tmp_path: Path) -> None:
+    root, _ = project_with_tenant_bad(
+        tmp_path,
+        {
+            "resources": [
+                {"name": "tick", "type": "events", "source": {"schedule": "rate(5 minutes)"}},
+                {"name": "uploads", "type": "events", "source": {"s3Bucket": "acme-uploads"}},
+            ]
+        },
+    )
+    plan = PlanEngine("dev", root).run()
+    tick = named(plan, "aws:cloudwatch/eventRule:EventRule", "bad/tick-rule")
+    assert tick.inputs["scheduleExpression"] == "rate(5 minutes)"
+    assert "eventPattern" not in tick.inputs
+    uploads = named(plan, "aws:cloudwatch/eventRule:EventRule", "bad/uploads-rule")
+    assert json.loads(uploads.inputs["eventPattern"]) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["acme-uploads"]}},
+    }
+    assert not [
+        r for r in plan.by_type(ROLE_POLICY) if r.name.startswith("bad/") and "consume" in r.name
+    ], "without a consumer nobody reads the queue"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -73,10 +73,15 @@ def resource_key(
     resource: ResourceConfig,
     service: str,
     parent: pulumi.Resource,
+    *,
+    via: str = "secretsmanager",
+    service_users: Sequence[str] = (),
 ) -> aws.kms.Key:
     """The resource's own customer-managed key: the account administers it (so IAM policies and
     the AWS service acting for the account can use it), and besides the account only the
-    tenant's workload role may decrypt with it, and only through Secrets Manager."""
+    tenant's workload role may decrypt with it, and only through one service (`via`).
+    `service_users`: AWS service principals that encrypt for this account (EventBridge sending
+    to an encrypted queue), limited to calls on the account's behalf."""
     role_arn = target.workload_role.arn
 
     def policy(args: list[str]) -> str:
@@ -90,23 +95,32 @@ def resource_key(
                 "Resource": "*",
             },
             {
-                "Sid": "TenantWorkloadDecryptsSecrets",
+                "Sid": "TenantWorkloadDecrypts",
                 "Effect": "Allow",
                 "Principal": {"AWS": role},
                 "Action": ["kms:Decrypt", "kms:DescribeKey"],
                 "Resource": "*",
                 "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{target.region}.amazonaws.com"
-                    }
+                    "StringEquals": {"kms:ViaService": f"{via}.{target.region}.amazonaws.com"}
                 },
             },
+            *(
+                {
+                    "Sid": f"{principal.split('.')[0].capitalize()}Encrypts",
+                    "Effect": "Allow",
+                    "Principal": {"Service": principal},
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+                for principal in service_users
+            ),
         )
 
     return aws.kms.Key(
         f"{name}-key",
         description=(
-            f"{service} {resource.name} of tenant {target.tenant}: storage and credentials"
+            f"{service} {resource.name} of tenant {target.tenant}: its data and credentials"
         ),
         enable_key_rotation=True,
         deletion_window_in_days=30,
