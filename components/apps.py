@@ -82,6 +82,9 @@ class AppTarget:
     tags: Mapping[str, str] = field(default_factory=dict)
     # The OpenTelemetry collector's OTLP/HTTP endpoint (None: tracing off, no OTEL_* env).
     otlp_endpoint: Optional[str] = None
+    # More names of this app (a tenant's `dns` resources, components/resources/dns.py), each with
+    # its validated certificate's ARN (None: discovered, as for the app's own host).
+    aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = ()
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -351,6 +354,10 @@ def _ingress(
             tags=target.tags,
             parent=target.parent,
         )
+    alias_arns = [arn for _, arn in target.aliases if arn is not None]
+    if certificate_arn is not None and alias_arns:
+        # The listener serves each host's certificate (SNI): the controller takes a list.
+        certificate_arn = pulumi.Output.all(certificate_arn, *alias_arns).apply(",".join)
     annotations: dict[str, Any] = {
         **https_annotations("internet-facing", target.tags),
         **certificate_annotation(certificate_arn),
@@ -371,13 +378,14 @@ def _ingress(
             ]
         }
     }
-    rule = {"host": app.host, **rule}
+    hosts = [app.host, *(host for host, _ in target.aliases)]
+    rules = [{"host": host, **rule} for host in hosts]
     # Without a certificate ARN the controller discovers an issued ACM certificate for these hosts.
-    tls = [{"hosts": [app.host]}]
+    tls = [{"hosts": hosts}]
     return k8s.networking.v1.Ingress(
         _logical(target, app, "ingress"),
         metadata=_metadata(app, target, app.name, annotations=annotations),
-        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": [rule]},
+        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": rules},
         opts=_opts(target, *_admitted_by_load_balancer_controller(target)),
     )
 

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
 from components.apps_config import default_host, serves_ingress
-from components.resources_config import NAME_LIMITS, physical_name
+from components.resources_config import NAME_LIMITS, dns_host, physical_name
 from components.tenants_config import (
     AlertReceiverConfig,
     TenantConfig,
@@ -1058,7 +1058,7 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
 
 def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     """What a tenant's resources need from the stack: physical names AWS accepts, DNS zones and
-    ingress for a name, the secrets service to deliver credentials."""
+    ingress for a name (without them a name is not served, as apps are not)."""
     issues = []
     core = config.core
     for tenant in config.tenants:
@@ -1082,21 +1082,24 @@ def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                         f"for {PROJECT}:network.existingVpc in {file}; not supported yet",
                     )
                 )
-            if resource.type == "dns" and not (core.dns.zones and core.ingress.enabled):
-                issues.append(
-                    ConfigIssue(
-                        *tenant.source(f"{where}.type"),
-                        f"a dns resource needs {PROJECT}:core.dns.zones and ingress in {file}",
+            # Without zones or ingress a dns name is not served (like the apps it names).
+            if resource.type == "dns" and core.dns.zones and core.ingress.enabled:
+                host = dns_host(resource, tenant.name, core.dns.zones[0].domain)
+                if host in tenant.approved_hosts:
+                    issues.append(
+                        ConfigIssue(
+                            *tenant.source(f"{where}.name"),
+                            f"{host!r} is already a host of this tenant's apps",
+                        )
                     )
-                )
-            if resource.type in ("postgres", "redis", "events") and not core.secrets.enabled:
-                issues.append(
-                    ConfigIssue(
-                        *tenant.source(f"{where}.type"),
-                        f"a {resource.type} resource delivers its connection details through "
-                        f"the secrets service; enable {PROJECT}:core.secrets in {file}",
+                elif len(host) > ACM_DOMAIN_NAME_MAX:
+                    issues.append(
+                        ConfigIssue(
+                            *tenant.source(f"{where}.name"),
+                            f"{host!r} is longer than the {ACM_DOMAIN_NAME_MAX} characters of "
+                            "an ACM certificate's domain name",
+                        )
                     )
-                )
     return issues
 
 

@@ -28,7 +28,9 @@ from components.insight.routing import PlatformAlerts, PlatformAlertsArgs, Routi
 from components.kubernetes import MANAGED_BY_LABELS
 from components.network import Network, NetworkArgs
 from components.insight.contract import DEFAULT_GRAFANA_URL
+from components.resources_config import dns_hosts
 from components.tenant import Tenant, TenantArgs, TenantPlatform
+from components.tenants_config import TenantConfig
 
 
 class Platform(pulumi.ComponentResource):
@@ -89,7 +91,9 @@ class Platform(pulumi.ComponentResource):
                 ),
                 tenant_hosts=tuple(
                     TenantHosts(
-                        tenant.name, tuple(tenant.namespace_names), tuple(tenant.approved_hosts)
+                        tenant.name,
+                        tuple(tenant.namespace_names),
+                        tuple(sorted({*tenant.approved_hosts, *_dns_names(config, tenant)})),
                     )
                     for tenant in config.tenants
                 ),
@@ -218,3 +222,15 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+
+def _dns_names(config: PlatformConfig, tenant: TenantConfig) -> list[str]:
+    """The names a tenant's `dns` resources add to its apps' Ingresses."""
+    if not config.core.dns.zones:
+        return []
+    domain = config.core.dns.zones[0].domain
+    return [
+        h
+        for hosts in dns_hosts(list(tenant.resources), tenant.name, domain).values()
+        for h in hosts
+    ]

@@ -282,3 +282,17 @@ def physical_name(prefix: str, tenant: str, resource: ResourceConfig) -> str:
 # The longest physical name each type's AWS resource accepts (RDS DB identifiers 63, ElastiCache
 # replication group ids 40, SQS queue names 80 with the `-dlq` suffix).
 NAME_LIMITS = {"postgres": 63, "redis": 40, "events": 76}
+
+
+def dns_host(resource: ResourceConfig, tenant: str, domain: str) -> str:
+    """`<name>.<tenant>.<zone>`: under the tenant's own subdomain, never the apex or another's."""
+    return f"{resource.name}.{tenant}.{domain}"
+
+
+def dns_hosts(resources: list[ResourceConfig], tenant: str, domain: str) -> dict[str, list[str]]:
+    """The extra names of each app, from the tenant's `dns` resources."""
+    hosts: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource.type == "dns" and resource.app is not None:
+            hosts.setdefault(resource.app, []).append(dns_host(resource, tenant, domain))
+    return hosts

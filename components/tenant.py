@@ -35,6 +35,7 @@ from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.resources.common import ResourceTarget
+from components.resources.dns import DnsName
 from components.resources.events import EventTrigger
 from components.resources.postgres import PORT as POSTGRES_PORT
 from components.resources.postgres import Postgres
@@ -167,8 +168,9 @@ class Tenant(pulumi.ComponentResource):
         self._access_entries()
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
+        aliases = self._dns_names()
         for app in tenant.apps:
-            self._app(app, ready)
+            self._app(app, ready, aliases.get(app.name, ()))
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
@@ -520,7 +522,37 @@ class Tenant(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
                 )
 
-    def _app(self, app: AppConfig, ready: dict[str, list[pulumi.Resource]]) -> None:
+    def _dns_names(self) -> dict[str, tuple[tuple[str, Optional[pulumi.Output[str]]], ...]]:
+        """The tenant's `dns` resources: each a name of one of its apps, with its certificate."""
+        tenant, platform = self._tenant, self._platform
+        apps = {app.name: app for app in tenant.apps}
+        aliases: dict[str, tuple[tuple[str, Optional[pulumi.Output[str]]], ...]] = {}
+        if not platform.dns_zones or platform.ingress_class_name is None:
+            return aliases
+        for resource in tenant.resources:
+            if resource.type != "dns" or resource.app not in apps:
+                continue
+            dns = DnsName(
+                f"{tenant.name}/{resource.name}",
+                resource,
+                tenant=tenant.name,
+                dns_zones=platform.dns_zones,
+                request_certificate=apps[resource.app].certificate == "request",
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aliases[resource.app] = (
+                *aliases.get(resource.app, ()),
+                (dns.host, dns.certificate_arn),
+            )
+        return aliases
+
+    def _app(
+        self,
+        app: AppConfig,
+        ready: dict[str, list[pulumi.Resource]],
+        aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = (),
+    ) -> None:
         """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
         the workload role trusts exactly that service account, so apps share it rather than
         widen the role's trust with one service account per app."""
@@ -546,6 +578,7 @@ class Tenant(pulumi.ComponentResource):
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
                 otlp_endpoint=platform.otlp_endpoint,
+                aliases=aliases,
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -630,6 +663,7 @@ class Tenant(pulumi.ComponentResource):
             store_name=TENANT_SECRET_STORE,
             provider=context.provider,
             secret_after=(*ready[namespace], *filter(None, [platform.external_secrets])),
+            deliver_secrets=platform.external_secrets is not None,
         )
         for resource in tenant.resources:
             name = f"{tenant.name}/{resource.name}"

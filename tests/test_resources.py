@@ -305,6 +305,55 @@ def test_schedules_and_buckets_make_their_rules(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# DNS
+
+
+def test_a_dns_name_is_one_more_host_of_the_apps_ingress_with_its_own_certificate() -> None:
+    plan = shipped_plan("dev")
+    host = "checkout.payments.dev.paved-road.example"
+    ingress = named(
+        plan, "kubernetes:networking.k8s.io/v1:Ingress", "payments/checkout-api/ingress"
+    )
+    spec = ingress.inputs["spec"]
+    assert [rule["host"] for rule in spec["rules"]] == [
+        "checkout-api.payments.dev.paved-road.example",
+        host,
+    ]
+    assert spec["rules"][0]["http"] == spec["rules"][1]["http"], "the same backend"
+    assert spec["tls"] == [{"hosts": [r["host"] for r in spec["rules"]]}]
+    certificate = named(plan, "aws:acm/certificate:Certificate", "payments/checkout/certificate")
+    assert certificate.inputs["domainName"] == host
+    assert certificate.inputs["tags"]["paved-road:tenant"] == "payments"
+    arns = ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"]
+    assert len(arns.split(",")) == 2
+    # external-dns owns the name's record; Pulumi writes only the validation record.
+    records = [
+        r
+        for r in plan.by_type("aws:route53/record:Record")
+        if r.name.startswith("payments/checkout/")
+    ]
+    assert [r.name for r in records] == ["payments/checkout/certificate-validation-record"]
+    assert records[0].inputs["name"].endswith(f".{host}.")
+
+
+def test_only_the_owning_tenant_may_serve_its_dns_name() -> None:
+    """Kyverno's per-tenant host rule admits the name for payments' Ingresses only."""
+    plan = shipped_plan("dev")
+    host = "checkout.payments.dev.paved-road.example"
+    policies = [
+        r
+        for r in plan.resources
+        if r.type.endswith(":ClusterPolicy") and host in json.dumps(r.inputs)
+    ]
+    assert policies, "the name is approved for some tenant"
+    for policy in policies:
+        rules = [rule for rule in policy.inputs["spec"]["rules"] if host in json.dumps(rule)]
+        assert rules and all("payments" in rule["name"] for rule in rules), [
+            r["name"] for r in rules
+        ]
+
+
+# --------------------------------------------------------------------------------------------------
 # The contract: bad input names file and field; overrides work as for apps
 
 
@@ -359,6 +408,25 @@ def test_schedules_and_buckets_make_their_rules(tmp_path: Path) -> None:
             },
             "resources[0].source.schedule",
             "EventBridge schedule",
+        ),
+        (
+            {
+                "apps": [
+                    {
+                        "name": "web",
+                        "template": "api-service",
+                        "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bad/web:1.0.0",
+                    }
+                ],
+                "resources": [{"name": "web", "type": "dns", "app": "web"}],
+            },
+            "resources[0].name",
+            "already a host of this tenant",
+        ),
+        (
+            {"resources": [{"name": "other.payments", "type": "dns", "app": "web"}]},
+            "resources[0].name",
+            "is not a resource name",
         ),
         (
             {"resources": [{"name": "a-very-long-name-for-a-cache-x", "type": "redis"}]},

@@ -52,6 +52,8 @@ class ResourceTarget:
     provider: k8s.Provider
     # What the ExternalSecret waits for (the namespace, its SecretStore, the ESO release).
     secret_after: tuple[pulumi.Resource, ...] = ()
+    # The secrets service runs (the tenant has a SecretStore): connection Secrets are delivered.
+    deliver_secrets: bool = True
 
 
 def resource_tags(target: ResourceTarget, resource: ResourceConfig) -> dict[str, str]:
@@ -199,10 +201,13 @@ def connection_secret(
     literal: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
-) -> k8s.apiextensions.CustomResource:
+) -> Optional[k8s.apiextensions.CustomResource]:
     """The Kubernetes Secret `<resource>-connection` in the tenant's namespace, filled by the
     tenant's SecretStore: `remote` keys come from Secrets Manager (secret, JSON property), the
-    `literal` ones (endpoint, port, names: not secret) are written by the template."""
+    `literal` ones (endpoint, port, names: not secret) are written by the template. Without the
+    secrets service there is no store: the workload role still reads the secret directly."""
+    if not target.deliver_secrets:
+        return None
     secret_name = f"{resource.name}-connection"
     data = [
         {"secretKey": key, "remoteRef": {"key": secret, "property": prop}}
