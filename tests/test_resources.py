@@ -486,3 +486,59 @@ def test_the_tenant_file_contract_parses_every_type() -> None:
     assert parsed[0].resolved_version == "17" and parsed[1].resolved_size == "small"
     assert parsed[3].source is not None and parsed[3].source.kind == "pattern"
     assert json.dumps(parsed[3].source.pattern)
+
+
+# --------------------------------------------------------------------------------------------------
+# Plan summary and diff
+
+
+def test_the_summary_lists_each_tenants_resources() -> None:
+    from pavedroad.plan import summary
+
+    text = summary(shipped_plan("prod"))
+    lines = text.split("Tenant resources (", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert lines[0].startswith("6;")
+    listed = {line.strip().split(":", 1)[0] for line in lines[1:]}
+    assert listed == {
+        "payments/checkout",
+        "payments/order-events",
+        "payments/orders-db",
+        "payments/sessions",
+        "search/reindex",
+        "storefront/carts",
+    }
+    assert (
+        "payments/orders-db: postgres 17.5 on db.t4g.medium, Multi-AZ yes, backups 35 days, protected yes"
+        in text
+    )
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"name": "rates", "type": "redis", "size": "medium"},
+        {"name": "refunds", "type": "events", "source": {"schedule": "rate(1 hour)"}},
+        {"name": "pay", "type": "dns", "app": "checkout-api"},
+    ],
+)
+def test_adding_a_resource_adds_only_its_own_objects(tmp_path: Path, resource: dict) -> None:
+    from pavedroad.diff import diff_plans
+    from pavedroad.plan import plan_document
+
+    base = plan_document(shipped_plan("dev"))
+    root = make_project(tmp_path, stack_config("dev"), "dev")
+    path = root / "tenants" / "payments.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["resources"].append(resource)
+    path.write_text(yaml.safe_dump(document))
+    head = plan_document(PlanEngine("dev", root).run())
+    diff = diff_plans(base, head)
+    prefix = f"payments/{resource['name']}"
+    assert diff.added and all(ref.name.startswith(prefix) for ref in diff.added), [
+        ref.name for ref in diff.added
+    ]
+    assert not diff.removed
+    changed = [change.name for change in diff.changed]
+    # A name is one more host of its app's Ingress (and of Kyverno's approved hosts).
+    allowed = {"payments/checkout-api/ingress", "policy-restrict-ingress-hosts"}
+    assert set(changed) <= (allowed if resource["type"] == "dns" else set()), changed
