@@ -85,6 +85,9 @@ class AppTarget:
     # More names of this app (a tenant's `dns` resources, components/resources/dns.py), each with
     # its validated certificate's ARN (None: discovered, as for the app's own host).
     aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = ()
+    # KEDA scales the app on a queue's depth (components/resources/keda.py): its replica count
+    # is KEDA's to set.
+    scaled_externally: bool = False
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -261,7 +264,7 @@ def _rollout(
     """A Rollout. With an autoscaler, `replicas` is left to it: a value here would reset the
     scale on every update. A rollout that makes no progress for 10 minutes aborts itself."""
     spec: dict[str, Any] = {}
-    if replicas is not None or not app.autoscaling.enabled:
+    if not target.scaled_externally and (replicas is not None or not app.autoscaling.enabled):
         spec["replicas"] = replicas if replicas is not None else app.replicas
     spec.update(
         {

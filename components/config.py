@@ -476,6 +476,8 @@ class AutoscalingConfig(Model):
 
     enabled: bool = True
     cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
+    # KEDA: tenants' event consumers scale on their queue's depth (components/resources/keda.py).
+    keda: bool = True
 
 
 class TracingConfig(Model):

@@ -156,6 +156,8 @@ class Platform(pulumi.ComponentResource):
             otlp_endpoint=self.core.otlp_endpoint,
             tracing_namespace=self.core.tracing_namespace,
             private_subnet_ids=self.network.private_subnet_ids,
+            keda=self.core.keda,
+            keda_role_arn=self.core.keda_role_arn,
             data_store_cidrs=tuple(
                 config.network.subnet_plan()[0] if config.network.existing_vpc is None else ()
             ),

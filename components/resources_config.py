@@ -192,6 +192,10 @@ class ResourceConfig(Model):
         return self.version or default
 
 
+# App templates that can consume a queue: long-running workers without an HPA of their own (KEDA
+# scales them; an api-service's CPU HPA would fight KEDA's).
+CONSUMER_TEMPLATES = ("kafka-consumer",)
+
 # The fields each type takes besides name, type and decommission.
 TYPE_FIELDS = {
     "postgres": {"size", "version"},
@@ -261,6 +265,17 @@ def resource_issues(
             if resource.consumer is not None and resource.consumer not in app_names:
                 found.append(
                     (f"{where}.consumer", f"{resource.consumer!r} is not an app of this tenant")
+                )
+            elif resource.consumer is not None and app_names[resource.consumer].template not in (
+                CONSUMER_TEMPLATES
+            ):
+                found.append(
+                    (
+                        f"{where}.consumer",
+                        f"{resource.consumer!r} is a {app_names[resource.consumer].template}; a "
+                        f"consumer is a long-running worker ({', '.join(CONSUMER_TEMPLATES)}) "
+                        "that KEDA scales on the queue's depth",
+                    )
                 )
     return [
         ConfigIssue(file, f"{prefix}.{field}" if prefix else field, message)

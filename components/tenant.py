@@ -37,6 +37,7 @@ from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
 from components.resources.common import ResourceTarget
 from components.resources.dns import DnsName
 from components.resources.events import EventTrigger
+from components.resources.keda import scaled_object, trigger_authentication
 from components.resources.postgres import PORT as POSTGRES_PORT
 from components.resources.postgres import Postgres
 from components.resources.redis import PORT as REDIS_PORT
@@ -107,6 +108,9 @@ class TenantPlatform:
     # pods get: the private subnets' ranges).
     private_subnet_ids: Optional[pulumi.Input[list[str]]] = None
     data_store_cidrs: tuple[str, ...] = ()
+    # KEDA's release (its CRDs) and operator role: event consumers scale on queue depth.
+    keda: Optional[pulumi.Resource] = None
+    keda_role_arn: Optional[pulumi.Output[str]] = None
 
 
 @dataclass(frozen=True)
@@ -430,10 +434,12 @@ class Tenant(pulumi.ComponentResource):
         only secrets under its own prefix."""
         context, tenant = self._context, self._tenant
         prefix = secrets_prefix(context, tenant.name)
+        # KEDA reads an event consumer's queue depth as this role (components/resources/keda.py).
+        keda = self._platform.keda_role_arn if _has_consumers(tenant) else None
         role = aws.iam.Role(
             f"{tenant.name}-workload-role",
             name=f"{context.prefix}-tenant-{tenant.name}"[:64],
-            assume_role_policy=_workload_trust(context.oidc, self.namespaces),
+            assume_role_policy=_workload_trust(context.oidc, self.namespaces, keda),
             tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -579,6 +585,10 @@ class Tenant(pulumi.ComponentResource):
                 tags=self._tags,
                 otlp_endpoint=platform.otlp_endpoint,
                 aliases=aliases,
+                scaled_externally=(
+                    platform.keda is not None
+                    and any(r.consumer == app.name for r in self._tenant.resources)
+                ),
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -665,6 +675,7 @@ class Tenant(pulumi.ComponentResource):
             secret_after=(*ready[namespace], *filter(None, [platform.external_secrets])),
             deliver_secrets=platform.external_secrets is not None,
         )
+        consumed: dict[str, list[pulumi.Output[str]]] = {}
         for resource in tenant.resources:
             name = f"{tenant.name}/{resource.name}"
             if resource.type == "postgres":
@@ -672,7 +683,48 @@ class Tenant(pulumi.ComponentResource):
             elif resource.type == "redis":
                 Redis(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
             elif resource.type == "events":
-                EventTrigger(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
+                trigger = EventTrigger(
+                    name, resource, target, opts=pulumi.ResourceOptions(parent=self)
+                )
+                if resource.consumer is not None:
+                    consumed.setdefault(resource.consumer, []).append(trigger.queue_url)
+        if consumed and platform.keda is not None:
+            self._queue_scaling(consumed, ready)
+
+    def _queue_scaling(
+        self, consumed: dict[str, list[pulumi.Output[str]]], ready: dict[str, list[pulumi.Resource]]
+    ) -> None:
+        """Each consumer app scales on its queues' depth (components/resources/keda.py)."""
+        tenant, platform = self._tenant, self._platform
+        apps = {app.name: app for app in tenant.apps}
+        assert platform.keda is not None
+        authenticated: dict[str, pulumi.Resource] = {}
+        for app_name, queues in sorted(consumed.items()):
+            app = apps[app_name]
+            namespace = app_namespace(app, self.namespaces)
+            after = [*ready[namespace][:1], platform.keda]
+            if namespace not in authenticated:
+                authenticated[namespace] = trigger_authentication(
+                    f"{namespace}-keda-auth",
+                    namespace,
+                    self._labels,
+                    parent=self,
+                    provider=self._context.provider,
+                    depends_on=after,
+                )
+            scaled_object(
+                f"{tenant.name}/{app_name}/scaled-object",
+                app=app_name,
+                namespace=namespace,
+                labels=self._labels,
+                queues=queues,
+                region=self._context.region,
+                min_replicas=app.replicas,
+                max_replicas=max(app.replicas, app.max_replicas),
+                parent=self,
+                provider=self._context.provider,
+                depends_on=[*after, authenticated[namespace], *platform.rollouts[:1]],
+            )
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
         """The tenant's Grafana dashboard, beside Grafana (after the release that creates the
@@ -729,14 +781,34 @@ def _tenants_selector(tenants: tuple[str, ...] | list[str]) -> dict[str, Any]:
     }
 
 
-def _workload_trust(oidc: OidcProvider, namespaces: list[str]) -> pulumi.Output[str]:
-    """One IRSA trust for the tenant's `workload` service account in each of its namespaces."""
+def _has_consumers(tenant: TenantConfig) -> bool:
+    return any(r.type == "events" and r.consumer is not None for r in tenant.resources)
+
+
+def _workload_trust(
+    oidc: OidcProvider, namespaces: list[str], keda_role_arn: Optional[pulumi.Output[str]] = None
+) -> pulumi.Output[str]:
+    """One IRSA trust for the tenant's `workload` service account in each of its namespaces;
+    with event consumers, KEDA's operator role too (it reads their queues' depth as this role)."""
     trusts = [
         irsa_trust_policy(oidc, namespace, WORKLOAD_SERVICE_ACCOUNT) for namespace in namespaces
     ]
-    return pulumi.Output.all(*trusts).apply(_merge_statements)
+    if keda_role_arn is None:
+        return pulumi.Output.all(*trusts).apply(_merge_statements)
+    return pulumi.Output.all(keda_role_arn, *trusts).apply(
+        lambda args: _merge_statements(list(args[1:]), args[0])
+    )
 
 
-def _merge_statements(documents: list[str]) -> str:
+def _merge_statements(documents: list[str], keda_role_arn: Optional[str] = None) -> str:
     statements = [statement for doc in documents for statement in json.loads(doc)["Statement"]]
+    if keda_role_arn is not None:
+        statements.append(
+            {
+                "Sid": "KedaReadsQueueDepth",
+                "Effect": "Allow",
+                "Principal": {"AWS": keda_role_arn},
+                "Action": "sts:AssumeRole",
+            }
+        )
     return policy_document(*statements)

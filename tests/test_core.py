@@ -47,7 +47,13 @@ DASHBOARD_TYPE = "$kubernetes:core/v1:ConfigMap::"
 # What tenants' apps build on a service: Ingresses need the load balancer controller,
 # ServiceMonitors the Prometheus Operator's CRDs.
 APP_DEPENDENTS = {
-    "ingress": ("kubernetes:networking.k8s.io/v1:Ingress",),
+    # A tenant's `dns` resource is one more host of an app's Ingress, with its certificate.
+    "ingress": ("kubernetes:networking.k8s.io/v1:Ingress", "paved-road:resources:DnsName"),
+    # Event consumers scale with KEDA (components/resources/keda.py).
+    "autoscaling": (
+        "kubernetes:keda.sh/v1alpha1:ScaledObject",
+        "kubernetes:keda.sh/v1alpha1:TriggerAuthentication",
+    ),
     # Apps' monitors and their SLO rules (components/insight/slo.py) need Prometheus' CRDs.
     "observability": (
         "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
@@ -121,6 +127,8 @@ def tenant_dependent(urn: str, service: str) -> bool:
         return True
     if service == "observability" and urn.endswith("-dashboard") and DASHBOARD_TYPE in urn:
         return True  # each tenant's Grafana dashboard goes with Grafana
+    if service == "secrets" and "$paved-road:resources:" in urn and "ExternalSecret::" in urn:
+        return True  # a resource's connection Secret is delivered by the secrets service
     return service in TENANT_DEPENDENTS and all(part in urn for part in TENANT_DEPENDENTS[service])
 
 
@@ -170,6 +178,8 @@ UPSTREAM_APP_VERSIONS = {
     "argo-rollouts": ("2.41.0", "1.9.0"),
     "metrics-server": ("3.13.1", "0.8.1"),
     "cluster-autoscaler": ("9.59.0", "1.35.0"),
+    # kedacore/charts keda/Chart.yaml at 2.20.2 (chart and app versions move together).
+    "keda": ("2.20.2", "2.20.2"),
 }
 
 

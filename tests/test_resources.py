@@ -542,3 +542,88 @@ def test_adding_a_resource_adds_only_its_own_objects(tmp_path: Path, resource: d
     # A name is one more host of its app's Ingress (and of Kyverno's approved hosts).
     allowed = {"payments/checkout-api/ingress", "policy-restrict-ingress-hosts"}
     assert set(changed) <= (allowed if resource["type"] == "dns" else set()), changed
+
+
+# --------------------------------------------------------------------------------------------------
+# KEDA: the consumer scales on its queue's depth, as the tenant's workload identity
+
+
+def test_the_consumer_scales_on_queue_depth_validated_against_kedas_crds() -> None:
+    from pavedroad.plan import manifest_of
+    from tests.crds import crd_errors, require_crds
+
+    require_crds()
+    plan = shipped_plan("dev")
+    scaled = named(
+        plan, "kubernetes:keda.sh/v1alpha1:ScaledObject", "payments/ledger-consumer/scaled-object"
+    )
+    auth = named(plan, "kubernetes:keda.sh/v1alpha1:TriggerAuthentication", "payments-keda-auth")
+    for resource in (scaled, auth):
+        manifest = manifest_of(resource)
+        assert crd_errors(manifest) == [], manifest
+        assert manifest["metadata"]["namespace"] == "payments"
+    assert auth.inputs["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}
+    spec = scaled.inputs["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "name": "ledger-consumer",
+    }
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "aws-sqs-queue"
+    assert trigger["authenticationRef"] == {"name": "tenant-workload"}
+    assert trigger["metadata"]["queueURL"].endswith("/paved-road-dev-payments-order-events")
+    rollout = named(
+        plan, "kubernetes:argoproj.io/v1alpha1:Rollout", "payments/ledger-consumer/rollout"
+    )
+    assert "replicas" not in rollout.inputs["spec"], "KEDA owns the consumer's replica count"
+    release = one(
+        r for r in plan.by_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == "keda"
+    )
+    from components.versions import CHARTS
+
+    assert release.inputs["version"] == CHARTS["keda"].version
+    assert release.urn in scaled.dependencies
+
+
+def test_keda_assumes_only_tenant_roles_and_only_consumers_trust_it() -> None:
+    plan = shipped_plan("dev")
+    keda = named(plan, "aws:iam/role:Role", "autoscaling-keda")
+    (statement,) = policy_statements(
+        named(plan, ROLE_POLICY, "autoscaling-keda-policy").inputs["policy"]
+    )
+    assert statement["Action"] == ["sts:AssumeRole"]
+    assert statement["Resource"] == ["arn:aws:iam::123456789012:role/paved-road-dev-tenant-*"]
+    keda_arn = f"arn:aws:iam::123456789012:role/{keda.inputs['name']}"
+    trusted_by = set()
+    for role in plan.by_type("aws:iam/role:Role"):
+        for s in policy_statements(role.inputs["assumeRolePolicy"]):
+            if s.get("Principal", {}).get("AWS") == keda_arn:
+                trusted_by.add(role.name)
+    assert trusted_by == {"payments-workload-role"}, "search has no consumer, storefront none"
+
+
+def test_a_consumer_must_be_a_worker(tmp_path: Path) -> None:
+    root, _ = project_with_tenant_bad(
+        tmp_path,
+        {
+            "apps": [
+                {
+                    "name": "web",
+                    "template": "api-service",
+                    "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bad/web:1.0.0",
+                }
+            ],
+            "resources": [
+                {
+                    "name": "jobs",
+                    "type": "events",
+                    "source": {"schedule": "rate(1 hour)"},
+                    "consumer": "web",
+                }
+            ],
+        },
+    )
+    assert_refused(
+        PlanEngine("dev", root), "tenants/bad.yaml", "resources[0].consumer", "api-service"
+    )
