@@ -105,6 +105,21 @@ def test_only_the_owning_tenant_opens_the_data_store_port() -> None:
     ], "a tenant without data stores has no way to their ports"
 
 
+def test_connection_secrets_validate_against_external_secrets_crd() -> None:
+    from pavedroad.plan import manifest_of
+    from tests.crds import crd_errors, require_crds
+
+    require_crds()
+    plan = shipped_plan("dev")
+    for name in (
+        "payments/orders-db-connection",
+        "payments/sessions-connection",
+        "storefront/carts-connection",
+    ):
+        manifest = manifest_of(named(plan, EXTERNAL_SECRET, name))
+        assert crd_errors(manifest) == [], name
+
+
 def test_connection_details_land_in_the_tenants_namespace_through_its_store() -> None:
     plan = shipped_plan("dev")
     db = named(plan, RDS, "payments/orders-db-instance")
