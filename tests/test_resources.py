@@ -642,3 +642,93 @@ def test_a_consumer_must_be_a_worker(tmp_path: Path) -> None:
     assert_refused(
         PlanEngine("dev", root), "tenants/bad.yaml", "resources[0].consumer", "api-service"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Tenant B cannot reach tenant A's resources, nor A tenant B's
+
+
+def test_each_tenants_cache_secret_and_key_are_its_own() -> None:
+    plan = shipped_plan("dev")
+    arns = {
+        "payments": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+        "paved-road/dev/tenants/payments/resources/sessions-AbCdEf",
+        "storefront": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+        "paved-road/dev/tenants/storefront/resources/carts-AbCdEf",
+    }
+    for tenant, arn in arns.items():
+        assert _readers(plan, arn) == {f"paved-road-dev-tenant-{tenant}"}, tenant
+    for tenant, key_name in (
+        ("payments", "payments/sessions-key"),
+        ("storefront", "storefront/carts-key"),
+    ):
+        statements = policy_statements(named(plan, KEY, key_name).inputs["policy"])
+        others = {
+            s["Principal"]["AWS"]
+            for s in statements
+            if "AWS" in s["Principal"] and s["Sid"] != "AccountAdministers"
+        }
+        assert others == {f"arn:aws:iam::123456789012:role/paved-road-dev-tenant-{tenant}"}
+    external = named(plan, EXTERNAL_SECRET, "storefront/carts-connection")
+    assert external.inputs["metadata"]["namespace"] == "storefront"
+    assert external.inputs["spec"]["data"][0]["remoteRef"]["key"].startswith(
+        "paved-road/dev/tenants/storefront/"
+    )
+
+
+def test_no_other_tenant_may_receive_from_a_queue_or_send_to_it() -> None:
+    plan = shipped_plan("dev")
+    for name in ("payments/order-events-queue-policy", "search/reindex-queue-policy"):
+        (statement,) = policy_statements(
+            named(plan, "aws:sqs/queuePolicy:QueuePolicy", name).inputs["policy"]
+        )
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        rule = name.split("/")[1].removesuffix("-queue-policy")
+        tenant = name.split("/")[0]
+        assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
+            f":rule/paved-road-dev-{tenant}-{rule}"
+        )
+    search_queue = "arn:aws:sqs:eu-west-1:123456789012:paved-road-dev-search-reindex"
+    for policy in plan.by_type(ROLE_POLICY):
+        for statement in policy_statements(policy.inputs["policy"]):
+            resources = statement["Resource"]
+            assert search_queue not in (resources if isinstance(resources, list) else [resources])
+
+
+def test_decommission_lifts_protection_in_production(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    root = make_project(tmp_path, config, "prod")
+    path = root / "tenants" / "payments.yaml"
+    document = yaml.safe_load(path.read_text())
+    for resource in document["resources"]:
+        if resource["name"] in ("orders-db", "sessions"):
+            resource["decommission"] = True
+    path.write_text(yaml.safe_dump(document))
+    plan = PlanEngine("prod", root).run()
+    db = named(plan, RDS, "payments/orders-db-instance")
+    assert db.protect is False and db.inputs["deletionProtection"] is False
+    assert db.inputs["skipFinalSnapshot"] is False, "the final snapshot is still taken"
+    cache = named(
+        plan,
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "payments/sessions-replication-group",
+    )
+    assert cache.protect is False
+    assert named(plan, KEY, "payments/orders-db-key").protect is False
+
+
+def test_data_stores_in_an_existing_vpc_are_refused_for_now(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:network"] = {
+        "existingVpc": {
+            "vpcId": "vpc-0123456789abcdef0",
+            "privateSubnetIds": ["subnet-0000000000000000a", "subnet-0000000000000000b"],
+            "publicSubnetIds": ["subnet-0000000000000000c", "subnet-0000000000000000d"],
+        }
+    }
+    assert_refused(
+        PlanEngine("dev", make_project(tmp_path, config, "dev")),
+        "tenants/payments.yaml",
+        "resources[0].type",
+        "existingVpc",
+    )
