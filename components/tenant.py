@@ -657,7 +657,6 @@ class Tenant(pulumi.ComponentResource):
         namespace = self.namespaces[0]
         target = ResourceTarget(
             tenant=tenant.name,
-            cost_center=tenant.cost_center,
             namespace=namespace,
             prefix=context.prefix,
             region=context.region,

@@ -10,7 +10,6 @@ SecretStore into the tenant's own namespace.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -32,7 +31,6 @@ class ResourceTarget:
     """Where a tenant's resource goes and who may use it: plain data and outputs from Tenant."""
 
     tenant: str
-    cost_center: str
     # The namespace its connection Secret lands in (the tenant's first).
     namespace: str
     prefix: str
@@ -245,7 +243,3 @@ def connection_secret(
             depends_on=[*target.secret_after, *depends_on],
         ),
     )
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
