@@ -237,6 +237,19 @@ IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=
 # (terraform-plugin-sdk helper/id: UniqueIDSuffixLength).
 NODE_GROUP_NAME_MAX = 63
 NAME_PREFIX_SUFFIX = 26
+# Security groups for pods (always on, components/cluster.py) need a trunk interface, which only
+# Nitro instance types get, and of those not the t family (EKS user guide, "Security groups for
+# Pods"; amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go, IsTrunkingCompatible). These
+# are the families without one: the t family and the previous, Xen-based generations.
+NO_TRUNK_FAMILIES = frozenset(
+    "c1 c3 c4 cc2 cg1 cr1 d2 f1 g2 g3 g3s h1 hs1 i2 i3 m1 m2 m3 m4 p2 p3 r3 r4 x1 x1e".split()
+)
+NO_TRUNK_FAMILY = re.compile(r"t\d+[a-z]*")
+
+
+def supports_pod_security_groups(instance_type: str) -> bool:
+    family = instance_type.split(".")[0]
+    return family not in NO_TRUNK_FAMILIES and not NO_TRUNK_FAMILY.fullmatch(family)
 
 
 class ClusterConfig(Model):
@@ -826,6 +839,18 @@ def _cluster_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
             )
         )
     for index, group in enumerate(cluster.node_groups):
+        for position, instance_type in enumerate(group.instance_types):
+            if not supports_pod_security_groups(instance_type):
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"{key}.nodeGroups[{index}].instanceTypes[{position}]",
+                        f"{instance_type!r} cannot give pods security groups of their own (no "
+                        "trunk interface: the t family and pre-Nitro types); tenants' data "
+                        "stores admit only their pods' security group, so choose a Nitro type "
+                        "such as m6i or m7g",
+                    )
+                )
         prefix = f"{config.prefix}-{group.name}-"
         if len(prefix) + NAME_PREFIX_SUFFIX > NODE_GROUP_NAME_MAX:
             issues.append(

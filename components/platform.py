@@ -140,6 +140,7 @@ class Platform(pulumi.ComponentResource):
             gitops_namespace=self.core.gitops_namespace,
             external_secrets=self.core.external_secrets,
             argo_cd=self.core.argo_cd,
+            cluster_security_group_id=self.cluster.cluster_security_group_id,
             ingress_class_name=self.core.ingress_class_name,
             load_balancer_controller=self.core.load_balancer_controller,
             rollouts=(

@@ -38,6 +38,7 @@ from components.resources.common import ResourceTarget
 from components.resources.dns import DnsName
 from components.resources.events import EventTrigger
 from components.resources.keda import scaled_object, trigger_authentication
+from components.resources.pods import pods_security_group, security_group_policy
 from components.resources.postgres import PORT as POSTGRES_PORT
 from components.resources.postgres import Postgres
 from components.resources.redis import PORT as REDIS_PORT
@@ -65,6 +66,9 @@ GUARDRAIL_KINDS = (
     ("", "ResourceQuota"),
     ("", "LimitRange"),
     ("networking.k8s.io", "NetworkPolicy"),
+    # One naming another tenant's pods' security group would let its pods into that tenant's
+    # data stores.
+    ("vpcresources.k8s.aws", "SecurityGroupPolicy"),
 )
 
 
@@ -80,6 +84,9 @@ class TenantPlatform:
     # The releases that bring the CRDs (and webhook) of SecretStore and AppProject (None: off).
     external_secrets: Optional[pulumi.Resource]
     argo_cd: Optional[pulumi.Resource]
+    # The security group EKS created for the cluster: a pod with security groups of its own
+    # carries it too (components/resources/pods.py).
+    cluster_security_group_id: pulumi.Input[str]
     # The IngressClass apps' Ingresses use (None: ingress switched off).
     ingress_class_name: Optional[str] = None
     # The AWS Load Balancer Controller's release: its webhooks admit every Service and Ingress
@@ -154,11 +161,36 @@ class Tenant(pulumi.ComponentResource):
         }
 
         role = self._workload_role()
+        # With a data store, the tenant's pods carry a security group of their own: what its
+        # stores admit. Its pods wait for their namespace's SecurityGroupPolicy, since a pod
+        # gets its groups when it starts.
+        pods_group = (
+            pods_security_group(
+                tenant.name,
+                prefix=context.prefix,
+                vpc_id=context.vpc_id,
+                tags=self._tags,
+                parent=self,
+            )
+            if any(r.type in DATA_STORE_PORTS for r in tenant.resources)
+            else None
+        )
         ready: dict[str, list[pulumi.Resource]] = {}
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
             ns_opts = self._k8s(depends_on=[ns])
             ready[namespace] = [ns, self._service_accounts(namespace, role, ns_opts)]
+            if pods_group is not None:
+                ready[namespace].append(
+                    security_group_policy(
+                        namespace,
+                        group_ids=[pods_group.id, platform.cluster_security_group_id],
+                        labels=self._labels,
+                        parent=self,
+                        provider=context.provider,
+                        depends_on=[ns],
+                    )
+                )
             self._guardrails(namespace, ns_opts)
             self._network_policies(namespace, args.reachable_tenants, ns_opts)
             self._role_bindings(namespace, ns_opts)
@@ -180,7 +212,7 @@ class Tenant(pulumi.ComponentResource):
         if platform.dashboards and platform.monitoring_namespace:
             self._dashboard(platform.monitoring_namespace, platform.prometheus_operator)
         if tenant.resources:
-            self._resources(role, ready)
+            self._resources(role, ready, pods_group)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -372,7 +404,7 @@ class Tenant(pulumi.ComponentResource):
         )
         if ports and platform.data_store_cidrs:
             # The tenant's own data stores: their ports, in the private subnets. Their security
-            # groups admit the cluster's pods; this is what keeps other tenants' pods out.
+            # groups admit only this tenant's pods' group; this keeps other tenants' pods out too.
             policies["allow-data-stores"] = {
                 "podSelector": {},
                 "policyTypes": ["Egress"],
@@ -649,7 +681,12 @@ class Tenant(pulumi.ComponentResource):
                 depends_on=[operator, ready[namespace][0]],
             )
 
-    def _resources(self, role: aws.iam.Role, ready: dict[str, list[pulumi.Resource]]) -> None:
+    def _resources(
+        self,
+        role: aws.iam.Role,
+        ready: dict[str, list[pulumi.Resource]],
+        pods_group: Optional[aws.ec2.SecurityGroup],
+    ) -> None:
         """The databases, caches, names and triggers the tenant file asks for
         (components/resources/), each delivering its connection details into the tenant's first
         namespace through its SecretStore."""
@@ -666,7 +703,7 @@ class Tenant(pulumi.ComponentResource):
             labels=self._labels,
             vpc_id=context.vpc_id,
             subnet_ids=platform.private_subnet_ids or [],
-            client_cidrs=platform.data_store_cidrs,
+            client_security_group_id=pods_group.id if pods_group is not None else None,
             workload_role=role,
             secrets_prefix=secrets_prefix(context, tenant.name),
             store_name=TENANT_SECRET_STORE,

@@ -237,6 +237,31 @@ class PlatformMocks(Mocks):
             "nodeSecurityGroupId": f"sg-{digest('node', cluster_name)}",
         }
 
+    def _described_cluster(self, cluster_name: str) -> dict[str, Any]:
+        """aws.eks.get_cluster of a pulumi-eks cluster (pulumi_aws/eks/get_cluster.py).
+
+        `roleArn`: the role pulumi-eks's ServiceRole creates (an auto-named `…-eksRole-role-…`,
+        no path); `vpcConfig.clusterSecurityGroupId`: the group EKS creates, not pulumi-eks's
+        own (the component's `clusterSecurityGroupId`), which is in `securityGroupIds`.
+        """
+        role = f"{cluster_name}-eksRole-role-{digest('eks-role', cluster_name, length=7)}"
+        return {
+            "id": cluster_name,
+            "name": cluster_name,
+            "arn": self._arn("eks", f"cluster/{cluster_name}"),
+            "roleArn": self._arn("iam", f"role/{role}", regional=False),
+            "vpcConfig": {
+                "clusterSecurityGroupId": f"sg-{digest('eks-cluster-sg', cluster_name)}",
+                "controlPlaneEgressMode": "",
+                "endpointPrivateAccess": True,
+                "endpointPublicAccess": False,
+                "publicAccessCidrs": [],
+                "securityGroupIds": [f"sg-{digest('cluster', cluster_name)}"],
+                "subnetIds": [],
+                "vpcId": "",
+            },
+        }
+
     def _rds_instance(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         """pulumi_aws/rds/instance.py: `address` (DNS name), `endpoint` (`address:port`), `arn`
         (`arn:aws:rds:<region>:<account>:db:<identifier>`), and with a managed master password the
@@ -292,6 +317,8 @@ class PlatformMocks(Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{letter}" for letter in "abc"]
             return {"names": names, "zoneIds": [f"z{i}" for i in range(3)], "id": self.region}
+        if args.token == "aws:eks/getCluster:getCluster":
+            return self._described_cluster(str(args.args.get("name")))
         if args.token in ("aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition"):
             return {"name": self.region, "region": self.region, "partition": "aws", "id": "aws"}
         raise NotImplementedError(f"the plan engine has no answer for {args.token}")

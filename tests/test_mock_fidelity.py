@@ -429,5 +429,25 @@ def test_provider_functions_answer_in_the_providers_shapes() -> None:
         )
 
 
+def test_the_described_cluster_answers_in_get_clusters_shape() -> None:
+    """pulumi_aws/eks/get_cluster.py: `role_arn` (an IAM role ARN; pulumi-eks's ServiceRole role
+    has no path, so its name is the last segment) and `vpc_config` with every field of
+    GetClusterVpcConfigResult, `cluster_security_group_id` a security group id."""
+    import inspect
+
+    from pulumi.runtime.mocks import MockCallArgs
+
+    described = PlatformMocks("eu-west-1").call(
+        MockCallArgs("aws:eks/getCluster:getCluster", {"name": "c"}, "")
+    )
+    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+", described["roleArn"])
+    assert isinstance(_sdk_module_class("pulumi_aws.eks", "GetClusterResult").role_arn, property)
+    vpc_config = _sdk_module_class("pulumi_aws.eks.outputs", "GetClusterVpcConfigResult")
+    fields = set(inspect.signature(vpc_config.__init__).parameters) - {"__self__"}
+    camel = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f) for f in fields}
+    assert set(described["vpcConfig"]) == camel
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", described["vpcConfig"]["clusterSecurityGroupId"])
+
+
 def _sdk_module_class(package: str, name: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(package), name)

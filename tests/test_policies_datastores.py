@@ -134,6 +134,18 @@ def test_a_data_store_group_open_to_the_internet_fails(cidrs: list[str]) -> None
     assert found and "orders-db" in found[0]
 
 
+def test_a_data_store_group_admitting_an_address_range_fails() -> None:
+    """Even the private subnets: every tenant's pods have addresses there."""
+    resources = views("dev")
+    group = find(resources, SG, "payments/orders-db-sg")
+    rule = dict(group.get("ingress")[0], cidrBlocks=["10.40.0.0/19"])
+    found = messages(
+        "datastore-security-groups-private",
+        swapped(resources, group, edited(group, ingress=[rule])),
+    )
+    assert found and "10.40.0.0/19" in found[0] and "orders-db" in found[0]
+
+
 @pytest.mark.parametrize(
     "name",
     [

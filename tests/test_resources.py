@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
+from pulumi.runtime.mocks import MockResourceArgs
+
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
+from pavedroad.mocks import PlatformMocks
 from tests.conftest import (
     assert_refused,
     make_project,
@@ -28,6 +31,7 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SECURITY_GROUP_POLICY = "kubernetes:vpcresources.k8s.aws/v1beta1:SecurityGroupPolicy"
 
 
 def named(plan: PlanRun, type_: str, name: str) -> RecordedResource:
@@ -77,14 +81,108 @@ def test_postgres_is_private_encrypted_tls_only_and_backed_up(stack: str) -> Non
         assert tags["paved-road:cost-center"] == "cc-1234"
 
 
-def test_postgres_admits_5432_from_the_private_subnets_only() -> None:
+def _pods_group_id(plan: PlanRun, tenant: str) -> str:
+    group = named(plan, SG, f"{tenant}-pods-sg")
+    return PlatformMocks("eu-west-1").provider_outputs(
+        MockResourceArgs(group.type, group.name, group.inputs, "", "", True)
+    )[0]
+
+
+def _cluster_security_group_id(stack: str) -> str:
+    described = PlatformMocks("eu-west-1")._described_cluster(f"paved-road-{stack}")
+    return described["vpcConfig"]["clusterSecurityGroupId"]
+
+
+@pytest.mark.parametrize(
+    "tenant, store, port",
+    [
+        ("payments", "orders-db", 5432),
+        ("payments", "sessions", 6379),
+        ("storefront", "carts", 6379),
+    ],
+)
+def test_a_data_store_admits_its_port_from_its_tenants_pods_group_only(
+    tenant: str, store: str, port: int
+) -> None:
     plan = shipped_plan("dev")
-    group = named(plan, SG, "payments/orders-db-sg")
+    group = named(plan, SG, f"{tenant}/{store}-sg")
     (rule,) = group.inputs["ingress"]
-    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
-    assert "0.0.0.0/0" not in rule.get("cidrBlocks", [])
-    assert set(rule["cidrBlocks"]) <= set(_private_cidrs())
+    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (port, port, "tcp")
+    assert rule["securityGroups"] == [_pods_group_id(plan, tenant)]
+    for field in ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds", "self"):
+        assert not rule.get(field), f"{field}: no address range, not the group itself"
     assert group.inputs["egress"] == []
+
+
+def test_another_tenants_pods_cannot_open_a_connection_to_a_data_store() -> None:
+    """The cross-tenant negative: storefront has data stores of its own (so its pods carry a
+    group of their own), yet no payments store admits that group, nor the cluster's group every
+    pod carries, and the reverse."""
+    plan = shipped_plan("dev")
+    pods = {tenant: _pods_group_id(plan, tenant) for tenant in ("payments", "storefront")}
+    assert pods["payments"] != pods["storefront"]
+    cluster = _cluster_security_group_id("dev")
+    stores = {
+        "payments": ("payments/orders-db-sg", "payments/sessions-sg"),
+        "storefront": ("storefront/carts-sg",),
+    }
+    for owner, names in stores.items():
+        for name in names:
+            admitted = {
+                source
+                for rule in named(plan, SG, name).inputs["ingress"]
+                for source in rule.get("securityGroups", [])
+            }
+            assert admitted == {pods[owner]}, name
+            assert not admitted & ({*pods.values(), cluster} - {pods[owner]}), name
+
+
+def test_every_namespace_of_a_tenant_with_a_data_store_gives_its_pods_both_groups() -> None:
+    """One SecurityGroupPolicy per namespace selecting every pod, with the tenant's group and the
+    cluster security group (DNS, the kubelet and the API server keep working), in the shape of
+    the CRD (vpcresources.k8s.aws/v1beta1, amazon-vpc-resource-controller-k8s
+    apis/vpcresources/v1beta1/securitygrouppolicy_types.go: spec.podSelector or
+    spec.serviceAccountSelector, spec.securityGroups.groupIds with 1 to 5 ids)."""
+    plan = shipped_plan("dev")
+    policies = {r.inputs["metadata"]["namespace"]: r for r in plan.by_type(SECURITY_GROUP_POLICY)}
+    for tenant, namespaces in (("payments", ("payments", "payments-jobs")), ("storefront", ())):
+        namespaces = namespaces or (tenant,)
+        for namespace in namespaces:
+            policy = policies[namespace]
+            assert policy.inputs["apiVersion"] == "vpcresources.k8s.aws/v1beta1"
+            assert policy.inputs["kind"] == "SecurityGroupPolicy"
+            assert policy.inputs["metadata"]["labels"]["paved-road/tenant"] == tenant
+            spec = policy.inputs["spec"]
+            assert set(spec) <= {"podSelector", "serviceAccountSelector", "securityGroups"}
+            assert spec["podSelector"] == {} and "serviceAccountSelector" not in spec
+            assert set(spec["securityGroups"]) == {"groupIds"}
+            ids = spec["securityGroups"]["groupIds"]
+            assert 1 <= len(ids) <= 5 and all(i.startswith("sg-") for i in ids)
+            assert ids == [_pods_group_id(plan, tenant), _cluster_security_group_id("dev")]
+            # Pods get their groups when they start: the tenant's apps wait for the policy.
+    rollout = named(
+        plan, "kubernetes:argoproj.io/v1alpha1:Rollout", "payments/checkout-api/rollout"
+    )
+    assert policies["payments"].urn in rollout.dependencies
+
+
+def test_a_tenant_without_data_stores_gets_no_pods_group_and_no_policy() -> None:
+    plan = shipped_plan("dev")
+    assert not [r for r in plan.by_type(SG) if r.name.startswith("search-")]
+    assert not [
+        r
+        for r in plan.by_type(SECURITY_GROUP_POLICY)
+        if r.inputs["metadata"]["namespace"].startswith("search")
+    ]
+
+
+def test_a_tenant_cannot_deploy_a_security_group_policy_of_its_own() -> None:
+    """One naming another tenant's group would let its pods into that tenant's stores."""
+    plan = shipped_plan("dev")
+    for project in plan.by_type("kubernetes:argoproj.io/v1alpha1:AppProject"):
+        assert {"group": "vpcresources.k8s.aws", "kind": "SecurityGroupPolicy"} in project.inputs[
+            "spec"
+        ]["namespaceResourceBlacklist"]
 
 
 def _private_cidrs() -> list[str]:
@@ -207,7 +305,7 @@ def test_redis_is_encrypted_authenticated_and_fails_over_in_production(stack: st
     sg = named(plan, SG, "payments/sessions-sg")
     (rule,) = sg.inputs["ingress"]
     assert (rule["fromPort"], rule["toPort"]) == (6379, 6379)
-    assert "0.0.0.0/0" not in rule["cidrBlocks"]
+    assert "cidrBlocks" not in rule
     for tags in (inputs["tags"], secret.inputs["tags"], sg.inputs["tags"]):
         assert tags["paved-road:tenant"] == "payments"
         assert tags["paved-road:cost-center"] == "cc-1234"

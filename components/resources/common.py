@@ -2,10 +2,10 @@
 how its connection details reach the tenant's namespace.
 
 A data store is reachable and readable by one tenant only, in layers: its security group admits
-its port from the cluster's private subnets only (never the internet), the tenant's network
-policies open that port for its own pods only, and its credentials are encrypted with its own
-customer-managed key that only the tenant's workload role may use, delivered by the tenant's own
-SecretStore into the tenant's own namespace.
+its port from the tenant's pods' security group only (security groups for pods: no address range
+at all), the tenant's network policies open that port for its own pods only, and its credentials
+are encrypted with its own customer-managed key that only the tenant's workload role may use,
+delivered by the tenant's own SecretStore into the tenant's own namespace.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class ResourceTarget:
     labels: Mapping[str, str]
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
-    # Where the cluster's pods get their addresses: the only sources a data store admits.
-    client_cidrs: tuple[str, ...]
+    # The security group every pod of the tenant carries (its SecurityGroupPolicy): the only
+    # source a data store admits.
+    client_security_group_id: Optional[pulumi.Input[str]]
     workload_role: aws.iam.Role
     # The Secrets Manager prefix only this tenant's workload role reads.
     secrets_prefix: str
@@ -137,21 +138,25 @@ def data_store_security_group(
     port: int,
     parent: pulumi.Resource,
 ) -> aws.ec2.SecurityGroup:
-    """Admits the store's port from the cluster's private subnets, and nothing else; it starts
-    no connections, so it has no egress rule."""
+    """Admits the store's port from the tenant's pods' security group, and nothing else (no
+    address range: another tenant's pods have addresses from the same subnets); it starts no
+    connections, so it has no egress rule."""
+    if target.client_security_group_id is None:
+        raise ValueError(f"tenant {target.tenant} has a data store but no pods security group")
     return aws.ec2.SecurityGroup(
         f"{name}-sg",
         name=f"{physical_name(target.prefix, target.tenant, resource)}-{resource.type}",
+        # EC2 refuses apostrophes in security group and rule descriptions.
         description=f"{resource.type} {resource.name} of tenant {target.tenant}: port {port} "
-        "from the cluster's pods",
+        f"from the pods of tenant {target.tenant} only",
         vpc_id=target.vpc_id,
         ingress=[
             aws.ec2.SecurityGroupIngressArgs(
-                description="the cluster's pods (tenant network policies pick the tenant)",
+                description=f"pods of tenant {target.tenant} (their security group)",
                 protocol="tcp",
                 from_port=port,
                 to_port=port,
-                cidr_blocks=list(target.client_cidrs),
+                security_groups=[target.client_security_group_id],
             )
         ],
         egress=[],

@@ -131,9 +131,13 @@ def deletion_protection(resource: Resource, context: Context) -> Iterator[str]:
 
 @stack_rule(
     name="datastore-security-groups-private",
-    description="The security groups of data stores never admit the internet, on any port.",
+    description=(
+        "The security groups of data stores admit security groups only (the owning tenant's "
+        "pods'), never an address range: pods of every tenant share the subnets' addresses."
+    ),
     remediation=(
-        "Admit the store's port from the cluster's private ranges (or security groups) only."
+        "Admit the store's port from the tenant's pods' security group (`security_groups`), "
+        "with no `cidr_blocks` or `ipv6_cidr_blocks`."
     ),
     severity=CRITICAL,
 )
@@ -154,4 +158,10 @@ def private_groups(stack: Stack, context: Context) -> Iterator[Finding]:
                         group.urn,
                         f"ingress[{index}] admits {', '.join(public_blocks(cidrs))} to the data "
                         f"store {store.name}",
+                    )
+                elif cidrs:
+                    yield Finding(
+                        group.urn,
+                        f"ingress[{index}] admits the address ranges {', '.join(cidrs)} to the "
+                        f"data store {store.name}: any tenant's pods may have those addresses",
                     )
