@@ -82,6 +82,12 @@ class AppTarget:
     tags: Mapping[str, str] = field(default_factory=dict)
     # The OpenTelemetry collector's OTLP/HTTP endpoint (None: tracing off, no OTEL_* env).
     otlp_endpoint: Optional[str] = None
+    # More names of this app (a tenant's `dns` resources, components/resources/dns.py), each with
+    # its validated certificate's ARN (None: discovered, as for the app's own host).
+    aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = ()
+    # KEDA scales the app on a queue's depth (components/resources/keda.py): its replica count
+    # is KEDA's to set.
+    scaled_externally: bool = False
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -258,7 +264,7 @@ def _rollout(
     """A Rollout. With an autoscaler, `replicas` is left to it: a value here would reset the
     scale on every update. A rollout that makes no progress for 10 minutes aborts itself."""
     spec: dict[str, Any] = {}
-    if replicas is not None or not app.autoscaling.enabled:
+    if not target.scaled_externally and (replicas is not None or not app.autoscaling.enabled):
         spec["replicas"] = replicas if replicas is not None else app.replicas
     spec.update(
         {
@@ -351,6 +357,10 @@ def _ingress(
             tags=target.tags,
             parent=target.parent,
         )
+    alias_arns = [arn for _, arn in target.aliases if arn is not None]
+    if certificate_arn is not None and alias_arns:
+        # The listener serves each host's certificate (SNI): the controller takes a list.
+        certificate_arn = pulumi.Output.all(certificate_arn, *alias_arns).apply(",".join)
     annotations: dict[str, Any] = {
         **https_annotations("internet-facing", target.tags),
         **certificate_annotation(certificate_arn),
@@ -371,13 +381,14 @@ def _ingress(
             ]
         }
     }
-    rule = {"host": app.host, **rule}
+    hosts = [app.host, *(host for host, _ in target.aliases)]
+    rules = [{"host": host, **rule} for host in hosts]
     # Without a certificate ARN the controller discovers an issued ACM certificate for these hosts.
-    tls = [{"hosts": [app.host]}]
+    tls = [{"hosts": hosts}]
     return k8s.networking.v1.Ingress(
         _logical(target, app, "ingress"),
         metadata=_metadata(app, target, app.name, annotations=annotations),
-        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": [rule]},
+        spec={"ingressClassName": target.ingress_class_name, "tls": tls, "rules": rules},
         opts=_opts(target, *_admitted_by_load_balancer_controller(target)),
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -32,6 +32,19 @@ NODE_POLICIES = (
     "AmazonSSMManagedInstanceCore",
 )
 ROOT_DEVICE = "/dev/xvda"
+# Lets EKS's VPC resource controller, acting as the cluster's role, attach trunk and branch
+# network interfaces: what security groups for pods run on.
+VPC_RESOURCE_CONTROLLER_POLICY = "AmazonEKSVPCResourceController"
+# The VPC CNI's settings. Pod ENIs (security groups for pods) are always on, whether or not a
+# tenant has a data store yet: the foundation knows nothing of tenants, and a first database
+# then changes no node's networking (turning it on rolls aws-node and gives every node a trunk
+# interface). `standard` enforcement keeps kubelet probes and node-local traffic working and
+# still applies a pod's own groups to what leaves it.
+VPC_CNI_CONFIGURATION: dict[str, Any] = {
+    # Without it the VPC CNI ignores NetworkPolicies: tenants' isolation relies on them.
+    "enableNetworkPolicy": "true",
+    "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,10 @@ class SecureCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     secrets_key_arn: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
+    # The security group EKS creates for the cluster (on the control plane's interfaces and on
+    # managed nodes): pods with security groups of their own carry it too, to reach CoreDNS and
+    # the API server and be reached by the kubelet.
+    cluster_security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: SecureClusterArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -80,14 +97,28 @@ class SecureCluster(pulumi.ComponentResource):
         self.oidc = OidcProvider(arn=cluster.oidc_provider_arn, issuer=cluster.oidc_issuer)
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
 
+        # What EKS made of the cluster: its role (pulumi-eks's, named by the ARN's last segment,
+        # as AWS's own guide for security groups for pods reads it) and its security group.
+        described = aws.eks.get_cluster_output(
+            name=self.cluster_name,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster]),
+        )
+        self.cluster_security_group_id = described.vpc_config.cluster_security_group_id
+        # pulumi-eks's role carries AmazonEKSClusterPolicy only; the role itself stays as it is.
+        pod_enis = aws.iam.RolePolicyAttachment(
+            f"{name}-vpc-resource-controller",
+            role=described.role_arn.apply(lambda arn: arn.split("/")[-1]),
+            policy_arn=aws_managed_policy(VPC_RESOURCE_CONTROLLER_POLICY),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         early_addons = [
             self._addon(
                 name,
                 cluster,
                 "vpc-cni",
                 self._irsa(name, "vpc-cni", "aws-node", "AmazonEKS_CNI_Policy"),
-                # Without it the VPC CNI ignores NetworkPolicies: tenants' isolation relies on them.
-                configuration={"enableNetworkPolicy": "true"},
+                depends_on=[pod_enis],
+                configuration=VPC_CNI_CONFIGURATION,
             ),
             self._addon(name, cluster, "kube-proxy"),
             self._addon(name, cluster, "eks-pod-identity-agent"),
@@ -127,6 +158,7 @@ class SecureCluster(pulumi.ComponentResource):
                 "oidcProviderArn": self.oidc.arn,
                 "kubeconfig": self.kubeconfig,
                 "secretsKeyArn": self.secrets_key_arn,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
             }
         )
 
@@ -232,7 +264,7 @@ class SecureCluster(pulumi.ComponentResource):
         addon: str,
         role: Optional[aws.iam.Role] = None,
         depends_on: Optional[list[pulumi.Resource]] = None,
-        configuration: Optional[dict[str, str]] = None,
+        configuration: Optional[dict[str, Any]] = None,
     ) -> aws.eks.Addon:
         return aws.eks.Addon(
             f"{name}-addon-{addon}",

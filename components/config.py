@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
 from components.apps_config import default_host, serves_ingress
+from components.resources_config import NAME_LIMITS, dns_host, physical_name
 from components.tenants_config import (
     AlertReceiverConfig,
     TenantConfig,
@@ -236,6 +237,19 @@ IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=
 # (terraform-plugin-sdk helper/id: UniqueIDSuffixLength).
 NODE_GROUP_NAME_MAX = 63
 NAME_PREFIX_SUFFIX = 26
+# Security groups for pods (always on, components/cluster.py) need a trunk interface, which only
+# Nitro instance types get, and of those not the t family (EKS user guide, "Security groups for
+# Pods"; amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go, IsTrunkingCompatible). These
+# are the families without one: the t family and the previous, Xen-based generations.
+NO_TRUNK_FAMILIES = frozenset(
+    "c1 c3 c4 cc2 cg1 cr1 d2 f1 g2 g3 g3s h1 hs1 i2 i3 m1 m2 m3 m4 p2 p3 r3 r4 x1 x1e".split()
+)
+NO_TRUNK_FAMILY = re.compile(r"t\d+[a-z]*")
+
+
+def supports_pod_security_groups(instance_type: str) -> bool:
+    family = instance_type.split(".")[0]
+    return family not in NO_TRUNK_FAMILIES and not NO_TRUNK_FAMILY.fullmatch(family)
 
 
 class ClusterConfig(Model):
@@ -475,6 +489,8 @@ class AutoscalingConfig(Model):
 
     enabled: bool = True
     cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
+    # KEDA: tenants' event consumers scale on their queue's depth (components/resources/keda.py).
+    keda: bool = True
 
 
 class TracingConfig(Model):
@@ -772,6 +788,7 @@ def _cross_checks(
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
+    issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
             for index, app in enumerate(tenant.apps):
@@ -822,6 +839,18 @@ def _cluster_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
             )
         )
     for index, group in enumerate(cluster.node_groups):
+        for position, instance_type in enumerate(group.instance_types):
+            if not supports_pod_security_groups(instance_type):
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"{key}.nodeGroups[{index}].instanceTypes[{position}]",
+                        f"{instance_type!r} cannot give pods security groups of their own (no "
+                        "trunk interface: the t family and pre-Nitro types); tenants' data "
+                        "stores admit only their pods' security group, so choose a Nitro type "
+                        "such as m6i or m7g",
+                    )
+                )
         prefix = f"{config.prefix}-{group.name}-"
         if len(prefix) + NAME_PREFIX_SUFFIX > NODE_GROUP_NAME_MAX:
             issues.append(
@@ -1051,6 +1080,53 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
                     f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
                 )
             )
+    return issues
+
+
+def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """What a tenant's resources need from the stack: physical names AWS accepts, DNS zones and
+    ingress for a name (without them a name is not served, as apps are not)."""
+    issues = []
+    core = config.core
+    for tenant in config.tenants:
+        for index, resource in enumerate(tenant.resources):
+            where = f"resources[{index}]"
+            limit = NAME_LIMITS.get(resource.type)
+            name = physical_name(config.prefix, tenant.name, resource)
+            if limit is not None and len(name) > limit:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.name"),
+                        f"the {resource.type} would be named {name!r}, longer than the "
+                        f"{limit} characters AWS allows; choose a shorter name",
+                    )
+                )
+            if resource.type in ("postgres", "redis") and config.network.existing_vpc is not None:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"{where}.type"),
+                        f"a {resource.type} resource needs the private subnets' ranges, unknown "
+                        f"for {PROJECT}:network.existingVpc in {file}; not supported yet",
+                    )
+                )
+            # Without zones or ingress a dns name is not served (like the apps it names).
+            if resource.type == "dns" and core.dns.zones and core.ingress.enabled:
+                host = dns_host(resource, tenant.name, core.dns.zones[0].domain)
+                if host in tenant.approved_hosts:
+                    issues.append(
+                        ConfigIssue(
+                            *tenant.source(f"{where}.name"),
+                            f"{host!r} is already a host of this tenant's apps",
+                        )
+                    )
+                elif len(host) > ACM_DOMAIN_NAME_MAX:
+                    issues.append(
+                        ConfigIssue(
+                            *tenant.source(f"{where}.name"),
+                            f"{host!r} is longer than the {ACM_DOMAIN_NAME_MAX} characters of "
+                            "an ACM certificate's domain name",
+                        )
+                    )
     return issues
 
 

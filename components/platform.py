@@ -28,7 +28,9 @@ from components.insight.routing import PlatformAlerts, PlatformAlertsArgs, Routi
 from components.kubernetes import MANAGED_BY_LABELS
 from components.network import Network, NetworkArgs
 from components.insight.contract import DEFAULT_GRAFANA_URL
+from components.resources_config import dns_hosts
 from components.tenant import Tenant, TenantArgs, TenantPlatform
+from components.tenants_config import TenantConfig
 
 
 class Platform(pulumi.ComponentResource):
@@ -89,7 +91,9 @@ class Platform(pulumi.ComponentResource):
                 ),
                 tenant_hosts=tuple(
                     TenantHosts(
-                        tenant.name, tuple(tenant.namespace_names), tuple(tenant.approved_hosts)
+                        tenant.name,
+                        tuple(tenant.namespace_names),
+                        tuple(sorted({*tenant.approved_hosts, *_dns_names(config, tenant)})),
                     )
                     for tenant in config.tenants
                 ),
@@ -136,6 +140,7 @@ class Platform(pulumi.ComponentResource):
             gitops_namespace=self.core.gitops_namespace,
             external_secrets=self.core.external_secrets,
             argo_cd=self.core.argo_cd,
+            cluster_security_group_id=self.cluster.cluster_security_group_id,
             ingress_class_name=self.core.ingress_class_name,
             load_balancer_controller=self.core.load_balancer_controller,
             rollouts=(
@@ -151,6 +156,12 @@ class Platform(pulumi.ComponentResource):
             container_log_group=self.core.container_log_group,
             otlp_endpoint=self.core.otlp_endpoint,
             tracing_namespace=self.core.tracing_namespace,
+            private_subnet_ids=self.network.private_subnet_ids,
+            keda=self.core.keda,
+            keda_role_arn=self.core.keda_role_arn,
+            data_store_cidrs=tuple(
+                config.network.subnet_plan()[0] if config.network.existing_vpc is None else ()
+            ),
         )
         self._insights(config, context)
         self.tenants = [
@@ -214,3 +225,15 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+
+def _dns_names(config: PlatformConfig, tenant: TenantConfig) -> list[str]:
+    """The names a tenant's `dns` resources add to its apps' Ingresses."""
+    if not config.core.dns.zones:
+        return []
+    domain = config.core.dns.zones[0].domain
+    return [
+        h
+        for hosts in dns_hosts(list(tenant.resources), tenant.name, domain).values()
+        for h in hosts
+    ]

@@ -34,6 +34,15 @@ from components.insight import dashboards
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
+from components.resources.common import ResourceTarget
+from components.resources.dns import DnsName
+from components.resources.events import EventTrigger
+from components.resources.keda import scaled_object, trigger_authentication
+from components.resources.pods import pods_security_group, security_group_policy
+from components.resources.postgres import PORT as POSTGRES_PORT
+from components.resources.postgres import Postgres
+from components.resources.redis import PORT as REDIS_PORT
+from components.resources.redis import Redis
 from components.tenants_config import TenantConfig
 
 COST_CENTER_LABEL = "paved-road/cost-center"
@@ -43,6 +52,8 @@ INTERNET_EGRESS_GRANT = "allowed by the stack file (allowInternetEgress)"
 WORKLOAD_SERVICE_ACCOUNT = "workload"
 TENANT_SECRET_STORE = "tenant-secrets"
 IN_CLUSTER = "https://kubernetes.default.svc"
+# The port each data-store type listens on, opened for the tenant's own pods.
+DATA_STORE_PORTS = {"postgres": POSTGRES_PORT, "redis": REDIS_PORT}
 
 # Tenant role → (Kubernetes ClusterRole bound in its namespaces, EKS namespace-scoped access policy)
 ROLES = {
@@ -55,6 +66,9 @@ GUARDRAIL_KINDS = (
     ("", "ResourceQuota"),
     ("", "LimitRange"),
     ("networking.k8s.io", "NetworkPolicy"),
+    # One naming another tenant's pods' security group would let its pods into that tenant's
+    # data stores.
+    ("vpcresources.k8s.aws", "SecurityGroupPolicy"),
 )
 
 
@@ -70,6 +84,9 @@ class TenantPlatform:
     # The releases that bring the CRDs (and webhook) of SecretStore and AppProject (None: off).
     external_secrets: Optional[pulumi.Resource]
     argo_cd: Optional[pulumi.Resource]
+    # The security group EKS created for the cluster: a pod with security groups of its own
+    # carries it too (components/resources/pods.py).
+    cluster_security_group_id: pulumi.Input[str]
     # The IngressClass apps' Ingresses use (None: ingress switched off).
     ingress_class_name: Optional[str] = None
     # The AWS Load Balancer Controller's release: its webhooks admit every Service and Ingress
@@ -94,6 +111,13 @@ class TenantPlatform:
     # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
     otlp_endpoint: Optional[str] = None
     tracing_namespace: Optional[str] = None
+    # Where tenants' data stores go (the private subnets) and whom they admit (the addresses
+    # pods get: the private subnets' ranges).
+    private_subnet_ids: Optional[pulumi.Input[list[str]]] = None
+    data_store_cidrs: tuple[str, ...] = ()
+    # KEDA's release (its CRDs) and operator role: event consumers scale on queue depth.
+    keda: Optional[pulumi.Resource] = None
+    keda_role_arn: Optional[pulumi.Output[str]] = None
 
 
 @dataclass(frozen=True)
@@ -137,11 +161,36 @@ class Tenant(pulumi.ComponentResource):
         }
 
         role = self._workload_role()
+        # With a data store, the tenant's pods carry a security group of their own: what its
+        # stores admit. Its pods wait for their namespace's SecurityGroupPolicy, since a pod
+        # gets its groups when it starts.
+        pods_group = (
+            pods_security_group(
+                tenant.name,
+                prefix=context.prefix,
+                vpc_id=context.vpc_id,
+                tags=self._tags,
+                parent=self,
+            )
+            if any(r.type in DATA_STORE_PORTS for r in tenant.resources)
+            else None
+        )
         ready: dict[str, list[pulumi.Resource]] = {}
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
             ns_opts = self._k8s(depends_on=[ns])
             ready[namespace] = [ns, self._service_accounts(namespace, role, ns_opts)]
+            if pods_group is not None:
+                ready[namespace].append(
+                    security_group_policy(
+                        namespace,
+                        group_ids=[pods_group.id, platform.cluster_security_group_id],
+                        labels=self._labels,
+                        parent=self,
+                        provider=context.provider,
+                        depends_on=[ns],
+                    )
+                )
             self._guardrails(namespace, ns_opts)
             self._network_policies(namespace, args.reachable_tenants, ns_opts)
             self._role_bindings(namespace, ns_opts)
@@ -155,12 +204,15 @@ class Tenant(pulumi.ComponentResource):
         self._access_entries()
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
+        aliases = self._dns_names()
         for app in tenant.apps:
-            self._app(app, ready)
+            self._app(app, ready, aliases.get(app.name, ()))
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
             self._dashboard(platform.monitoring_namespace, platform.prometheus_operator)
+        if tenant.resources:
+            self._resources(role, ready, pods_group)
 
         self.workload_role_arn = role.arn
         self.register_outputs(
@@ -347,6 +399,22 @@ class Tenant(pulumi.ComponentResource):
                 "policyTypes": ["Egress"],
                 "egress": [{"to": [_tenants_selector(reachable)]}],
             }
+        ports = sorted(
+            {DATA_STORE_PORTS[r.type] for r in tenant.resources if r.type in DATA_STORE_PORTS}
+        )
+        if ports and platform.data_store_cidrs:
+            # The tenant's own data stores: their ports, in the private subnets. Their security
+            # groups admit only this tenant's pods' group; this keeps other tenants' pods out too.
+            policies["allow-data-stores"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in platform.data_store_cidrs],
+                        "ports": [{"protocol": "TCP", "port": port} for port in ports],
+                    }
+                ],
+            }
         if tenant.network.egress_cidrs:
             policies["allow-egress-cidrs"] = {
                 "podSelector": {},
@@ -398,10 +466,12 @@ class Tenant(pulumi.ComponentResource):
         only secrets under its own prefix."""
         context, tenant = self._context, self._tenant
         prefix = secrets_prefix(context, tenant.name)
+        # KEDA reads an event consumer's queue depth as this role (components/resources/keda.py).
+        keda = self._platform.keda_role_arn if _has_consumers(tenant) else None
         role = aws.iam.Role(
             f"{tenant.name}-workload-role",
             name=f"{context.prefix}-tenant-{tenant.name}"[:64],
-            assume_role_policy=_workload_trust(context.oidc, self.namespaces),
+            assume_role_policy=_workload_trust(context.oidc, self.namespaces, keda),
             tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -490,7 +560,37 @@ class Tenant(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
                 )
 
-    def _app(self, app: AppConfig, ready: dict[str, list[pulumi.Resource]]) -> None:
+    def _dns_names(self) -> dict[str, tuple[tuple[str, Optional[pulumi.Output[str]]], ...]]:
+        """The tenant's `dns` resources: each a name of one of its apps, with its certificate."""
+        tenant, platform = self._tenant, self._platform
+        apps = {app.name: app for app in tenant.apps}
+        aliases: dict[str, tuple[tuple[str, Optional[pulumi.Output[str]]], ...]] = {}
+        if not platform.dns_zones or platform.ingress_class_name is None:
+            return aliases
+        for resource in tenant.resources:
+            if resource.type != "dns" or resource.app not in apps:
+                continue
+            dns = DnsName(
+                f"{tenant.name}/{resource.name}",
+                resource,
+                tenant=tenant.name,
+                dns_zones=platform.dns_zones,
+                request_certificate=apps[resource.app].certificate == "request",
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aliases[resource.app] = (
+                *aliases.get(resource.app, ()),
+                (dns.host, dns.certificate_arn),
+            )
+        return aliases
+
+    def _app(
+        self,
+        app: AppConfig,
+        ready: dict[str, list[pulumi.Resource]],
+        aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = (),
+    ) -> None:
         """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
         the workload role trusts exactly that service account, so apps share it rather than
         widen the role's trust with one service account per app."""
@@ -516,6 +616,11 @@ class Tenant(pulumi.ComponentResource):
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
                 otlp_endpoint=platform.otlp_endpoint,
+                aliases=aliases,
+                scaled_externally=(
+                    platform.keda is not None
+                    and any(r.consumer == app.name for r in self._tenant.resources)
+                ),
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -576,6 +681,87 @@ class Tenant(pulumi.ComponentResource):
                 depends_on=[operator, ready[namespace][0]],
             )
 
+    def _resources(
+        self,
+        role: aws.iam.Role,
+        ready: dict[str, list[pulumi.Resource]],
+        pods_group: Optional[aws.ec2.SecurityGroup],
+    ) -> None:
+        """The databases, caches, names and triggers the tenant file asks for
+        (components/resources/), each delivering its connection details into the tenant's first
+        namespace through its SecretStore."""
+        tenant, platform, context = self._tenant, self._platform, self._context
+        namespace = self.namespaces[0]
+        target = ResourceTarget(
+            tenant=tenant.name,
+            namespace=namespace,
+            prefix=context.prefix,
+            region=context.region,
+            account_id=context.account_id,
+            production=context.production,
+            tags=self._tags,
+            labels=self._labels,
+            vpc_id=context.vpc_id,
+            subnet_ids=platform.private_subnet_ids or [],
+            client_security_group_id=pods_group.id if pods_group is not None else None,
+            workload_role=role,
+            secrets_prefix=secrets_prefix(context, tenant.name),
+            store_name=TENANT_SECRET_STORE,
+            provider=context.provider,
+            secret_after=(*ready[namespace], *filter(None, [platform.external_secrets])),
+            deliver_secrets=platform.external_secrets is not None,
+        )
+        consumed: dict[str, list[pulumi.Output[str]]] = {}
+        for resource in tenant.resources:
+            name = f"{tenant.name}/{resource.name}"
+            if resource.type == "postgres":
+                Postgres(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
+            elif resource.type == "redis":
+                Redis(name, resource, target, opts=pulumi.ResourceOptions(parent=self))
+            elif resource.type == "events":
+                trigger = EventTrigger(
+                    name, resource, target, opts=pulumi.ResourceOptions(parent=self)
+                )
+                if resource.consumer is not None:
+                    consumed.setdefault(resource.consumer, []).append(trigger.queue_url)
+        if consumed and platform.keda is not None:
+            self._queue_scaling(consumed, ready)
+
+    def _queue_scaling(
+        self, consumed: dict[str, list[pulumi.Output[str]]], ready: dict[str, list[pulumi.Resource]]
+    ) -> None:
+        """Each consumer app scales on its queues' depth (components/resources/keda.py)."""
+        tenant, platform = self._tenant, self._platform
+        apps = {app.name: app for app in tenant.apps}
+        assert platform.keda is not None
+        authenticated: dict[str, pulumi.Resource] = {}
+        for app_name, queues in sorted(consumed.items()):
+            app = apps[app_name]
+            namespace = app_namespace(app, self.namespaces)
+            after = [*ready[namespace][:1], platform.keda]
+            if namespace not in authenticated:
+                authenticated[namespace] = trigger_authentication(
+                    f"{namespace}-keda-auth",
+                    namespace,
+                    self._labels,
+                    parent=self,
+                    provider=self._context.provider,
+                    depends_on=after,
+                )
+            scaled_object(
+                f"{tenant.name}/{app_name}/scaled-object",
+                app=app_name,
+                namespace=namespace,
+                labels=self._labels,
+                queues=queues,
+                region=self._context.region,
+                min_replicas=app.replicas,
+                max_replicas=max(app.replicas, app.max_replicas),
+                parent=self,
+                provider=self._context.provider,
+                depends_on=[*after, authenticated[namespace], *platform.rollouts[:1]],
+            )
+
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:
         """The tenant's Grafana dashboard, beside Grafana (after the release that creates the
         namespace it goes in and the sidecar that loads it)."""
@@ -631,14 +817,34 @@ def _tenants_selector(tenants: tuple[str, ...] | list[str]) -> dict[str, Any]:
     }
 
 
-def _workload_trust(oidc: OidcProvider, namespaces: list[str]) -> pulumi.Output[str]:
-    """One IRSA trust for the tenant's `workload` service account in each of its namespaces."""
+def _has_consumers(tenant: TenantConfig) -> bool:
+    return any(r.type == "events" and r.consumer is not None for r in tenant.resources)
+
+
+def _workload_trust(
+    oidc: OidcProvider, namespaces: list[str], keda_role_arn: Optional[pulumi.Output[str]] = None
+) -> pulumi.Output[str]:
+    """One IRSA trust for the tenant's `workload` service account in each of its namespaces;
+    with event consumers, KEDA's operator role too (it reads their queues' depth as this role)."""
     trusts = [
         irsa_trust_policy(oidc, namespace, WORKLOAD_SERVICE_ACCOUNT) for namespace in namespaces
     ]
-    return pulumi.Output.all(*trusts).apply(_merge_statements)
+    if keda_role_arn is None:
+        return pulumi.Output.all(*trusts).apply(_merge_statements)
+    return pulumi.Output.all(keda_role_arn, *trusts).apply(
+        lambda args: _merge_statements(list(args[1:]), args[0])
+    )
 
 
-def _merge_statements(documents: list[str]) -> str:
+def _merge_statements(documents: list[str], keda_role_arn: Optional[str] = None) -> str:
     statements = [statement for doc in documents for statement in json.loads(doc)["Statement"]]
+    if keda_role_arn is not None:
+        statements.append(
+            {
+                "Sid": "KedaReadsQueueDepth",
+                "Effect": "Allow",
+                "Principal": {"AWS": keda_role_arn},
+                "Action": "sts:AssumeRole",
+            }
+        )
     return policy_document(*statements)

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_
 
 from components import safe_yaml
 from components.apps_config import AppConfig, Host, app_issues, serves_ingress
+from components.resources_config import ResourceConfig, resource_issues
 from components.config_base import (
     Cidr,
     DNS_LABEL,
@@ -257,6 +258,8 @@ class TenantConfig(Model):
     allow_internet_egress: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
+    # Self-service infrastructure (components/resources/): databases, caches, names, triggers.
+    resources: list[ResourceConfig] = Field(default_factory=list, max_length=20)
     # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
     # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
     hosts: list[Host] = Field(default_factory=list)
@@ -427,6 +430,7 @@ def _parse_tenant(
                 ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
             )
         issues.extend(app_issues(own.apps, own.namespace_names, relative))
+        issues.extend(resource_issues(own.resources, own.apps, relative))
         issues.extend(receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
         if ALLOW_INTERNET_EGRESS in document:
             issues.append(
@@ -455,6 +459,8 @@ def _parse_tenant(
         return None, issues
     if {"apps", "namespaces"} & set(overrides):
         issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
+    if {"apps", "resources"} & set(overrides):
+        issues.extend(resource_issues(merged.resources, merged.apps, stack_file, where))
     # The list is the stack's error when the stack replaced it, the tenant's otherwise.
     overridden = "egressCidrs" in (overrides.get("network") or {})
     issues.extend(

@@ -111,6 +111,9 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             Chart(
                 "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
             ),
+            # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
+            # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
+            Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "2.20.2"),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
             # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.

@@ -73,12 +73,17 @@ class PlatformMocks(Mocks):
             return f"{prefix}-{digest(args.typ, args.name)}"
         if args.typ == "aws:kms/key:Key":
             return _uuid(args.typ, args.name)  # a key's id is its key id
+        if args.typ == "aws:sqs/queue:Queue" and args.inputs.get("name"):
+            return self._queue_url(args.inputs["name"])  # a queue's id is its URL
         if args.typ == "aws:iam/policy:Policy" and args.inputs.get("name"):
             return self._arn("iam", f"policy/{args.inputs['name']}", regional=False)
         name = args.inputs.get("name")
         if isinstance(name, str) and name:
             return name
         return f"{args.name}-{digest(args.typ, args.name, length=7)}"
+
+    def _queue_url(self, name: str) -> str:
+        return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
 
     def _arn(self, service: str, resource: str, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -134,6 +139,28 @@ class PlatformMocks(Mocks):
         if typ == "aws:route53/record:Record":
             # pulumi_aws/route53/record.py: `fqdn` is the zone domain and `name`, no trailing dot.
             return {"fqdn": str(inputs.get("name", "")).rstrip(".")}
+        if typ == "aws:rds/instance:Instance":
+            return self._rds_instance(typ, name, inputs)
+        if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            # pulumi_aws/elasticache/replication_group.py: primary_endpoint_address (cluster mode
+            # disabled; `master.` with in-transit encryption) and arn.
+            group = inputs.get("replicationGroupId") or name
+            zone = _region_code(self.region)
+            return {
+                "arn": self._arn("elasticache", f"replicationgroup:{group}"),
+                "primaryEndpointAddress": (
+                    f"master.{group}.{digest(typ, name, length=6)}.{zone}.cache.amazonaws.com"
+                ),
+            }
+        if typ == "aws:sqs/queue:Queue":
+            # pulumi_aws/sqs/queue.py: url (the same as the id) and arn.
+            return {"url": self._queue_url(physical), "arn": self._arn("sqs", physical)}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            # pulumi_aws/cloudwatch/event_rule.py: arn, rule/<name> on the default bus.
+            return {"arn": self._arn("events", f"rule/{physical}")}
+        if typ == "aws:secretsmanager/secret:Secret":
+            # Secrets Manager appends `-` and six random characters to the name in the ARN.
+            return {"arn": self._arn("secretsmanager", f"secret:{physical}-{_suffix(typ, name)}")}
         if typ == "random:index/randomPassword:RandomPassword":
             # A stand-in the plan must never show: the program keeps it a Pulumi secret.
             placeholder = f"plan-only-password-{digest(typ, name, length=24)}"
@@ -210,6 +237,54 @@ class PlatformMocks(Mocks):
             "nodeSecurityGroupId": f"sg-{digest('node', cluster_name)}",
         }
 
+    def _described_cluster(self, cluster_name: str) -> dict[str, Any]:
+        """aws.eks.get_cluster of a pulumi-eks cluster (pulumi_aws/eks/get_cluster.py).
+
+        `roleArn`: the role pulumi-eks's ServiceRole creates (an auto-named `…-eksRole-role-…`,
+        no path); `vpcConfig.clusterSecurityGroupId`: the group EKS creates, not pulumi-eks's
+        own (the component's `clusterSecurityGroupId`), which is in `securityGroupIds`.
+        """
+        role = f"{cluster_name}-eksRole-role-{digest('eks-role', cluster_name, length=7)}"
+        return {
+            "id": cluster_name,
+            "name": cluster_name,
+            "arn": self._arn("eks", f"cluster/{cluster_name}"),
+            "roleArn": self._arn("iam", f"role/{role}", regional=False),
+            "vpcConfig": {
+                "clusterSecurityGroupId": f"sg-{digest('eks-cluster-sg', cluster_name)}",
+                "controlPlaneEgressMode": "",
+                "endpointPrivateAccess": True,
+                "endpointPublicAccess": False,
+                "publicAccessCidrs": [],
+                "securityGroupIds": [f"sg-{digest('cluster', cluster_name)}"],
+                "subnetIds": [],
+                "vpcId": "",
+            },
+        }
+
+    def _rds_instance(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """pulumi_aws/rds/instance.py: `address` (DNS name), `endpoint` (`address:port`), `arn`
+        (`arn:aws:rds:<region>:<account>:db:<identifier>`), and with a managed master password the
+        secret RDS creates (`rds!db-<uuid>`, encrypted with `master_user_secret_kms_key_id`)."""
+        identifier = inputs.get("identifier") or name
+        address = f"{identifier}.c{digest(typ, name, length=11)}.{self.region}.rds.amazonaws.com"
+        port = int(inputs.get("port") or 5432)
+        outputs: dict[str, Any] = {
+            "address": address,
+            "endpoint": f"{address}:{port}",
+            "arn": self._arn("rds", f"db:{identifier}"),
+        }
+        if inputs.get("manageMasterUserPassword"):
+            secret = f"rds!db-{_uuid(typ, name)}-{_suffix(typ, name)}"
+            outputs["masterUserSecrets"] = [
+                {
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+                    "secretArn": self._arn("secretsmanager", f"secret:{secret}"),
+                    "secretStatus": "active",
+                }
+            ]
+        return outputs
+
     def _acm_certificate(self, typ: str, name: str, domain: Any) -> dict[str, Any]:
         """A DNS-validated certificate's ARN and its one validation CNAME, in the provider's shape
         (pulumi_aws/acm/outputs.py CertificateDomainValidationOption) and ACM's record format."""
@@ -242,9 +317,26 @@ class PlatformMocks(Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{letter}" for letter in "abc"]
             return {"names": names, "zoneIds": [f"z{i}" for i in range(3)], "id": self.region}
+        if args.token == "aws:eks/getCluster:getCluster":
+            return self._described_cluster(str(args.args.get("name")))
         if args.token in ("aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition"):
             return {"name": self.region, "region": self.region, "partition": "aws", "id": "aws"}
         raise NotImplementedError(f"the plan engine has no answer for {args.token}")
+
+
+def _region_code(region: str) -> str:
+    """ElastiCache endpoints' short region (`eu-west-1` → `euw1`)."""
+    parts = region.split("-")
+    if len(parts) < 3:
+        return region.replace("-", "")
+    return f"{parts[-3]}{parts[-2][0]}{parts[-1]}"
+
+
+def _suffix(*parts: str) -> str:
+    """Six characters Secrets Manager appends to a secret's name in its ARN."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    number = int(digest(*parts, "suffix"), 16)
+    return "".join(alphabet[(number >> (6 * i)) % len(alphabet)] for i in range(6))
 
 
 def _uuid(*parts: str) -> str:

@@ -280,6 +280,7 @@ def summary(run: PlanRun) -> str:
         f"Protected ({len(protected)}): {', '.join(protected) if protected else 'none'}",
         "",
         *_internet_egress_lines(run),
+        *_tenant_resource_lines(run),
         *_slo_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
@@ -298,6 +299,66 @@ def _internet_egress_lines(run: PlanRun) -> list[str]:
     if not granted:
         return []
     return [f"Internet egress allowed by the stack ({len(granted)}):", *granted, ""]
+
+
+# Self-service resources (components/resources/) by component type, as the summary names them.
+RESOURCE_COMPONENTS = {
+    "paved-road:resources:Postgres": "postgres",
+    "paved-road:resources:Redis": "redis",
+    "paved-road:resources:DnsName": "dns",
+    "paved-road:resources:EventTrigger": "events",
+}
+
+
+def _tenant_resource_lines(run: PlanRun) -> list[str]:
+    """Each tenant's resources (`<tenant>/<name>`), with what its size and environment made of
+    it: the review of a tenant file's `resources:` change starts here."""
+    children: dict[str, list[RecordedResource]] = {}
+    for resource in run.resources:
+        if resource.parent:
+            children.setdefault(resource.parent, []).append(resource)
+    lines = []
+    for component in run.resources:
+        kind = RESOURCE_COMPONENTS.get(component.type)
+        if kind is None:
+            continue
+        inner = {r.type: r for r in children.get(component.urn, [])}
+        lines.append(f"  {component.name}: {_resource_detail(kind, inner)}")
+    if not lines:
+        return []
+    return [f"Tenant resources ({len(lines)}; README, 'Ask for infrastructure'):", *lines, ""]
+
+
+def _resource_detail(kind: str, inner: dict[str, RecordedResource]) -> str:
+    def flag(value: Any) -> str:
+        return "yes" if value is True else "no"
+
+    if kind == "postgres" and "aws:rds/instance:Instance" in inner:
+        db = inner["aws:rds/instance:Instance"]
+        i = db.inputs
+        return (
+            f"postgres {i.get('engineVersion')} on {i.get('instanceClass')}, Multi-AZ "
+            f"{flag(i.get('multiAz'))}, backups {i.get('backupRetentionPeriod')} days, "
+            f"protected {flag(db.protect)}"
+        )
+    if kind == "redis" and "aws:elasticache/replicationGroup:ReplicationGroup" in inner:
+        group = inner["aws:elasticache/replicationGroup:ReplicationGroup"]
+        i = group.inputs
+        return (
+            f"{i.get('engine')} {i.get('engineVersion')} on {i.get('numCacheClusters')} x "
+            f"{i.get('nodeType')}, failover {flag(i.get('automaticFailoverEnabled'))}, "
+            f"protected {flag(group.protect)}"
+        )
+    if kind == "dns" and "aws:acm/certificate:Certificate" in inner:
+        return f"dns {inner['aws:acm/certificate:Certificate'].inputs.get('domainName')}"
+    if kind == "events" and "aws:cloudwatch/eventRule:EventRule" in inner:
+        rule = inner["aws:cloudwatch/eventRule:EventRule"].inputs
+        source = rule.get("scheduleExpression") or f"pattern {rule.get('eventPattern')}"
+        consumer = "aws:iam/rolePolicy:RolePolicy" in inner
+        return f"events {source} into queue {rule.get('name')}" + (
+            ", consumed by the tenant's workload role" if consumer else ""
+        )
+    return kind
 
 
 def _slo_lines(run: PlanRun) -> list[str]:

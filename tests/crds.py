@@ -80,6 +80,21 @@ def has_crd(manifest: dict[str, Any]) -> bool:
     return (manifest.get("apiVersion"), manifest.get("kind")) in _schemas()
 
 
+# Kinds whose CRD is not in ../shared/crds yet, each with the test that holds its shape to the
+# upstream type's fields instead. Remove an entry once its CRD is added there.
+SHAPE_TESTED_ELSEWHERE = {
+    ("vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy"): (
+        "tests/test_resources.py::"
+        "test_every_namespace_of_a_tenant_with_a_data_store_gives_its_pods_both_groups"
+    ),
+}
+
+
+def awaiting_shared_crd(manifest: dict[str, Any]) -> bool:
+    key = (manifest.get("apiVersion"), manifest.get("kind"))
+    return key in SHAPE_TESTED_ELSEWHERE and not has_crd(manifest)
+
+
 def crd_errors(manifest: dict[str, Any]) -> list[str]:
     """Every schema violation of `manifest`, as 'path: message'; raises if no CRD serves it."""
     key = (manifest.get("apiVersion"), manifest.get("kind"))

@@ -186,6 +186,18 @@ BAD_INPUTS = {
         "paved-road:cluster.nodeGroups[0].name",
         "over EKS's limit of 63",
     ),
+    "node group of a type without pod security groups": (
+        with_changes(cluster__nodeGroups=[{"name": "system", "instanceTypes": ["t3.large"]}]),
+        "paved-road:cluster.nodeGroups[0].instanceTypes[0]",
+        "'t3.large' cannot give pods security groups of their own",
+    ),
+    "node group of a pre-Nitro type": (
+        with_changes(
+            cluster__nodeGroups=[{"name": "system", "instanceTypes": ["m6i.large", "m4.large"]}]
+        ),
+        "paved-road:cluster.nodeGroups[0].instanceTypes[1]",
+        "'m4.large' cannot give pods security groups of their own",
+    ),
     "production not a boolean": (
         with_changes(production="maybe"),
         "paved-road:production",

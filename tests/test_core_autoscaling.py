@@ -245,7 +245,8 @@ def test_every_supported_minor_has_an_autoscaler_of_that_minor() -> None:
 
 
 def test_the_role_trusts_exactly_the_autoscalers_service_account(plan: PlanRun) -> None:
-    role = one(ours(plan, ROLE))
+    # The component also holds KEDA's role (tests/test_resources.py).
+    role = one(r for r in ours(plan, ROLE) if r.name == "autoscaling-cluster-autoscaler")
     assert role.inputs["name"] == "paved-road-test-cluster-autoscaler"
     (statement,) = policy_statements(role.inputs["assumeRolePolicy"])
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -264,7 +265,11 @@ def test_the_role_trusts_exactly_the_autoscalers_service_account(plan: PlanRun) 
 
 
 def test_the_role_may_resize_only_this_clusters_node_groups(plan: PlanRun) -> None:
-    statements = policy_statements(one(ours(plan, ROLE_POLICY)).inputs["policy"])
+    statements = policy_statements(
+        one(
+            r for r in ours(plan, ROLE_POLICY) if r.name == "autoscaling-cluster-autoscaler-policy"
+        ).inputs["policy"]
+    )
     name = cluster_name(plan)
     scaling = {"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
     granted: set[str] = set()

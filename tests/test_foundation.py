@@ -7,7 +7,7 @@ import json
 
 from components import versions
 from pavedroad.engine import SECRET, PlanRun
-from pavedroad.mocks import digest
+from pavedroad.mocks import PlatformMocks, digest
 from policies.paved_road_policies.tags import TAGS_ARE_NOT_TAGS
 from tests.conftest import as_list, one, policy_statements, stack_config
 from tests.irsa import assert_irsa_trust, issuer_path
@@ -220,12 +220,38 @@ def test_addons_are_the_five_pinned_ones(plan: PlanRun) -> None:
     )
     assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"].endswith("-ebs-csi")
     assert addons["vpc-cni"]["serviceAccountRoleArn"].endswith("-vpc-cni")
-    # NetworkPolicies are only enforced when the VPC CNI's network policy agent is on.
-    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    # NetworkPolicies are only enforced when the VPC CNI's network policy agent is on; pod ENIs
+    # give tenants' pods security groups of their own (the only source their data stores admit).
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {
+        "enableNetworkPolicy": "true",
+        "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+    }
     cluster = cluster_of(plan).inputs
     assert cluster["corednsAddonOptions"]["enabled"] is False, "pulumi-eks must not float a version"
     assert cluster["kubeProxyAddonOptions"]["enabled"] is False
     assert cluster["useDefaultVpcCni"] is True
+
+
+def test_the_cluster_role_may_run_security_groups_for_pods(plan: PlanRun, stack: str) -> None:
+    """AmazonEKSVPCResourceController on the role pulumi-eks made for the cluster (named by its
+    ARN's last segment, as EKS reports it), by one attachment of ours: pulumi-eks attaches only
+    AmazonEKSClusterPolicy, and the role itself is not touched. The VPC CNI (pod ENIs on) waits
+    for it."""
+    attachments = [
+        r
+        for r in plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.inputs["policyArn"].endswith("/AmazonEKSVPCResourceController")
+    ]
+    (attachment,) = attachments
+    assert attachment.inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"
+    )
+    described = PlatformMocks("eu-west-1")._described_cluster(f"paved-road-{stack}")
+    assert attachment.inputs["role"] == described["roleArn"].split(":role/")[1]
+    assert cluster_of(plan).urn in attachment.dependencies
+    assert not [r for r in plan.by_type("aws:iam/role:Role") if "eksRole" in r.name]
+    cni = one(r for r in plan.by_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "vpc-cni")
+    assert attachment.urn in cni.dependencies
 
 
 def test_irsa_roles_pin_service_account_and_audience(plan: PlanRun) -> None:

@@ -425,6 +425,64 @@ case("cross-tenant conflict with a broken file", "provenance", TENANT, "namespac
     _conflict_and_bad_file
 )
 
+# Self-service resources (components/resources_config.py)
+tenant_case(
+    "unknown resource type",
+    "resources",
+    SEARCH + "resources: [{name: db, type: mysql}]\n",
+    "resources[0].type",
+)
+tenant_case(
+    "unsupported postgres version",
+    "resources",
+    SEARCH + "resources: [{name: db, type: postgres, version: '9.6'}]\n",
+    "resources[0].version",
+)
+tenant_case(
+    "unknown size",
+    "resources",
+    SEARCH + "resources: [{name: db, type: redis, size: huge}]\n",
+    "resources[0].size",
+)
+tenant_case(
+    "two resources, one name",
+    "resources",
+    SEARCH + "resources: [{name: db, type: redis}, {name: db, type: postgres}]\n",
+    "resources[1].name",
+)
+tenant_case(
+    "dns for an app it lacks",
+    "resources",
+    SEARCH + APP + "resources: [{name: www, type: dns, app: checkout-api}]\n",
+    "resources[0].app",
+)
+tenant_case(
+    "not an event pattern",
+    "resources",
+    SEARCH + "resources: [{name: ev, type: events, source: {pattern: {source: aws.s3}}}]\n",
+    "resources[0].source.pattern",
+)
+tenant_case(
+    "event pattern of strange fields",
+    "resources",
+    SEARCH + "resources: [{name: ev, type: events, source: {pattern: {colour: [red]}}}]\n",
+    "resources[0].source.pattern",
+)
+tenant_case(
+    "resource name with a dot",
+    "resources",
+    SEARCH + "resources: [{name: a.b, type: redis}]\n",
+    "resources[0].name",
+)
+tenant_case(
+    "resources is a mapping", "resources", SEARCH + "resources: {db: postgres}\n", "resources"
+)
+case("overridden resource size", "resources", STACK, "paved-road:tenants[1].resources[0].size")(
+    lambda p: p.tenants_entry(
+        "    - name: search\n      resources: [{name: db, type: postgres, size: xl}]\n"
+    )
+)
+
 ALSO_NAMED = {
     "errors in both files at once": f"{TENANT}: quota.pods",
     "cross-tenant conflict with a broken file": "tenants/storefront.yaml: decommission",

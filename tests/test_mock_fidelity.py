@@ -54,6 +54,8 @@ class Format:
             ("addon", inputs.get("addonName", "")),
             ("domain", inputs.get("domainName", "")),
             ("record", str(inputs.get("name", "")).rstrip(".")),
+            ("identifier", inputs.get("identifier", "")),
+            ("group", inputs.get("replicationGroupId", "")),
         ):
             expected = expected.replace(f"{{{token}}}", re.escape(str(text)))
         expected = expected.replace("{{", "{").replace("}}", "}")
@@ -183,6 +185,54 @@ FORMATS: dict[tuple[str, str], Format] = {
         "{record}",
         "pulumi_aws/route53/record.py: fqdn, the record's name in its zone, no final dot",
     ),
+    ("aws:rds/instance:Instance", "address"): Format(
+        r"{identifier}\.c[0-9a-f]{{11}}\.{region}\.rds\.amazonaws\.com",
+        "pulumi_aws/rds/instance.py: address, 'DNS address of the DB instance' "
+        "(<identifier>.<12 characters>.<region>.rds.amazonaws.com)",
+    ),
+    ("aws:rds/instance:Instance", "endpoint"): Format(
+        r"{identifier}\.c[0-9a-f]{{11}}\.{region}\.rds\.amazonaws\.com:[0-9]+",
+        "pulumi_aws/rds/instance.py: endpoint, 'Connection endpoint in `address:port` format'",
+    ),
+    ("aws:rds/instance:Instance", "arn"): Format(
+        r"arn:aws:rds:{region}:{account}:db:{identifier}",
+        "pulumi_aws/rds/instance.py: arn; RDS DB instance ARN db:<identifier>",
+    ),
+    ("aws:rds/instance:Instance", "masterUserSecrets"): Format(
+        rf"\[\{{{{'kmsKeyId': '{UUID}', 'secretArn': 'arn:aws:secretsmanager:{{region}}:"
+        rf"{{account}}:secret:rds!db-{UUID}-[A-Za-z]{{{{6}}}}', 'secretStatus': 'active'\}}}}\]",
+        "pulumi_aws/rds/instance.py: master_user_secrets, 'Only available when "
+        "manage_master_user_password is set'; rds/outputs.py InstanceMasterUserSecret (kms_key_id, "
+        "secret_arn, secret_status); RDS User Guide: the secret is named rds!db-<uuid>",
+    ),
+    ("aws:elasticache/replicationGroup:ReplicationGroup", "arn"): Format(
+        r"arn:aws:elasticache:{region}:{account}:replicationgroup:{group}",
+        "pulumi_aws/elasticache/replication_group.py: arn; ElastiCache ARN "
+        "replicationgroup:<id>",
+    ),
+    ("aws:elasticache/replicationGroup:ReplicationGroup", "primaryEndpointAddress"): Format(
+        r"master\.{group}\.[0-9a-f]{{6}}\.[a-z]+[0-9]\.cache\.amazonaws\.com",
+        "pulumi_aws/elasticache/replication_group.py: primary_endpoint_address, 'Address of the "
+        "endpoint for the primary node ... if the cluster mode is disabled'; ElastiCache User "
+        "Guide, 'Finding connection endpoints': master.<id>.<hash>.<short region>.cache."
+        "amazonaws.com with in-transit encryption",
+    ),
+    ("aws:sqs/queue:Queue", "url"): Format(
+        r"https://sqs\.{region}\.amazonaws\.com/{account}/{name}",
+        "pulumi_aws/sqs/queue.py: url, 'Same as `id`: The URL for the created Amazon SQS queue'",
+    ),
+    ("aws:sqs/queue:Queue", "arn"): Format(
+        r"arn:aws:sqs:{region}:{account}:{name}",
+        "pulumi_aws/sqs/queue.py: arn; SQS queue ARN arn:aws:sqs:<region>:<account>:<name>",
+    ),
+    ("aws:cloudwatch/eventRule:EventRule", "arn"): Format(
+        r"arn:aws:events:{region}:{account}:rule/{name}",
+        "pulumi_aws/cloudwatch/event_rule.py: arn; EventBridge rule ARN rule/<name> (default bus)",
+    ),
+    ("aws:secretsmanager/secret:Secret", "arn"): Format(
+        r"arn:aws:secretsmanager:{region}:{account}:secret:{name}-[A-Za-z]{{6}}",
+        "pulumi_aws/secretsmanager/secret.py: arn; Secrets Manager appends -<6 characters>",
+    ),
     # The kubeconfig's shape has its own test below (test_the_kubeconfig_…).
     (CLUSTER, "kubeconfig"): Format(r".*", "cluster.ts: generateKubeconfig"),
     (CLUSTER, "kubeconfigJson"): Format(r"\{.*\}", "cluster.ts: pulumi.jsonStringify(kubeconfig)"),
@@ -201,6 +251,8 @@ ID_FORMATS = {
     # pulumi_aws/kms/key.py: the id is the key id; iam/role.py: the id is the role name.
     "aws:kms/key:Key": UUID,
     "aws:iam/role:Role": r"[\w+=,.@-]{1,64}",
+    # pulumi_aws/sqs/queue.py: the id is the queue's URL.
+    "aws:sqs/queue:Queue": r"https://sqs\.[a-z0-9-]+\.amazonaws\.com/[0-9]{12}/[\w-]{1,80}",
 }
 
 
@@ -375,6 +427,26 @@ def test_provider_functions_answer_in_the_providers_shapes() -> None:
         assert isinstance(
             getattr(_sdk_module_class("pulumi_aws", "GetCallerIdentityResult"), output), property
         )
+
+
+def test_the_described_cluster_answers_in_get_clusters_shape() -> None:
+    """pulumi_aws/eks/get_cluster.py: `role_arn` (an IAM role ARN; pulumi-eks's ServiceRole role
+    has no path, so its name is the last segment) and `vpc_config` with every field of
+    GetClusterVpcConfigResult, `cluster_security_group_id` a security group id."""
+    import inspect
+
+    from pulumi.runtime.mocks import MockCallArgs
+
+    described = PlatformMocks("eu-west-1").call(
+        MockCallArgs("aws:eks/getCluster:getCluster", {"name": "c"}, "")
+    )
+    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+", described["roleArn"])
+    assert isinstance(_sdk_module_class("pulumi_aws.eks", "GetClusterResult").role_arn, property)
+    vpc_config = _sdk_module_class("pulumi_aws.eks.outputs", "GetClusterVpcConfigResult")
+    fields = set(inspect.signature(vpc_config.__init__).parameters) - {"__self__"}
+    camel = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f) for f in fields}
+    assert set(described["vpcConfig"]) == camel
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", described["vpcConfig"]["clusterSecurityGroupId"])
 
 
 def _sdk_module_class(package: str, name: str) -> Callable[..., Any]:

@@ -243,6 +243,15 @@ def test_workload_role_reads_only_its_own_secrets(tenant_stack: str) -> None:
             policy, _secret_arn(tenant_stack, "x").replace("tenants/x", "platform")
         )
         statements = policy_statements(role.inputs["assumeRolePolicy"])
+        # A tenant with an event consumer also trusts KEDA's operator role, to read its queue's
+        # depth (tests/test_resources.py); nothing else.
+        keda = [s for s in statements if s.get("Sid") == "KedaReadsQueueDepth"]
+        consumers = any(r.consumer for r in tenant.resources if r.type == "events")
+        assert len(keda) == (1 if consumers else 0)
+        assert [s["Principal"] for s in keda] == [
+            {"AWS": f"arn:aws:iam::123456789012:role/paved-road-{tenant_stack}-keda"}
+        ] * len(keda)
+        statements = [s for s in statements if s not in keda]
         assert len(statements) == len(tenant.namespace_names)
         for statement, namespace in zip(statements, tenant.namespace_names):
             assert_irsa_trust(statement, namespace, "workload")

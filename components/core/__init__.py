@@ -95,6 +95,9 @@ class CoreServices(pulumi.ComponentResource):
     # the platform's ClusterSecretStore.
     external_secrets: Optional[pulumi.Resource]
     cluster_secret_store: Optional[pulumi.Resource]
+    # KEDA's release (its CRDs) and its operator's IRSA role (None: autoscaling or KEDA off).
+    keda: Optional[pulumi.Resource]
+    keda_role_arn: Optional[pulumi.Output[str]]
     # Argo CD's release: the AppProject CRD.
     argo_cd: Optional[pulumi.Resource]
     # Kyverno's ClusterPolicies: tenants' workloads are created after them.
@@ -129,6 +132,7 @@ class CoreServices(pulumi.ComponentResource):
         self.otlp_endpoint = self.tracing_namespace = None
         self.external_secrets = self.cluster_secret_store = self.argo_cd = None
         self.admission_policies = []
+        self.keda = self.keda_role_arn = None
         self.admission_engine = None
 
         # Every chart below creates Services: each waits for the controller's release.
@@ -184,11 +188,12 @@ class CoreServices(pulumi.ComponentResource):
             self.external_secrets = store.release
             self.cluster_secret_store = store.cluster_secret_store
         if config.autoscaling.enabled:
-            autoscaling.Autoscaling(
+            scaling = autoscaling.Autoscaling(
                 "autoscaling",
                 autoscaling.AutoscalingArgs(context, config.autoscaling),
                 after_ingress,
             )
+            self.keda, self.keda_role_arn = scaling.keda, scaling.keda_role_arn
         if config.gitops.enabled:
             # With SSO, Argo CD's client secret arrives through the secrets service: its
             # ExternalSecret needs that release (CRD, webhook) and the store. The chart itself

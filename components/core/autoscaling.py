@@ -33,6 +33,8 @@ NAMESPACES = ("autoscaling",)
 NAMESPACE = NAMESPACES[0]
 METRICS_SERVER = "metrics-server"
 CLUSTER_AUTOSCALER = "cluster-autoscaler"
+KEDA = "keda"
+KEDA_OPERATOR = "keda-operator"
 
 # Read-only calls of the autoscaler's AWS provider with auto-discovery (the "full features" policy
 # of cluster-autoscaler/cloudprovider/aws/README.md); none of them can be scoped to a resource.
@@ -100,9 +102,24 @@ class AutoscalingArgs:
     config: AutoscalingConfig
 
 
+def keda_policy(account_id: str, prefix: str) -> str:
+    """KEDA reads a consumer's queue as that tenant's workload role (`identityOwner: workload`):
+    it may assume tenants' workload roles, and nothing else. Each role's trust names KEDA only
+    while its tenant has a consumer (components/tenant.py)."""
+    return policy_document(
+        allow(
+            ["sts:AssumeRole"],
+            [f"arn:aws:iam::{account_id}:role/{prefix}-tenant-*"],
+            Sid="AssumeTenantWorkloadRoles",
+        )
+    )
+
+
 class Autoscaling(pulumi.ComponentResource):
     metrics_server: k8s.helm.v3.Release
     cluster_autoscaler: Optional[k8s.helm.v3.Release]
+    keda: Optional[k8s.helm.v3.Release]
+    keda_role_arn: Optional[pulumi.Output[str]]
 
     def __init__(
         self, name: str, args: AutoscalingArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -143,7 +160,56 @@ class Autoscaling(pulumi.ComponentResource):
                 depends_on=ordered_after(opts),
             )
             outputs["clusterAutoscalerRoleArn"] = role.arn
+        self.keda = self.keda_role_arn = None
+        if config.keda:
+            keda_role = service_role(
+                f"{name}-keda",
+                context,
+                role_suffix=KEDA,
+                namespace=NAMESPACE,
+                service_account=KEDA_OPERATOR,
+                policy=context.account_id.apply(lambda a: keda_policy(a, context.prefix)),
+                parent=self,
+            )
+            self.keda = helm_release(
+                f"{name}-keda",
+                versions.CHARTS[KEDA],
+                namespace=namespace.metadata.name,
+                values=keda_values(context.production, keda_role.arn),
+                parent=self,
+                provider=context.provider,
+                depends_on=ordered_after(opts),
+            )
+            self.keda_role_arn = keda_role.arn
+            outputs["kedaRoleArn"] = keda_role.arn
         self.register_outputs(outputs)
+
+
+def keda_values(production: bool, role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Values of the kedacore `keda` chart: the operator's service account carries its IRSA
+    role (`podIdentity.aws.irsa`), from which it assumes a tenant's workload role to read that
+    tenant's queue depth. Pods run `restricted`, restated so the plan shows it. In production
+    two operator replicas (one leader) and two metrics servers."""
+    replicas = 2 if production else 1
+    container = {
+        **AUTOSCALER_CONTAINER,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    pod = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "podIdentity": {"aws": {"irsa": {"enabled": True, "roleArn": role_arn}}},
+        "operator": {"replicaCount": replicas},
+        "metricsServer": {"replicaCount": replicas},
+        "webhooks": {"replicaCount": replicas},
+        "securityContext": {part: container for part in ("operator", "metricServer", "webhooks")},
+        "podSecurityContext": {part: pod for part in ("operator", "metricServer", "webhooks")},
+        "resources": {
+            "operator": resources("100m", "200Mi", "500m"),
+            "metricServer": resources("100m", "200Mi", "500m"),
+            "webhooks": resources("50m", "100Mi", "200m"),
+        },
+    }
 
 
 def metrics_server_values(production: bool) -> dict[str, Any]:

@@ -119,11 +119,12 @@ OPENINGS: Mapping[str, Openings] = {
     ),
     "autoscaling": Openings(
         # metrics-server serves the aggregated Metrics API (containerPort 10250) to the API
-        # server, and reads each kubelet (10250 on the nodes).
-        control_plane_ports=(10250,),
+        # server, and reads each kubelet (10250 on the nodes); KEDA's metrics server serves the
+        # External Metrics API (6443) and its admission webhooks listen on 9443.
+        control_plane_ports=(10250, 6443, 9443),
         internet_ports=(443,),
         egress={"allow-kubelets": {"to": _private()["from"], "ports": _tcp(10250)}},
-        why="Metrics API for the API server; kubelets; Auto Scaling and EC2 APIs",
+        why="Metrics APIs and KEDA's webhooks for the API server; kubelets; AWS APIs",
     ),
     MONITORING: Openings(
         # The operator's admission webhook for PrometheusRules (`tls.internalPort`, 10250).

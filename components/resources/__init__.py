@@ -1,0 +1,1 @@
+"""Self-service resources a tenant asks for in its file: one component per type."""
