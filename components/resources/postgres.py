@@ -150,5 +150,4 @@ class Postgres(pulumi.ComponentResource):
 
 def _secret_arn(secrets: list) -> str:
     """The ARN of the secret RDS keeps the master password in (one per instance)."""
-    first = secrets[0]
-    return first["secret_arn"] if isinstance(first, dict) else first.secret_arn
+    return secrets[0].secret_arn
