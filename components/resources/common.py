@@ -54,9 +54,13 @@ class ResourceTarget:
     # The secrets service runs (the tenant has a SecretStore): connection Secrets are delivered.
     deliver_secrets: bool = True
 
+    def physical_name(self, resource: ResourceConfig) -> str:
+        """The resource's name in AWS (`<project>-<env>-<tenant>-<name>`)."""
+        return physical_name(self.prefix, self.tenant, resource)
 
-def resource_tags(target: ResourceTarget, resource: ResourceConfig) -> dict[str, str]:
-    return {**target.tags, "paved-road:resource": resource.name}
+    def tags_for(self, resource: ResourceConfig) -> dict[str, str]:
+        """The tenant's tags (tenant, cost center) and the resource's own name."""
+        return {**self.tags, "paved-road:resource": resource.name}
 
 
 def stateful_options(
@@ -126,7 +130,7 @@ def resource_key(
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=pulumi.Output.all(target.account_id, role_arn).apply(policy),
-        tags=resource_tags(target, resource),
+        tags=target.tags_for(resource),
         opts=stateful_options(target, resource, parent),
     )
 
@@ -145,7 +149,7 @@ def data_store_security_group(
         raise ValueError(f"tenant {target.tenant} has a data store but no pods security group")
     return aws.ec2.SecurityGroup(
         f"{name}-sg",
-        name=f"{physical_name(target.prefix, target.tenant, resource)}-{resource.type}",
+        name=f"{target.physical_name(resource)}-{resource.type}",
         # EC2 refuses apostrophes in security group and rule descriptions.
         description=f"{resource.type} {resource.name} of tenant {target.tenant}: port {port} "
         f"from the pods of tenant {target.tenant} only",
@@ -160,7 +164,7 @@ def data_store_security_group(
             )
         ],
         egress=[],
-        tags=resource_tags(target, resource),
+        tags=target.tags_for(resource),
         opts=pulumi.ResourceOptions(parent=parent),
     )
 

@@ -21,9 +21,7 @@ from components.iam import allow, policy_document
 from components.resources.common import (
     RESOURCE_ANNOTATION,
     ResourceTarget,
-    physical_name,
     resource_key,
-    resource_tags,
 )
 from components.resources_config import ResourceConfig
 
@@ -67,8 +65,8 @@ class EventTrigger(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("paved-road:resources:EventTrigger", name, None, opts)
-        physical = physical_name(target.prefix, target.tenant, resource)
-        tags = resource_tags(target, resource)
+        physical = target.physical_name(resource)
+        tags = target.tags_for(resource)
         child = pulumi.ResourceOptions(parent=self)
         key = resource_key(
             name,

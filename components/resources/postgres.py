@@ -22,9 +22,7 @@ from components.resources.common import (
     connection_secret,
     data_store_security_group,
     grant_secret,
-    physical_name,
     resource_key,
-    resource_tags,
     stateful_options,
 )
 from components.resources_config import (
@@ -59,8 +57,8 @@ class Postgres(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("paved-road:resources:Postgres", name, None, opts)
-        physical = physical_name(target.prefix, target.tenant, resource)
-        tags = resource_tags(target, resource)
+        physical = target.physical_name(resource)
+        tags = target.tags_for(resource)
         child = pulumi.ResourceOptions(parent=self)
         major = resource.resolved_version
         key = resource_key(name, target, resource, "Postgres", self)

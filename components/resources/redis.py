@@ -23,9 +23,7 @@ from components.resources.common import (
     connection_secret,
     data_store_security_group,
     grant_secret,
-    physical_name,
     resource_key,
-    resource_tags,
     stateful_options,
 )
 from components.resources_config import REDIS_NODE_TYPES, REDIS_VERSIONS, ResourceConfig
@@ -48,8 +46,8 @@ class Redis(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("paved-road:resources:Redis", name, None, opts)
-        physical = physical_name(target.prefix, target.tenant, resource)
-        tags = resource_tags(target, resource)
+        physical = target.physical_name(resource)
+        tags = target.tags_for(resource)
         child = pulumi.ResourceOptions(parent=self)
         production = target.production
         version = resource.resolved_version
