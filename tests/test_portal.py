@@ -235,6 +235,32 @@ def test_github_credentials_come_from_secrets_manager_through_the_platform_store
     assert secret.urn in release(dev).dependencies
 
 
+def test_the_github_secrets_are_ones_the_platform_store_may_read(dev: PlanRun) -> None:
+    secret = one(
+        r
+        for r in portal_resources(dev, EXTERNAL_SECRET)
+        if r.inputs["metadata"]["name"] == "backstage-github"
+    )
+    (policy,) = [
+        r
+        for r in dev.by_type("aws:iam/rolePolicy:RolePolicy")
+        if "paved-road:core:Secrets" in r.urn
+    ]
+    (readable,) = [
+        resource
+        for statement in policy_statements(policy.inputs["policy"])
+        for resource in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+    ]
+    prefix = readable.split(":secret:")[1].rstrip("*")
+    assert prefix == "paved-road/dev/platform/"
+    for data in secret.inputs["spec"]["data"]:
+        assert data["remoteRef"]["key"].startswith(prefix)
+
+
 def test_the_ingress_is_an_https_alb_at_the_portal_host(dev: PlanRun) -> None:
     ingress = values(dev)["ingress"]
     assert ingress["enabled"] is True and ingress["className"] == "alb"
