@@ -280,6 +280,28 @@ def test_the_ingress_is_an_https_alb_at_the_portal_host(dev: PlanRun) -> None:
     assert annotations[f"{alb}/certificate-arn"].startswith("arn:aws:acm:eu-west-1:")
 
 
+def test_a_stack_may_open_the_portal_and_point_it_at_another_catalog(
+    plan_with: Callable[..., PlanRun],
+) -> None:
+    catalog = "https://github.com/acme/platform-catalog/blob/release/catalog/all.yaml"
+    run = plan_with(
+        dev_with_portal(
+            scheme="internet-facing",
+            inboundCidrs=["198.51.100.0/24"],
+            catalogUrl=catalog,
+            host="backstage.dev.paved-road.example",
+        )
+    )
+    annotations = values(run)["ingress"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == "198.51.100.0/24"
+    assert values(run)["ingress"]["host"] == "backstage.dev.paved-road.example"
+    (location,) = values(run)["backstage"]["appConfig"]["catalog"]["locations"]
+    assert location["target"] == catalog
+    certificate = one(portal_resources(run, "aws:acm/certificate:Certificate"))
+    assert certificate.inputs["domainName"] == "backstage.dev.paved-road.example"
+
+
 # --------------------------------------------------------------------------------------------------
 # The database
 
