@@ -7,7 +7,9 @@ component: that waits for every resource in it and serialises `pulumi up`):
   cluster and fails closed, so a Service created before the controller is ready is rejected.
   Every chart here creates Services, so every other release depends on this one release;
 - Argo CD also after its SSO client secret (an ExternalSecret, which needs the External Secrets
-  release for its CRD and webhook, and the ClusterSecretStore it reads through);
+  release for its CRD and webhook, and the ClusterSecretStore it reads through); the portal
+  likewise after its GitHub secret, and its chart after its RDS instance (it is given the
+  instance's address);
 - Kyverno needs nothing but the load balancer controller: its baseline policies exclude the
   platform namespaces, so they admit the platform's charts whenever they arrive, and its
   ClusterPolicies wait only for the Kyverno release (CRDs and webhook). What must come after
