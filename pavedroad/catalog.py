@@ -268,6 +268,7 @@ def _core_services(platform: "PlatformConfig") -> list[tuple[str, str, str, bool
          core.autoscaling.enabled),
         ("argocd", "Argo CD", "argocd", core.gitops.enabled),
         ("opentelemetry-collector", "OpenTelemetry collector", "tracing", core.tracing.enabled),
+        ("backstage", "Developer portal (Backstage)", "backstage", core.portal.enabled),
         ("argo-rollouts", "Argo Rollouts", "argo-rollouts", platform.delivery.enabled),
     ]  # fmt: skip
 
