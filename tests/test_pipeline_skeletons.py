@@ -1,5 +1,6 @@
-"""The app-repository skeletons (marketplace/skeletons/app-repository/<template>/), rendered the
-way the portal's scaffolder renders them and checked with the real tools: actionlint on the
+"""The app-repository skeletons (marketplace/skeletons/app-repository/common/ under
+marketplace/skeletons/app-repository/<template>/), rendered the way the portal's scaffolder renders
+them and checked with the real tools: actionlint on the
 workflows, Backstage's catalog model on catalog-info.yaml, the skeleton's own unit tests, and the
 rendered service itself answering its probes and exposing the series the platform's release
 analysis and SLO rules read."""
@@ -37,17 +38,9 @@ TEMPLATES = ("api-service", "batch-job", "kafka-consumer")
 SERVING = ("api-service", "kafka-consumer")
 BACKSTAGE = ROOT / "tests" / "backstage"
 SCRIPT = BACKSTAGE / "skeletons.js"
-# Files every skeleton carries unchanged (each directory must be complete by itself, since
-# fetch:template copies one directory): a change to one must reach all.
-SHARED = (
-    ".github/workflows/ci.yml",
-    ".github/scripts/bump_image.py",
-    ".github/dependabot.yml",
-    ".dockerignore",
-    ".gitignore",
-    "app/logs.py",
-    "tests/test_bump_image.py",
-)
+# The create-app-repository template renders `common/` then the app template's own directory into
+# one repository (two fetch:template steps); neither may hold a file of the other.
+COMMON = "common"
 SHARED_BY_SERVERS = ("app/probes.py", "Dockerfile")
 
 
@@ -88,8 +81,9 @@ def _rendered(template: str, into: Path) -> Path:
     answers = into / f"{template}.json"
     answers.write_text(json.dumps(values(template)))
     out = into / template
-    result = node("render", str(SKELETONS / template), str(out), str(answers))
-    assert result.returncode == 0, result.stdout + result.stderr
+    for layer in (COMMON, template):
+        result = node("render", str(SKELETONS / layer), str(out), str(answers))
+        assert result.returncode == 0, result.stdout + result.stderr
     return out
 
 
@@ -166,15 +160,18 @@ def test_rendering_substitutes_every_value(rendered: Path, template: str) -> Non
     assert f'PUSH_ROLE_ARN: "{answers["pushRoleArn"]}"' in workflow
 
 
-def test_every_skeleton_is_complete_and_shares_the_common_files() -> None:
-    for name in SHARED:
-        texts = {(SKELETONS / t / name).read_bytes() for t in TEMPLATES}
-        assert len(texts) == 1, f"{name} differs between the skeletons"
-    for name in SHARED_BY_SERVERS:
-        assert len({(SKELETONS / t / name).read_bytes() for t in SERVING}) == 1, name
+def test_the_layers_never_overlap_and_each_skeleton_is_complete() -> None:
+    """fetch:template writes `common/` and the template's directory into one target: a file in
+    both would be rendered twice, the second silently skipped or replacing the first."""
+    common = {p.relative_to(SKELETONS / COMMON) for p in files(SKELETONS / COMMON)}
+    assert Path(".github/workflows/ci.yml") in common
     for template in TEMPLATES:
+        own = {p.relative_to(SKELETONS / template) for p in files(SKELETONS / template)}
+        assert common.isdisjoint(own), f"{template} repeats {sorted(common & own)}"
         for name in ("README.md", "catalog-info.yaml", "Dockerfile", "requirements.txt"):
             assert (SKELETONS / template / name).is_file(), f"{template}/{name}"
+    for name in SHARED_BY_SERVERS:
+        assert len({(SKELETONS / t / name).read_bytes() for t in SERVING}) == 1, name
 
 
 # --------------------------------------------------------------------------------------------------
