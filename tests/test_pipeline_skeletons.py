@@ -38,10 +38,15 @@ TEMPLATES = ("api-service", "batch-job", "kafka-consumer")
 SERVING = ("api-service", "kafka-consumer")
 BACKSTAGE = ROOT / "tests" / "backstage"
 SCRIPT = BACKSTAGE / "skeletons.js"
-# The create-app-repository template renders `common/` then the app template's own directory into
-# one repository (two fetch:template steps); neither may hold a file of the other.
-COMMON = "common"
-SHARED_BY_SERVERS = ("app/probes.py", "Dockerfile")
+# The create-app-repository template renders layers into one repository, one fetch:template step
+# each: `common/`, then `server/` for the templates that serve HTTP, then the template's own
+# directory. No two layers of a template may hold the same file.
+COMMON, SERVER = "common", "server"
+
+
+def layers(template: str) -> tuple[str, ...]:
+    return (COMMON, *((SERVER,) if template in SERVING else ()), template)
+
 
 
 def values(template: str) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def _rendered(template: str, into: Path) -> Path:
     answers = into / f"{template}.json"
     answers.write_text(json.dumps(values(template)))
     out = into / template
-    for layer in (COMMON, template):
+    for layer in layers(template):
         result = node("render", str(SKELETONS / layer), str(out), str(answers))
         assert result.returncode == 0, result.stdout + result.stderr
     return out
@@ -161,17 +166,22 @@ def test_rendering_substitutes_every_value(rendered: Path, template: str) -> Non
 
 
 def test_the_layers_never_overlap_and_each_skeleton_is_complete() -> None:
-    """fetch:template writes `common/` and the template's directory into one target: a file in
-    both would be rendered twice, the second silently skipped or replacing the first."""
-    common = {p.relative_to(SKELETONS / COMMON) for p in files(SKELETONS / COMMON)}
-    assert Path(".github/workflows/ci.yml") in common
+    """fetch:template writes every layer into one target: a file in two layers would be rendered
+    twice, the second silently skipped or replacing the first."""
+
+    def own(layer: str) -> set[Path]:
+        return {p.relative_to(SKELETONS / layer) for p in files(SKELETONS / layer)}
+
+    assert Path(".github/workflows/ci.yml") in own(COMMON)
+    assert {Path("Dockerfile"), Path("app/probes.py")} <= own(SERVER)
     for template in TEMPLATES:
-        own = {p.relative_to(SKELETONS / template) for p in files(SKELETONS / template)}
-        assert common.isdisjoint(own), f"{template} repeats {sorted(common & own)}"
+        seen: dict[Path, str] = {}
+        for layer in layers(template):
+            for path in own(layer):
+                assert path not in seen, f"{template}: {path} is in {seen[path]}/ and {layer}/"
+                seen[path] = layer
         for name in ("README.md", "catalog-info.yaml", "Dockerfile", "requirements.txt"):
-            assert (SKELETONS / template / name).is_file(), f"{template}/{name}"
-    for name in SHARED_BY_SERVERS:
-        assert len({(SKELETONS / t / name).read_bytes() for t in SERVING}) == 1, name
+            assert Path(name) in seen, f"{template}/{name}"
 
 
 # --------------------------------------------------------------------------------------------------
