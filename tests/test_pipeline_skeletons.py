@@ -48,7 +48,6 @@ def layers(template: str) -> tuple[str, ...]:
     return (COMMON, *((SERVER,) if template in SERVING else ()), template)
 
 
-
 def values(template: str) -> dict[str, Any]:
     """The answers the create-app-repository template passes to fetch:template."""
     name = {"api-service": "orders-api", "batch-job": "nightly-report"}.get(template, "ledger")

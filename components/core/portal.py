@@ -42,6 +42,7 @@ from components.apps_config import IMAGE
 from components.config import PORTAL_DATABASE, PORTAL_DATABASE_OWNER, PortalConfig
 from components.config_base import zone_for
 from components.core.base import (
+    RESTRICTED_CONTAINER,
     ClusterContext,
     helm_release,
     ordered_after,
@@ -106,13 +107,6 @@ RESTRICTED_POD: dict[str, Any] = {
     "runAsGroup": RUN_AS_USER,
     "fsGroup": RUN_AS_USER,
     "seccompProfile": {"type": "RuntimeDefault"},
-}
-RESTRICTED_CONTAINER: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "readOnlyRootFilesystem": True,
-    "allowPrivilegeEscalation": False,
-    "seccompProfile": {"type": "RuntimeDefault"},
-    "capabilities": {"drop": ["ALL"]},
 }
 
 
