@@ -330,6 +330,13 @@ def render(root: Path, settings: Optional[CatalogSettings] = None) -> dict[str, 
     files = {"platform.yaml": _dump(platform_entities(stacks, project, settings))}
     for name in sorted(tenants):
         files[f"tenants/{name}.yaml"] = _dump(tenant_entities(tenants[name], project, settings))
+    from pavedroad import templates
+
+    entities = sorted(files)
+    for path, text in templates.render(root, settings, stacks).items():
+        files[path] = text
+        if path.endswith("/template.yaml"):
+            entities.append(path)
     location = _entity(
         "Location",
         PLATFORM_SYSTEM,
@@ -337,7 +344,7 @@ def render(root: Path, settings: Optional[CatalogSettings] = None) -> dict[str, 
             "title": "Paved Road catalog",
             "annotations": {"backstage.io/source-location": settings.source("catalog/")},
         },
-        {"type": "url", "targets": [f"./{path}" for path in sorted(files)]},
+        {"type": "url", "targets": [f"./{path}" for path in sorted(entities)]},
     )
     files["all.yaml"] = _dump([location])
     return dict(sorted(files.items()))
@@ -350,15 +357,15 @@ def stale_files(out: Path, files: dict[str, str]) -> list[str]:
     ]
     extra = [
         str(p.relative_to(out))
-        for p in sorted(out.rglob("*.yaml"))
-        if str(p.relative_to(out)) not in files
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and str(p.relative_to(out)) not in files
     ]
     return sorted(stale + extra)
 
 
 def write(out: Path, files: dict[str, str]) -> None:
-    for path in sorted(out.rglob("*.yaml")) if out.is_dir() else []:
-        if str(path.relative_to(out)) not in files:
+    for path in sorted(out.rglob("*")) if out.is_dir() else []:
+        if path.is_file() and str(path.relative_to(out)) not in files:
             path.unlink()
     for relative, text in files.items():
         target = out / relative

@@ -110,8 +110,10 @@ def test_every_shipped_tenant_app_and_resource_has_an_entity(generated: Path) ->
         c["metadata"]["name"] for c in core
     }
     (location,) = by_kind(found, "Location").values()
+    templates = sorted(by_kind(found, "Template"))
     assert location["spec"]["targets"] == [
         "./platform.yaml",
+        *(f"./templates/{name}/template.yaml" for name in templates),
         *(f"./tenants/{p.name}" for p in tenant_files),
     ]
 
@@ -142,12 +144,15 @@ def test_runs_are_byte_identical(generated: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     result = pavedroad("catalog", "--out", str(again))
     assert result.returncode == 0, result.stderr
-    first = {str(p.relative_to(generated)): p.read_bytes() for p in generated.rglob("*.yaml")}
-    second = {str(p.relative_to(again)): p.read_bytes() for p in again.rglob("*.yaml")}
+    first = {
+        str(p.relative_to(generated)): p.read_bytes() for p in generated.rglob("*") if p.is_file()
+    }
+    second = {str(p.relative_to(again)): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
     committed = {
         str(p.relative_to(ROOT / "catalog")): p.read_bytes()
-        for p in (ROOT / "catalog").rglob("*.yaml")
+        for p in (ROOT / "catalog").rglob("*")
+        if p.is_file()
     }
     assert first == committed
 
