@@ -15,7 +15,7 @@ import functools
 import re
 import zoneinfo
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -794,9 +794,14 @@ def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
 
 
 def app_issues(
-    apps: list[AppConfig], namespaces: list[str], file: str, prefix: str = ""
+    apps: list[AppConfig],
+    namespaces: list[str],
+    file: str,
+    prefix: str = "",
+    place: Callable[[int], str] = lambda index: f"apps[{index}]",
 ) -> list[ConfigIssue]:
-    """What no single app can see: its namespace, its template's fields, names shared by two."""
+    """What no single app can see: its namespace, its template's fields, names shared by two.
+    `place` names an earlier app in a message (its fragment file, when it came from one)."""
     found: list[tuple[str, str]] = []
     names: dict[str, int] = {}
     claimed: dict[tuple[str, str, str], str] = {}
@@ -804,7 +809,7 @@ def app_issues(
         where = f"apps[{index}]"
         if app.name in names:
             found.append(
-                (f"{where}.name", f"{app.name!r} is already the name of apps[{names[app.name]}]")
+                (f"{where}.name", f"{app.name!r} is already the name of {place(names[app.name])}")
             )
             continue
         names[app.name] = index

@@ -1074,8 +1074,7 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
             own = ", ".join(allowed) or f"none: {PROJECT}:core.dns.zones is empty"
             issues.append(
                 ConfigIssue(
-                    f"tenants/{tenant.name}.yaml",
-                    f"apps[{index}].host",
+                    *tenant.source(f"apps[{index}].host"),
                     f"{host!r} is {where} the tenant's names ({own}); another name needs a "
                     f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
                 )

@@ -8,7 +8,7 @@ each, so the plan diff of a size change names the instance class it moves to.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field, field_validator
 
@@ -231,9 +231,14 @@ TYPE_FIELDS = {
 
 
 def resource_issues(
-    resources: list[ResourceConfig], apps: list[AppConfig], file: str, prefix: str = ""
+    resources: list[ResourceConfig],
+    apps: list[AppConfig],
+    file: str,
+    prefix: str = "",
+    place: Callable[[int], str] = lambda index: f"resources[{index}]",
 ) -> list[ConfigIssue]:
-    """What one entry cannot see alone: each type's fields, names shared by two, apps named."""
+    """What one entry cannot see alone: each type's fields, names shared by two, apps named.
+    `place` names an earlier resource in a message (its fragment file, when it came from one)."""
     found: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     app_names = {app.name: app for app in apps}
@@ -243,7 +248,7 @@ def resource_issues(
             found.append(
                 (
                     f"{where}.name",
-                    f"{resource.name!r} is already the name of resources[{seen[resource.name]}]",
+                    f"{resource.name!r} is already the name of {place(seen[resource.name])}",
                 )
             )
         seen.setdefault(resource.name, index)

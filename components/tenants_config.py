@@ -4,17 +4,26 @@ A team owns `tenants/<name>.yaml`; a stack lists which tenants run in that envir
 overriding fields (`- name: payments\n  quota: {cpu: "32"}`). A problem is reported against the
 file that caused it: the tenant file for its own fields, the stack file for an override, a missing
 file or a conflict between tenants.
+
+An app or resource may also live in a file of its own beside the tenant file,
+`tenants/<name>/apps/<app>.yaml` or `tenants/<name>/resources/<resource>.yaml`
+(components/tenant_fragments.py): the items are appended after the tenant file's own, in file-name
+order, and validated as one document, so a fragment obeys the tenant file's rules and its errors
+name the fragment (`tenants/payments/apps/checkout-api.yaml: port`). A stack file's overrides merge
+onto that combined document: a mapping merges key by key, a list replaces the whole list, so an
+`apps:` (or `resources:`) override replaces the tenant file's items *and* its fragments. The
+folder of a tenant the stack does not list is never read, like its tenant file.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional
 
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator
 
-from components import safe_yaml
+from components import safe_yaml, tenant_fragments
 from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.resources_config import ResourceConfig, resource_issues
 from components.config_base import (
@@ -333,10 +342,14 @@ class TenantConfig(Model):
 
     # Where the stack file overrides this tenant: (stack file, `paved-road:tenants[i]`, overrides).
     _source: Optional[tuple[str, str, dict[str, Any]]] = PrivateAttr(default=None)
+    # The items that came from fragment files: ("apps" or "resources", index) → fragment path.
+    _fragments: dict[tuple[str, int], str] = PrivateAttr(default_factory=dict)
 
     def source(self, field: str) -> tuple[str, str]:
         """The file a field's value came from and the field as named there: the stack file for an
-        overridden field (`paved-road:tenants[1].apps[0].host`), else the tenant's own file."""
+        overridden field (`paved-road:tenants[1].apps[0].host`), the fragment for a field of an
+        item written in one (`tenants/payments/apps/checkout-api.yaml`, `host`), else the
+        tenant's own file."""
         if self._source is not None:
             stack_file, where, overrides = self._source
             loc = tuple(
@@ -346,7 +359,15 @@ class TenantConfig(Model):
             )
             if _overridden(overrides, loc):
                 return stack_file, f"{where}.{field}"
-        return f"{TENANTS_DIR}/{self.name}.yaml", field
+        return tenant_fragments.locate(self._fragments, field) or (
+            f"{TENANTS_DIR}/{self.name}.yaml",
+            field,
+        )
+
+    def item_file(self, kind: str, index: int) -> str:
+        """The team's file an item of `apps` or `resources` is written in: its fragment, or the
+        tenant file (where an item the stack file overrides is also declared)."""
+        return self._fragments.get((kind, index), f"{TENANTS_DIR}/{self.name}.yaml")
 
     @property
     def namespace_names(self) -> list[str]:
@@ -440,10 +461,20 @@ def _parse_tenant(
     document: dict[str, Any],
     stack_file: str,
     key: str,
+    fragments: Iterable[tenant_fragments.Fragment] = (),
 ) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
-    """Validate the file alone, then with the stack's overrides: each error names its own file."""
+    """Validate the file and its fragments alone, then with the stack's overrides: each error
+    names its own file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
     where = f"{key}[{index}]"
+    document, origins = tenant_fragments.combine(document, list(fragments))
+
+    def place(kind: str, known: tenant_fragments.Origins = origins) -> Callable[[int], str]:
+        return lambda item: tenant_fragments.describe(known, relative, kind, item)
+
+    def attribute(found: list[ConfigIssue]) -> list[ConfigIssue]:
+        return tenant_fragments.attribute(found, relative, origins)
+
     own: Optional[TenantConfig] = None
     issues: list[ConfigIssue] = []
     if GRANTED_HOSTS in document:
@@ -459,14 +490,19 @@ def _parse_tenant(
     try:
         own = TenantConfig.model_validate(document)
     except ValidationError as error:
-        issues.extend(issues_from(error, relative, "", TenantConfig))
+        issues.extend(attribute(issues_from(error, relative, "", TenantConfig)))
     if own is not None:
+        own._fragments = origins
         if own.name != name:
             issues.append(
                 ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
             )
-        issues.extend(app_issues(own.apps, own.namespace_names, relative))
-        issues.extend(resource_issues(own.resources, own.apps, relative))
+        issues.extend(
+            attribute(app_issues(own.apps, own.namespace_names, relative, place=place("apps")))
+        )
+        issues.extend(
+            attribute(resource_issues(own.resources, own.apps, relative, place=place("resources")))
+        )
         issues.extend(receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
         if ALLOW_INTERNET_EGRESS in document:
             issues.append(
@@ -493,10 +529,18 @@ def _parse_tenant(
             if _overridden(overrides, loc) if loc else own is not None:
                 issues.append(issue)
         return None, issues
+    # A list override replaced the fragments of its kind along with the tenant file's items.
+    kept = {item: file for item, file in origins.items() if item[0] not in overrides}
     if {"apps", "namespaces"} & set(overrides):
-        issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
+        issues.extend(
+            app_issues(merged.apps, merged.namespace_names, stack_file, where, place("apps", kept))
+        )
     if {"apps", "resources"} & set(overrides):
-        issues.extend(resource_issues(merged.resources, merged.apps, stack_file, where))
+        issues.extend(
+            resource_issues(
+                merged.resources, merged.apps, stack_file, where, place("resources", kept)
+            )
+        )
     # The list is the stack's error when the stack replaced it, the tenant's otherwise.
     overridden = "egressCidrs" in (overrides.get("network") or {})
     issues.extend(
@@ -509,6 +553,7 @@ def _parse_tenant(
     if issues:
         return None, issues
     merged._source = (stack_file, where, overrides)
+    merged._fragments = kept
     return merged, issues
 
 
@@ -614,9 +659,13 @@ def load_tenants(
                     )
                 )
             continue
-        tenant, tenant_issues = _parse_tenant(index, name, overrides, document, stack_file, key)
+        fragments, fragment_issues = tenant_fragments.read_fragments(root, TENANTS_DIR, name)
+        tenant, tenant_issues = _parse_tenant(
+            index, name, overrides, document, stack_file, key, fragments
+        )
+        issues.extend(fragment_issues)
         issues.extend(tenant_issues)
-        if tenant is not None:
+        if tenant is not None and not fragment_issues:
             tenants.append(tenant)
     # Cross-tenant checks run even when a file failed, so one run lists every problem; a tenant
     # whose file failed still counts as listed (a peer naming it is not an unknown tenant).

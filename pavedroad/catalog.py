@@ -101,6 +101,8 @@ class _Tenant:
     resources: dict[str, "ResourceConfig"] = field(default_factory=dict)
     production_apps: set[str] = field(default_factory=set)
     stacks: dict[str, str] = field(default_factory=dict)  # app → the stack its slug names
+    # ("apps" or "resources", name) → the team's file declaring it: a fragment or the tenant file.
+    files: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _production_first(
@@ -116,13 +118,17 @@ def _collect(stacks: list[tuple[str, "PlatformConfig"]]) -> tuple[str, dict[str,
     for stack, platform in _production_first(stacks):
         for tenant in platform.tenants:
             entry = tenants.setdefault(tenant.name, _Tenant(tenant))
-            for app in tenant.apps:
+            for index, app in enumerate(tenant.apps):
                 entry.apps.setdefault(app.name, app)
+                entry.files.setdefault(("apps", app.name), tenant.item_file("apps", index))
                 entry.stacks.setdefault(app.name, stack)
                 if platform.production:
                     entry.production_apps.add(app.name)
-            for resource in tenant.resources:
+            for index, resource in enumerate(tenant.resources):
                 entry.resources.setdefault(resource.name, resource)
+                entry.files.setdefault(
+                    ("resources", resource.name), tenant.item_file("resources", index)
+                )
     return project, tenants
 
 
@@ -207,7 +213,9 @@ def tenant_entities(
                         "argocd/app-name": component_name(name, app_name),
                         "backstage.io/kubernetes-id": app_name,
                         "backstage.io/kubernetes-namespace": namespace,
-                        "backstage.io/source-location": source,
+                        "backstage.io/source-location": settings.source(
+                            tenant.files[("apps", app_name)]
+                        ),
                         "pulumi.com/project-slug": (
                             f"{settings.pulumi_org}/{project}/{tenant.stacks[app_name]}"
                         ),
@@ -224,7 +232,11 @@ def tenant_entities(
                 resource_name(name, resource.name),
                 {
                     "title": resource.name,
-                    "annotations": dict(annotations),
+                    "annotations": {
+                        "backstage.io/source-location": settings.source(
+                            tenant.files[("resources", resource.name)]
+                        )
+                    },
                     "tags": [resource.type],
                 },
                 {
