@@ -137,8 +137,8 @@ def _read_kind(
                 ConfigIssue(
                     relative,
                     "name",
-                    f"{document['name']!r} does not match the file name {stem!r}: a {item} "
-                    f"fragment is named after its {item}",
+                    f"{document['name']!r} does not match the file name {stem!r} (a fragment "
+                    f"is named after the {item} it holds)",
                 )
             )
         fragments.append(Fragment(kind, relative, document))
@@ -159,7 +159,7 @@ def _entry_kind(path: Path) -> Optional[str]:
         return "directory"
     if stat.S_ISREG(mode):
         return "file"
-    return "not a regular file"
+    return "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
 
 
 def _not_a_directory(kind: Optional[str]) -> str:
@@ -173,7 +173,7 @@ def _not_a_file(kind: Optional[str], item: str) -> str:
         return "is a symbolic link: a fragment is a regular file, refused"
     if kind == "directory":
         return f"is a folder: {item} fragments are files, one level deep"
-    return f"is {kind or 'gone'}, not a regular file"
+    return f"is {kind or 'gone'}, not a regular file: refused"
 
 
 def _listing(path: Path, relative: str) -> tuple[list[str], Optional[ConfigIssue]]:
