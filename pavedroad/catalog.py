@@ -4,6 +4,8 @@ The entities are read through the same config models the program uses (`load_pla
 per stack), so a tenant file the plan refuses is refused here too, with the same message. Nothing
 is planned and no cloud is asked: the catalog is what the files declare, never what a cloud holds.
 Output is sorted and byte-identical across runs, so `--check` can fail CI when it is stale.
+Beside the entities it writes the marketplace's software templates and their skeletons
+(`templates/`, from pavedroad/templates.py), which the Location lists like the entities.
 """
 
 from __future__ import annotations

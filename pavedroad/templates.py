@@ -427,6 +427,7 @@ class Offering:
     # Skeleton files (path with `${{ values.* }}` → text), rendered by fetch:template.
     skeleton: dict[str, str]
     values: dict[str, str]
+    # The file the pull request adds, as a template of the answers.
     added_file: str
     pr_title: str
     pr_description: str
@@ -948,6 +949,7 @@ def template_entity(offering: Offering, settings: "CatalogSettings") -> dict[str
             "sourcePath": "./platform",
             "title": offering.pr_title,
             "description": offering.pr_description,
+            "commitMessage": f"Add {offering.added_file} (ordered in the developer portal)",
         },
     }
     steps = [render]

@@ -223,8 +223,6 @@ FORM_FIELDS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
 }
 # Fields that are not the tenant file's: who orders (team) and what the repository needs.
 NOT_MODEL_FIELDS = {"team", "description", "awsAccountId", "awsRegion", "pushRoleArn"}
-# What a template fixes instead of asking: the model's required fields it does not offer.
-FIXED = {"add-app": {"template"}, "add-": {"type"}}
 
 
 def leaves(schema: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
