@@ -18,6 +18,7 @@ opens a pull request against this repository, which the plan diff reviews like a
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -299,6 +300,8 @@ class Team:
     resources: set[str] = field(default_factory=set)
     hosts: set[str] = field(default_factory=set)
     stacks: list["PlatformConfig"] = field(default_factory=list)
+    # Production stacks' answer to "which images may run here" (see production_image_rules).
+    immutable: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -319,13 +322,16 @@ def landscape(root: Path, stacks: list[tuple[str, "PlatformConfig"]]) -> Landsca
     taken = {p.stem for p in (root / "tenants").glob("*.yaml")}
     taken |= set(SYSTEM_NAMESPACES) | set(DELIVERY_NAMESPACES)
     principals: set[str] = set()
-    for _, platform in stacks:
+    for stack, platform in stacks:
+        image_rule = _immutable_images(root, stack, platform.production)
         taken |= set(platform_namespaces(platform.core))
         principals |= set(platform.cluster.admins)
         principals |= {platform.cluster.deploy_role_arn} - {None}
         for tenant in platform.tenants:
             team = teams.setdefault(tenant.name, Team(tenant.name, tenant.title))
             team.stacks.append(platform)
+            if image_rule is not None:
+                team.immutable.append(image_rule)
             names = {app.name for app in tenant.apps}
             team.common_apps = names if team.common_apps is None else team.common_apps & names
             for app in tenant.apps:
@@ -340,6 +346,50 @@ def landscape(root: Path, stacks: list[tuple[str, "PlatformConfig"]]) -> Landsca
         taken_principals=sorted(principals),
         regions=sorted({platform.region for _, platform in stacks}),
     )
+
+
+# The policy that, in production, lets a workload run an image only by digest or from a
+# repository whose tags cannot be overwritten (policies/paved_road_policies/kubernetes.py).
+IMMUTABLE_IMAGES_RULE = "k8s-images-immutable-in-production"
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")
+
+
+def _immutable_images(root: Path, stack: str, production: bool) -> Optional[dict[str, Any]]:
+    """The rule's options when the plan of `stack` enforces it (read as `pavedroad plan` reads
+    them: the stack's pack config, the rule's own defaults), else None."""
+    from pavedroad.check import pack_config
+    from policies.paved_road_policies.core import MANDATORY
+    from policies.paved_road_policies.registry import RULES
+    from policies.paved_road_policies.runner import context_for
+
+    (rule,) = [r for r in RULES if r.name == IMMUTABLE_IMAGES_RULE]
+    config = pack_config(root, stack)
+    context = context_for(rule, config.options(rule), production)
+    if not context.production or config.reported_level(rule) != MANDATORY:
+        return None
+    return dict(context.options)
+
+
+def _ecma_literal(text: str) -> str:
+    """`text` matched literally by an ECMA regex with the `u` flag (which refuses `\\-`)."""
+    return re.sub(r"([\\^$.*+?()\[\]{}|/])", r"\\\1", text)
+
+
+def production_image_rules(team: Team) -> dict[str, Any]:
+    """What a production stack running the team lets an image be: pinned by digest, or from a
+    repository its pack config lists as immutable (exactly, or by a prefix ending in `/`), or an
+    image it exempts; the policy's own reading of those lists."""
+    if not team.immutable:
+        return {}
+    allowed = [{"pattern": ecma(DIGEST, fullmatch=False)}]
+    for options in team.immutable:
+        repositories = [r for r in options.get("immutableRepositories", []) if isinstance(r, str)]
+        exempt = [r for r in options.get("exemptImages", []) if isinstance(r, str)]
+        starts = [_ecma_literal(r) + ("" if r.endswith("/") else "(?::|$)") for r in repositories]
+        starts += [_ecma_literal(r) + ("" if r.endswith("/") else "$") for r in exempt]
+        if starts:
+            allowed.append({"pattern": f"^(?:{'|'.join(sorted(starts))})"})
+    return {"anyOf": allowed}
 
 
 def _zones(platform: "PlatformConfig") -> list[str]:
@@ -540,7 +590,13 @@ def add_app(template: str, world: Landscape) -> Offering:
             "name": model_field(AppConfig, "name"),
             "image": model_field(AppConfig, "image"),
         },
-        "allOf": per_team(teams, lambda team: {"name": app_name_rules(team, template)}),
+        "allOf": per_team(
+            teams,
+            lambda team: {
+                "name": app_name_rules(team, template),
+                **({"image": rule} if (rule := production_image_rules(team)) else {}),
+            },
+        ),
     }
     second = {"title": f"The {template}", "properties": details}
     if required_details:
@@ -875,8 +931,12 @@ def create_app_repository(world: Landscape, settings: "CatalogSettings") -> Offe
             f"built from the new repository {owner}/{_param('team')}-{_param('name')}.\n\n"
             "The app's image is the one the repository's first build pushes (tagged with its "
             f"initial commit, {FIRST_COMMIT}): this pull request is a draft until that build "
-            "is green, and the pipeline's own pull requests bump the image from then on. The "
-            "plan of this pull request shows what it adds to each stack running the team."
+            "is green, and the pipeline's own pull requests bump the image from then on. In a "
+            "production stack the plan runs an image only by digest or from an immutable "
+            "repository: add the digest the build printed (`image: ...@sha256:...`), or have "
+            "the platform team list the ECR repository as immutable in "
+            "policies/config/<stack>.json. The plan of this pull request shows what it adds to "
+            "each stack running the team."
         ),
     )
 

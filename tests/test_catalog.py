@@ -20,12 +20,13 @@ BACKSTAGE = ROOT / "tests" / "backstage"
 
 
 def copy_project(tmp_path: Path) -> Path:
-    """The checkout's inputs of the catalog (and its committed catalog) in a scratch directory."""
+    """The checkout's inputs of the catalog (and its committed catalog) in a scratch directory:
+    the tenant and stack files, and the pack config (the templates' image rules read it)."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("Pulumi.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
-    for name in ("stacks", "tenants", "catalog"):
+    for name in ("stacks", "tenants", "catalog", "policies/config"):
         shutil.copytree(ROOT / name, root / name)
     return root
 

@@ -39,10 +39,13 @@ from components.resources_config import (
 from components.tenants_config import QuotaConfig, TenantConfig
 from pavedroad import templates
 from tests.conftest import ROOT, make_project, pavedroad, stack_config
+from tests.test_catalog import copy_project
 
 BACKSTAGE = ROOT / "tests" / "backstage"
 REPOSITORY, BRANCH = "https://github.com/acme/paved-road", "main"
-IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/{team}/{name}:1.0.0"
+# Every shipped team runs in production, where an image runs only by digest (or from a
+# repository the pack config lists as immutable).
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/{team}/{name}:1.0.0@sha256:" + "0" * 64
 OFFERINGS = [
     "onboard-team",
     "add-app-api-service",
@@ -229,7 +232,7 @@ def leaves(schema: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]
     """Every answerable field of a form: dotted path → its schema (conditions' fields too)."""
     found: dict[str, dict[str, Any]] = {}
     for key, prop in schema.get("properties", {}).items():
-        if not isinstance(prop, dict) or set(prop) <= {"maxLength", "not", "enum"}:
+        if not isinstance(prop, dict) or "type" not in prop:
             continue  # a condition narrowing a field declared elsewhere
         path = f"{prefix}{key}"
         nested = [prop, *prop.get("oneOf", [])] if prop.get("type") == "object" else []
@@ -473,7 +476,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
 def scaffold(name: str, answers: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """Run the order's steps; the report lists each pull request and repository written."""
     out = tmp_path / "scaffold"
-    out.mkdir()
+    out.mkdir(parents=True)
     (out / "answers.json").write_text(json.dumps(answers))
     result = node(
         "scaffold.js",
@@ -499,8 +502,9 @@ def order_project(
     config = copy.deepcopy(stack_config(stack))
     if name == "onboard-team":
         config["paved-road:tenants"].append(answers.get("name"))
-    (tmp_path / "project").mkdir()
+    (tmp_path / "project").mkdir(parents=True)
     root = make_project(tmp_path / "project", config, stack)
+    shutil.copytree(ROOT / "policies" / "config", root / "policies" / "config")
     added = []
     for relative in pull_request["files"]:
         target = root / relative
@@ -521,28 +525,60 @@ def planned_names(root: Path, stack: str = "dev") -> list[str]:
 
 @pytest.mark.parametrize("name", OFFERINGS)
 def test_a_sample_order_renders_a_new_file_that_plans_cleanly(name: str, tmp_path: Path) -> None:
+    """In development and in production (the strictest: every shipped team runs there)."""
     answers = with_defaults(form(name), SAMPLES[name])
     assert form_errors(name, answers) == []
-    root, report, added = order_project(name, answers, tmp_path)
     team = answers["name"] if name == "onboard-team" else answers["team"]
-    expected = {
-        "onboard-team": f"tenants/{team}.yaml",
-        "add-postgres": f"tenants/{team}/resources/{answers['name']}.yaml",
-    }.get(name)
-    if expected is None:
-        kind = "resources" if name.startswith("add-") and not name.startswith("add-app") else "apps"
-        expected = f"tenants/{team}/{kind}/{answers['name']}.yaml"
-    assert added == [expected]
-    result = plan(root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    names = planned_names(root)
+    kind = "resources" if name.startswith("add-") and not name.startswith("add-app") else "apps"
+    expected = (
+        f"tenants/{team}.yaml"
+        if name == "onboard-team"
+        else (f"tenants/{team}/{kind}/{answers['name']}.yaml")
+    )
     marker = f"{team}-workload-role" if name == "onboard-team" else f"{team}/{answers['name']}"
-    assert any(
-        n == marker or n.startswith(marker + "/") or n.startswith(marker + "-") for n in names
-    ), marker
-    pull_request = report["pullRequests"][0]
-    assert pull_request["branchName"].startswith(f"portal/{name}/")
-    assert report["output"]["links"][0]["url"] == "https://github.com/acme/paved-road/pull/1"
+    for stack in ("dev", "prod"):
+        root, report, added = order_project(name, answers, tmp_path / stack, stack)
+        assert added == [expected]
+        result = plan(root, stack)
+        if name == "create-app-repository" and stack == "prod":
+            # The first image is tagged with the new repository's commit; production runs it
+            # once pinned by digest, as the pull request (a draft) says.
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert f"{team}/{answers['name']}" in result.stdout
+            assert "not known to have immutable tags" in result.stdout
+            assert "@sha256:" in report["pullRequests"][0]["description"]
+            continue
+        assert result.returncode == 0, result.stdout + result.stderr
+        names = planned_names(root)
+        assert any(
+            n == marker or n.startswith(marker + "/") or n.startswith(marker + "-") for n in names
+        ), marker
+        pull_request = report["pullRequests"][0]
+        assert pull_request["branchName"].startswith(f"portal/{name}/")
+        assert report["output"]["links"][0]["url"] == "https://github.com/acme/paved-road/pull/1"
+
+
+def test_in_production_an_image_runs_by_digest_or_from_an_immutable_repository(
+    tmp_path: Path,
+) -> None:
+    """The production stacks' policy, read from the same pack config as the plan: a tag of an
+    unlisted repository is refused by the form and by the production plan; a listed immutable
+    repository's tag is accepted by both."""
+    tagged = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/refunds-api:1.0.0"
+    answers = with_defaults(
+        form("add-app-api-service"), {**SAMPLES["add-app-api-service"], "image": tagged}
+    )
+    assert form_errors("add-app-api-service", answers)
+    root, _, _ = order_project("add-app-api-service", answers, tmp_path / "tagged", "prod")
+    result = plan(root, "prod")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "payments/refunds-api" in result.stdout and "immutable tags" in result.stdout
+    listed = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api:9.9.9"
+    answers = {**answers, "image": listed}
+    assert form_errors("add-app-api-service", answers) == []
+    root, _, _ = order_project("add-app-api-service", answers, tmp_path / "listed", "prod")
+    result = plan(root, "prod")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_app_repository_order_renders_the_pipeline_skeleton(tmp_path: Path) -> None:
@@ -669,12 +705,7 @@ def test_templates_are_byte_identical_across_runs(generated: Path, tmp_path: Pat
     ],
 )
 def test_check_catches_a_stale_template(stale: str, tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "pyproject.toml"):
-        shutil.copy(ROOT / name, root / name)
-    for name in ("stacks", "tenants", "catalog"):
-        shutil.copytree(ROOT / name, root / name)
+    root = copy_project(tmp_path)
     assert pavedroad("catalog", "-C", str(root), "--check").returncode == 0
     path = root / "catalog" / stale
     path.write_text(path.read_text().replace("redis", "valkey"))
@@ -690,12 +721,7 @@ def test_check_catches_a_stale_template(stale: str, tmp_path: Path) -> None:
 def test_a_new_team_is_offered_once_the_stacks_list_it(tmp_path: Path) -> None:
     """The team list and the names taken are the stacks' tenants: onboarding a team and listing
     it regenerates the forms (and `--check` fails until the catalog is regenerated)."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "pyproject.toml"):
-        shutil.copy(ROOT / name, root / name)
-    for name in ("stacks", "tenants", "catalog"):
-        shutil.copytree(ROOT / name, root / name)
+    root = copy_project(tmp_path)
     (root / "tenants" / "fraud.yaml").write_text(
         yaml.safe_dump({k: v for k, v in SAMPLES["onboard-team"].items()})
     )
