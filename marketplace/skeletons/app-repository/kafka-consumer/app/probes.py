@@ -133,8 +133,10 @@ def make_handler(
             except Exception:
                 log.exception("request failed: %s %s", method, path)
                 code, content_type, body = 500, "application/json", b'{"error":"internal"}\n'
-            self._send(HTTPStatus(code), content_type, body)
+            # Counted before the answer is written, so a client that has its answer also finds
+            # it in /metrics (the time to write the body to the socket is not included).
             metrics.observe(method, label, code, time.perf_counter() - started)
+            self._send(HTTPStatus(code), content_type, body)
 
         def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
             self.send_response(status)
