@@ -736,3 +736,49 @@ def test_a_new_team_is_offered_once_the_stacks_list_it(tmp_path: Path) -> None:
     assert {"const": "fraud", "title": "Fraud"} in teams["oneOf"]
     taken = form("onboard-team", root / "catalog")["allOf"][0]["properties"]["name"]["not"]["enum"]
     assert "fraud" in taken
+
+
+def longest_name(name: str, team: str) -> int:
+    """The longest name the form allows `team` for offering `name`."""
+    page = form(name)["allOf"][0]
+    limits = [page["properties"]["name"].get("maxLength", 63)]
+    limits += [
+        condition["then"]["properties"]["name"]["maxLength"]
+        for condition in page.get("allOf", [])
+        if condition["if"]["properties"]["team"]["const"] == team
+    ]
+    pattern_limit = {"onboard-team": 40}.get(name, 40 if "app" in name else 30)
+    return min(*limits, pattern_limit)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_names_as_long_as_the_forms_allow_plan_in_every_stack(stack: str, tmp_path: Path) -> None:
+    """The lengths the forms derive from the stacks (AWS name limits once prefixed, ACM's limit
+    on a host, the catalog's on an entity name) are short enough everywhere: every order at its
+    longest, together in one pull request's worth of files, plans cleanly."""
+    config = copy.deepcopy(stack_config(stack))
+    (tmp_path / "project").mkdir()
+    root = make_project(tmp_path / "project", config, stack)
+    shutil.copytree(ROOT / "policies" / "config", root / "policies" / "config")
+    letters = iter("bcdefghijk")
+    for name in OFFERINGS[:-1]:
+        sample = dict(SAMPLES[name])
+        team = sample.get("team")
+        letter = next(letters)
+        sample["name"] = letter + "x" * (longest_name(name, team or "") - 1)
+        if "image" in sample:
+            sample["image"] = image(team, sample["name"])
+        answers = with_defaults(form(name), sample)
+        assert form_errors(name, answers) == [], name
+        if name == "onboard-team":
+            config["paved-road:tenants"].append(sample["name"])
+        report = scaffold(name, answers, tmp_path / name)
+        (pull_request,) = report["pullRequests"]
+        for relative in pull_request["files"]:
+            target = root / relative
+            assert not target.exists(), relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(pull_request["dir"]) / relative, target)
+    (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    result = plan(root, stack)
+    assert result.returncode == 0, result.stdout + result.stderr

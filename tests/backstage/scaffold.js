@@ -124,7 +124,9 @@ function fetchTemplate(input, context, templateDir, workspace, repository) {
     extension = input.templateFileExtension === true ? '.njk' : input.templateFileExtension;
     if (!extension.startsWith('.')) extension = `.${extension}`;
   }
-  const copyOnly = new Set(input.copyWithoutTemplating || []);
+  if (input.copyWithoutTemplating || input.copyWithoutRender || input.cookiecutterCompat) {
+    throw new Error('fetch:template: copyWithoutTemplating, copyWithoutRender and cookiecutterCompat are not mirrored here');
+  }
   const outputDir = safeChild(workspace, input.targetPath || './');
   const values = { values: input.values };
   const written = [];
@@ -135,7 +137,7 @@ function fetchTemplate(input, context, templateDir, workspace, repository) {
       renderContents = path.extname(local) === extension;
       if (renderContents) local = local.slice(0, -extension.length);
     } else {
-      renderContents = ![...copyOnly].some(p => location === p || location.startsWith(`${p.replace(/\/?\*\*$/, '')}/`));
+      renderContents = true;
     }
     local = env.renderString(local, values);
     if (local === '' || local.startsWith('/') || local.includes('//')) continue;
