@@ -86,6 +86,10 @@ TEMPLATES_DIR = "templates"
 SKELETON_DIR = "skeleton"
 # fetch:template renders only files with this extension (and strips it); every path is rendered.
 TEMPLATE_EXTENSION = ".njk"
+# The files an order adds, as skeleton paths (tenant fragments: components/tenant_fragments.py).
+APP_FILE = "tenants/${{ values.team }}/apps/${{ values.name }}.yaml"
+RESOURCE_FILE = "tenants/${{ values.team }}/resources/${{ values.name }}.yaml"
+TENANT_FILE = "tenants/${{ values.name }}.yaml"
 PLATFORM_GROUP_REF = "group:default/platform"
 # Backstage entity names are at most 63 characters; an app's Component is `<team>-<app>`, a
 # resource's `<team>-<name>` (pavedroad/catalog.py).
@@ -604,7 +608,7 @@ def add_app(template: str, world: Landscape) -> Offering:
     pages = [first, second]
     properties, required = _merge_pages(pages)
     properties = {k: v for k, v in properties.items() if k not in ("team", "name")}
-    path = f"tenants/{_ref('values.team')}/apps/{_ref('values.name')}.yaml"
+    path = APP_FILE
     skeleton = {
         path
         + TEMPLATE_EXTENSION: _fragment(
@@ -706,13 +710,14 @@ def add_resource(kind: str, world: Landscape) -> Offering:
     }
     pages = [first]
     if details:
-        page = {"title": RESOURCE_TITLES[kind][0].removeprefix("Add "), "properties": details}
+        title = {"postgres": "The database", "redis": "The cache", "events": "The trigger"}[kind]
+        page = {"title": title, "properties": details}
         if "source" in details:
             page["required"] = ["source"]
         pages.append(page)
     properties, required_all = _merge_pages(pages)
     properties = {k: v for k, v in properties.items() if k not in ("team", "name")}
-    path = f"tenants/{_ref('values.team')}/resources/{_ref('values.name')}.yaml"
+    path = RESOURCE_FILE
     fragment = _fragment(
         f"A resource of team {_ref('values.team')}, ordered in the developer portal "
         f"(template add-{kind}).",
@@ -788,7 +793,7 @@ def onboard_team(world: Landscape) -> Offering:
         type="team",
         tags=("team",),
         pages=pages,
-        skeleton={f"tenants/{_ref('values.name')}.yaml{TEMPLATE_EXTENSION}": fragment},
+        skeleton={f"{TENANT_FILE}{TEMPLATE_EXTENSION}": fragment},
         values={k: _param(k) for k in properties_keys(pages)},
         added_file=f"tenants/{_param('name')}.yaml",
         pr_title=f"Onboard team {_param('name')}",
@@ -920,9 +925,7 @@ def create_app_repository(world: Landscape, settings: "CatalogSettings") -> Offe
         type="repository",
         tags=("pipeline", "app", "repository"),
         pages=pages,
-        skeleton={
-            f"tenants/{_ref('values.team')}/apps/{_ref('values.name')}.yaml{TEMPLATE_EXTENSION}": skeleton_text
-        },
+        skeleton={f"{APP_FILE}{TEMPLATE_EXTENSION}": skeleton_text},
         values=values,
         added_file=f"tenants/{_param('team')}/apps/{_param('name')}.yaml",
         pr_title=f"{_param('team')}: add {_param('template')} {_param('name')}",
@@ -951,10 +954,15 @@ def _strictest(rules: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _owner_and_name(repository: str) -> tuple[str, str]:
-    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)/?", repository)
+    """The repository's owner and name; the templates open GitHub pull requests against it."""
+    from components.config_base import ConfigError, ConfigIssue
+
+    match = re.fullmatch(r"https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)/?", repository)
     if not match:
-        raise ValueError(
-            f"[tool.pavedroad.catalog] repository {repository!r} is not https://github.com/OWNER/NAME"
+        message = f"{repository!r} is not https://github.com/OWNER/NAME (the templates open pull "
+        message += "requests on GitHub)"
+        raise ConfigError(
+            [ConfigIssue("pyproject.toml", "tool.pavedroad.catalog.repository", message)]
         )
     return match.group(1), match.group(2)
 

@@ -622,40 +622,150 @@ def test_the_app_repository_order_renders_the_pipeline_skeleton(tmp_path: Path) 
 # the plan names). Each is refused by the form's schema, and planned anyway to show the plan
 # refuses it too.
 REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
-    ("add-app-api-service", {"name": "Refunds-API"}, "dev", "tenants/payments/apps/Refunds-API.yaml: name:"),
+    (
+        "add-app-api-service",
+        {"name": "Refunds-API"},
+        "dev",
+        "tenants/payments/apps/Refunds-API.yaml: name:",
+    ),
     ("add-app-api-service", {"port": 80}, "dev", "tenants/payments/apps/refunds-api.yaml: port:"),
-    ("add-app-api-service", {"release": {"strategy": "rolling"}}, "dev", "tenants/payments/apps/refunds-api.yaml: release.strategy:"),
-    ("add-app-api-service", {"image": "r.example/payments/refunds-api:latest"}, "dev", "tenants/payments/apps/refunds-api.yaml: image:"),
-    ("add-app-api-service", {"image": "r.example/payments/refunds-api"}, "dev", "tenants/payments/apps/refunds-api.yaml: image:"),
-    ("add-app-api-service", {"name": "checkout-api"}, "dev", "tenants/payments/apps/checkout-api.yaml: name:"),
-    ("add-app-api-service", {"name": "checkout-api-preview"}, "dev", "tenants/payments/apps/checkout-api-preview.yaml: name:"),
-    ("add-app-api-service", {"replicas": 101}, "dev", "tenants/payments/apps/refunds-api.yaml: replicas:"),
-    ("add-app-batch-job", {"schedule": "61 * * * *"}, "dev", "tenants/storefront/apps/feed-export.yaml: schedule:"),
-    ("add-app-batch-job", {"schedule": None}, "dev", "tenants/storefront/apps/feed-export.yaml: schedule: is required"),
-    ("add-app-batch-job", {"concurrencyPolicy": "Sometimes"}, "dev", "tenants/storefront/apps/feed-export.yaml: concurrencyPolicy:"),
-    ("add-app-batch-job", {"activeDeadlineSeconds": 30}, "dev", "tenants/storefront/apps/feed-export.yaml: activeDeadlineSeconds:"),
-    ("add-app-kafka-consumer", {"kafka": {"maxLag": 10}}, "dev", "tenants/payments/apps/fraud-check.yaml: kafka.topic: field required"),
-    ("add-app-kafka-consumer", {"kafka": {"topic": "bad topic"}}, "dev", "tenants/payments/apps/fraud-check.yaml: kafka.topic:"),
-    ("add-app-kafka-consumer", {"kafka": {"topic": "t", "maxLag": 0}}, "dev", "tenants/payments/apps/fraud-check.yaml: kafka.maxLag:"),
-    ("add-postgres", {"version": "15"}, "dev", "tenants/search/resources/catalog-db.yaml: version:"),
+    (
+        "add-app-api-service",
+        {"release": {"strategy": "rolling"}},
+        "dev",
+        "tenants/payments/apps/refunds-api.yaml: release.strategy:",
+    ),
+    (
+        "add-app-api-service",
+        {"image": "r.example/payments/refunds-api:latest"},
+        "dev",
+        "tenants/payments/apps/refunds-api.yaml: image:",
+    ),
+    (
+        "add-app-api-service",
+        {"image": "r.example/payments/refunds-api"},
+        "dev",
+        "tenants/payments/apps/refunds-api.yaml: image:",
+    ),
+    (
+        "add-app-api-service",
+        {"name": "checkout-api"},
+        "dev",
+        "tenants/payments/apps/checkout-api.yaml: name:",
+    ),
+    (
+        "add-app-api-service",
+        {"name": "checkout-api-preview"},
+        "dev",
+        "tenants/payments/apps/checkout-api-preview.yaml: name:",
+    ),
+    (
+        "add-app-api-service",
+        {"replicas": 101},
+        "dev",
+        "tenants/payments/apps/refunds-api.yaml: replicas:",
+    ),
+    (
+        "add-app-batch-job",
+        {"schedule": "61 * * * *"},
+        "dev",
+        "tenants/storefront/apps/feed-export.yaml: schedule:",
+    ),
+    (
+        "add-app-batch-job",
+        {"schedule": None},
+        "dev",
+        "tenants/storefront/apps/feed-export.yaml: schedule: is required",
+    ),
+    (
+        "add-app-batch-job",
+        {"concurrencyPolicy": "Sometimes"},
+        "dev",
+        "tenants/storefront/apps/feed-export.yaml: concurrencyPolicy:",
+    ),
+    (
+        "add-app-batch-job",
+        {"activeDeadlineSeconds": 30},
+        "dev",
+        "tenants/storefront/apps/feed-export.yaml: activeDeadlineSeconds:",
+    ),
+    (
+        "add-app-kafka-consumer",
+        {"kafka": {"maxLag": 10}},
+        "dev",
+        "tenants/payments/apps/fraud-check.yaml: kafka.topic: field required",
+    ),
+    (
+        "add-app-kafka-consumer",
+        {"kafka": {"topic": "bad topic"}},
+        "dev",
+        "tenants/payments/apps/fraud-check.yaml: kafka.topic:",
+    ),
+    (
+        "add-app-kafka-consumer",
+        {"kafka": {"topic": "t", "maxLag": 0}},
+        "dev",
+        "tenants/payments/apps/fraud-check.yaml: kafka.maxLag:",
+    ),
+    (
+        "add-postgres",
+        {"version": "15"},
+        "dev",
+        "tenants/search/resources/catalog-db.yaml: version:",
+    ),
     ("add-postgres", {"size": "huge"}, "dev", "tenants/search/resources/catalog-db.yaml: size:"),
-    ("add-redis", {"name": "page-fragments"}, "staging", "tenants/storefront/resources/page-fragments.yaml: name:"),
-    ("add-dns", {"name": "storefront-web"}, "dev", "tenants/storefront/resources/storefront-web.yaml: name:"),
+    (
+        "add-redis",
+        {"name": "page-fragments"},
+        "staging",
+        "tenants/storefront/resources/page-fragments.yaml: name:",
+    ),
+    (
+        "add-dns",
+        {"name": "storefront-web"},
+        "dev",
+        "tenants/storefront/resources/storefront-web.yaml: name:",
+    ),
     ("add-dns", {"app": "sitemap"}, "dev", "tenants/storefront/resources/shop.yaml: app:"),
     ("add-dns", {"app": "nothing"}, "dev", "tenants/storefront/resources/shop.yaml: app:"),
-    ("add-events", {"consumer": "checkout-api"}, "dev", "tenants/payments/resources/refunds.yaml: consumer:"),
-    ("add-events", {"source": {"schedule": "rate(5 minutes)", "s3Bucket": "my-bucket"}}, "dev", "tenants/payments/resources/refunds.yaml: source:"),
-    ("add-events", {"source": {"schedule": "every 5 minutes"}}, "dev", "tenants/payments/resources/refunds.yaml: source.schedule:"),
+    (
+        "add-events",
+        {"consumer": "checkout-api"},
+        "dev",
+        "tenants/payments/resources/refunds.yaml: consumer:",
+    ),
+    (
+        "add-events",
+        {"source": {"schedule": "rate(5 minutes)", "s3Bucket": "my-bucket"}},
+        "dev",
+        "tenants/payments/resources/refunds.yaml: source:",
+    ),
+    (
+        "add-events",
+        {"source": {"schedule": "every 5 minutes"}},
+        "dev",
+        "tenants/payments/resources/refunds.yaml: source.schedule:",
+    ),
     ("onboard-team", {"name": "payments-jobs"}, "dev", "tenants/payments-jobs.yaml: name:"),
     ("onboard-team", {"name": "kube-system"}, "dev", "tenants/kube-system.yaml: name:"),
-    ("onboard-team", {"owners": ["arn:aws:iam::123456789012:role/payments-admins"]}, "dev", "tenants/fraud.yaml: owners[0]:"),
-    ("onboard-team", {"owners": ["arn:aws:iam::123456789012:role/platform-admins"]}, "dev", "tenants/fraud.yaml: owners[0]:"),
+    (
+        "onboard-team",
+        {"owners": ["arn:aws:iam::123456789012:role/payments-admins"]},
+        "dev",
+        "tenants/fraud.yaml: owners[0]:",
+    ),
+    (
+        "onboard-team",
+        {"owners": ["arn:aws:iam::123456789012:role/platform-admins"]},
+        "dev",
+        "tenants/fraud.yaml: owners[0]:",
+    ),
     ("onboard-team", {"owners": []}, "dev", "tenants/fraud.yaml: owners:"),
     ("onboard-team", {"costCenter": "cc 4242"}, "dev", "tenants/fraud.yaml: costCenter:"),
     ("onboard-team", {"quota": {"pods": 0}}, "dev", "tenants/fraud.yaml: quota.pods:"),
     ("onboard-team", {"quota": {"cpu": "4x"}}, "dev", "tenants/fraud.yaml: quota.cpu:"),
     ("onboard-team", {"name": "Fraud"}, "dev", "stacks/Pulumi.dev.yaml: paved-road:tenants[3]:"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -782,3 +892,12 @@ def test_names_as_long_as_the_forms_allow_plan_in_every_stack(stack: str, tmp_pa
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     result = plan(root, stack)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_repository_not_on_github_is_a_clear_error(tmp_path: Path) -> None:
+    """The templates open GitHub pull requests: another host cannot be ordered against."""
+    out = tmp_path / "out"
+    result = pavedroad("catalog", "--out", str(out), "--repository-url", "https://git.example/a/b")
+    assert result.returncode == 2
+    assert "tool.pavedroad.catalog.repository: 'https://git.example/a/b'" in result.stderr
+    assert not out.exists()
