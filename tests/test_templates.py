@@ -37,7 +37,7 @@ from components.resources_config import (
     ResourceConfig,
 )
 from components.tenants_config import QuotaConfig, TenantConfig
-from pavedroad import templates
+from pavedroad import forms, templates
 from tests.conftest import ROOT, make_project, pavedroad, stack_config
 from tests.test_catalog import copy_project
 
@@ -319,7 +319,7 @@ def test_the_committed_form_follows_the_models(name: str) -> None:
         }
         if attribute in validated and attribute not in ("version", "consumer", "app"):
             # ... from the validator's own constant, as it is today.
-            live = templates.model_field(model, attribute)
+            live = forms.model_field(model, attribute)
             for key in ("pattern", "allOf", "items", "minimum", "maximum"):
                 if key in live:
                     assert field[key] == live[key] or key == "items", (where, key)
@@ -402,7 +402,7 @@ def model_accepts(model: type[BaseModel], attribute: str, base: dict[str, Any], 
 def test_form_patterns_agree_with_the_validators(tmp_path: Path) -> None:
     checks = []
     for model, attribute, base, values in PATTERN_CASES:
-        field = templates.model_field(model, attribute)
+        field = forms.model_field(model, attribute)
         for value in values:
             checks.append(
                 {
@@ -426,7 +426,7 @@ def test_form_patterns_agree_with_the_validators(tmp_path: Path) -> None:
 
 
 def test_a_backwards_cron_range_is_the_one_gap_and_the_plan_catches_it() -> None:
-    pattern = templates.model_field(AppConfig, "schedule")["pattern"]
+    pattern = forms.model_field(AppConfig, "schedule")["pattern"]
     assert jsonschema.Draft7Validator({"pattern": pattern}).is_valid("5-1 * * * *")
     assert not model_accepts(
         AppConfig,
