@@ -341,13 +341,18 @@ def render(root: Path, settings: Optional[CatalogSettings] = None) -> dict[str, 
     settings = settings or read_settings(root)
     stacks = [(stack, load_stack(stack, root)) for stack in stack_names(root)]
     project, tenants = _collect(stacks)
-    files = {"platform.yaml": _dump(platform_entities(stacks, project, settings))}
+    platform = platform_entities(stacks, project, settings)
+    files = {"platform.yaml": _dump(platform)}
+    # (kind, name) of every entity: a template refuses a new name that would collide with one.
+    names = {(e["kind"], e["metadata"]["name"]) for e in platform}
     for name in sorted(tenants):
-        files[f"tenants/{name}.yaml"] = _dump(tenant_entities(tenants[name], project, settings))
+        found = tenant_entities(tenants[name], project, settings)
+        names |= {(e["kind"], e["metadata"]["name"]) for e in found}
+        files[f"tenants/{name}.yaml"] = _dump(found)
     from pavedroad import templates
 
     entities = sorted(files)
-    for path, text in templates.render(root, settings, stacks).items():
+    for path, text in templates.render(root, settings, stacks, names).items():
         files[path] = text
         if path.endswith("/template.yaml"):
             entities.append(path)

@@ -96,6 +96,9 @@ class Team:
     stacks: list["PlatformConfig"] = field(default_factory=list)
     # Production stacks' answer to "which images may run here" (see production_image_rules).
     immutable: list[dict[str, Any]] = field(default_factory=list)
+    # Names whose catalog entity `<team>-<name>` exists already, by kind (another team's
+    # `<a>-<b-c>` is this one's `<a-b>-<c>`; a platform component may be `<team>-<name>` too).
+    entity_names: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,12 +111,17 @@ class Landscape:
     regions: list[str]
 
 
-def landscape(root: Path, stacks: list[tuple[str, "PlatformConfig"]]) -> Landscape:
+def landscape(
+    root: Path, stacks: list[tuple[str, "PlatformConfig"]], entities: Iterable[tuple[str, str]] = ()
+) -> Landscape:
     from components.core import platform_namespaces
     from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
     teams: dict[str, Team] = {}
-    taken = {p.stem for p in (root / "tenants").glob("*.yaml")}
+    entities = set(entities)
+    # A team is a Group and a System of the catalog: not the name of another.
+    taken = {name for kind, name in entities if kind in ("Group", "System")}
+    taken |= {p.stem for p in (root / "tenants").glob("*.yaml")}
     taken |= set(SYSTEM_NAMESPACES) | set(DELIVERY_NAMESPACES)
     principals: set[str] = set()
     for stack, platform in stacks:
@@ -134,6 +142,10 @@ def landscape(root: Path, stacks: list[tuple[str, "PlatformConfig"]]) -> Landsca
             team.hosts |= set(tenant.approved_hosts)
             taken |= {tenant.name, *tenant.namespace_names}
             principals |= {*tenant.owners, *tenant.developers, *tenant.viewers}
+    for team in teams.values():
+        for kind, name in entities:
+            if name.startswith(f"{team.name}-"):
+                team.entity_names.setdefault(kind, set()).add(name[len(team.name) + 1 :])
     return Landscape(
         teams=dict(sorted(teams.items())),
         taken_team_names=sorted(taken),
@@ -195,7 +207,7 @@ def app_name_rules(team: Team, template: str) -> dict[str, Any]:
     """A new app's name in `team`: not an app's, nor a name an app's objects take (`web-canary`),
     nor one whose objects would take an existing name; short enough for its catalog entity and,
     when served over HTTPS, for the ACM certificate of `<app>.<team>.<zone>`."""
-    taken = set(team.apps)
+    taken = set(team.apps) | team.entity_names.get("Component", set())
     for app in team.apps.values():
         for _, rendered in rendered_objects(app):
             taken.add(rendered)
@@ -218,7 +230,7 @@ def resource_name_rules(team: Team, kind: str) -> dict[str, Any]:
     """A new resource's name in `team`: not taken; its AWS name `<project>-<env>-<team>-<name>`
     within the type's limit in every stack running the team; a dns name's host within ACM's
     limit and not a host the team's apps already have."""
-    taken = set(team.resources)
+    taken = set(team.resources) | team.entity_names.get("Resource", set())
     limit = ENTITY_NAME_MAX - len(team.name) - 1
     for platform in team.stacks:
         if kind in NAME_LIMITS:
@@ -911,10 +923,14 @@ def _dump(document: dict[str, Any]) -> str:
 
 
 def render(
-    root: Path, settings: "CatalogSettings", stacks: list[tuple[str, "PlatformConfig"]]
+    root: Path,
+    settings: "CatalogSettings",
+    stacks: list[tuple[str, "PlatformConfig"]],
+    entities: Iterable[tuple[str, str]] = (),
 ) -> dict[str, str]:
-    """Relative path (inside the catalog directory) → text, for every template and skeleton."""
-    world = landscape(root, stacks)
+    """Relative path (inside the catalog directory) → text, for every template and skeleton.
+    `entities`: (kind, name) of the catalog's entities, whose names a new one must not take."""
+    world = landscape(root, stacks, entities)
     files: dict[str, str] = {}
     for offering in offerings(world, settings):
         base = f"{TEMPLATES_DIR}/{offering.name}"

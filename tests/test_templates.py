@@ -906,3 +906,32 @@ def test_a_repository_not_on_github_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "tool.pavedroad.catalog.repository: 'https://git.example/a/b'" in result.stderr
     assert not out.exists()
+
+
+def test_names_taken_in_the_catalog_are_refused(tmp_path: Path) -> None:
+    """A new entity's name is `<team>-<name>`: a team `cert` cannot add an app `manager`, whose
+    Component would be the platform's `cert-manager`; no team may be the platform's group or
+    system."""
+    for taken in ("platform", "paved-road"):
+        answers = with_defaults(form("onboard-team"), {**SAMPLES["onboard-team"], "name": taken})
+        assert form_errors("onboard-team", answers), taken
+    root = copy_project(tmp_path)
+    (root / "tenants" / "cert.yaml").write_text(
+        yaml.safe_dump({**SAMPLES["onboard-team"], "name": "cert", "displayName": "Cert"})
+    )
+    dev = root / "stacks" / "Pulumi.dev.yaml"
+    document = yaml.safe_load(dev.read_text())
+    document["config"]["paved-road:tenants"].append("cert")
+    dev.write_text(yaml.safe_dump(document))
+    assert pavedroad("catalog", "-C", str(root)).returncode == 0
+    schema = form("add-app-batch-job", root / "catalog")
+    answers = {
+        "team": "cert",
+        "name": "manager",
+        "image": image("cert", "manager"),
+        "schedule": "@daily",
+    }
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(with_defaults(schema, answers)))
+    assert errors and all("manager" in e.message for e in errors), errors
+    answers["name"] = "rotation"
+    assert not list(jsonschema.Draft7Validator(schema).iter_errors(with_defaults(schema, answers)))
