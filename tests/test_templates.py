@@ -769,7 +769,7 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("onboard-team", {"costCenter": "cc 4242"}, "dev", "tenants/fraud.yaml: costCenter:"),
     ("onboard-team", {"quota": {"pods": 0}}, "dev", "tenants/fraud.yaml: quota.pods:"),
     ("onboard-team", {"quota": {"cpu": "4x"}}, "dev", "tenants/fraud.yaml: quota.cpu:"),
-    ("onboard-team", {"name": "Fraud"}, "dev", "stacks/Pulumi.dev.yaml: paved-road:tenants[3]:"),
+    ("onboard-team", {"name": "Fraud"}, "dev", "tenant 'Fraud' has no file tenants/Fraud.yaml"),
 ]
 
 
