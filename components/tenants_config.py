@@ -90,11 +90,29 @@ def _quantity(value: str) -> str:
 class QuotaConfig(Model):
     """Per namespace: what the tenant's pods may request and use in total."""
 
-    cpu: str = "4"
-    memory: str = "8Gi"
-    pods: int = Field(default=50, ge=1, le=10000)
-    storage: str = "100Gi"
-    load_balancers: int = Field(default=0, ge=0, le=50)
+    cpu: str = Field(
+        default="4",
+        description="CPU cores the team's pods may request in total, per namespace (e.g. '4', "
+        "'500m').",
+    )
+    memory: str = Field(
+        default="8Gi",
+        description="Memory the team's pods may request in total, per namespace (e.g. '8Gi').",
+    )
+    pods: int = Field(
+        default=50, ge=1, le=10000, description="How many pods may run at once, per namespace."
+    )
+    storage: str = Field(
+        default="100Gi",
+        description="Persistent volume storage the team may claim, per namespace (e.g. '100Gi').",
+    )
+    load_balancers: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="Load balancer Services of the team's own, per namespace (apps served over "
+        "HTTPS share the platform's load balancer and need none).",
+    )
 
     @field_validator("cpu", "memory", "storage", mode="before")
     @classmethod
@@ -250,15 +268,32 @@ def receiver_issues(
     return issues
 
 
+# Names, namespaces and IAM roles build on a tenant's name.
+TENANT_NAME_MAX = 40
+
+
 class TenantConfig(Model):
-    name: str
-    display_name: Optional[str] = None
-    cost_center: str
-    owners: list[str] = Field(min_length=1)
+    name: str = Field(
+        description="The team's short name: lowercase letters, digits and '-' (it names the "
+        "team's namespace, roles and catalog group)."
+    )
+    display_name: Optional[str] = Field(
+        default=None, description="The team's name as people write it (e.g. 'Payments')."
+    )
+    cost_center: str = Field(
+        description="The cost center the team's cloud spending is charged to (e.g. 'cc-1234')."
+    )
+    owners: list[str] = Field(
+        min_length=1,
+        description="IAM roles (or users) of the team's administrators, as ARNs: they get "
+        "admin rights in the team's namespaces.",
+    )
     developers: list[str] = Field(default_factory=list)
     viewers: list[str] = Field(default_factory=list)
     namespaces: Optional[list[str]] = Field(default=None, min_length=1, max_length=10)
-    quota: QuotaConfig = QuotaConfig()
+    quota: QuotaConfig = Field(
+        default=QuotaConfig(), description="What the team's pods may use in total."
+    )
     network: TenantNetworkConfig = TenantNetworkConfig()
     repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
@@ -277,9 +312,10 @@ class TenantConfig(Model):
     @classmethod
     def _name(cls, value: str) -> str:
         check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
-        if len(value) > 40:
+        if len(value) > TENANT_NAME_MAX:
             raise ValueError(
-                f"{value!r} is longer than 40 characters (names and roles build on it)"
+                f"{value!r} is longer than {TENANT_NAME_MAX} characters (names and roles build "
+                "on it)"
             )
         return value
 

@@ -4,6 +4,8 @@ The entities are read through the same config models the program uses (`load_pla
 per stack), so a tenant file the plan refuses is refused here too, with the same message. Nothing
 is planned and no cloud is asked: the catalog is what the files declare, never what a cloud holds.
 Output is sorted and byte-identical across runs, so `--check` can fail CI when it is stale.
+Beside the entities it writes the marketplace's software templates and their skeletons
+(`templates/`, from pavedroad/templates.py), which the Location lists like the entities.
 """
 
 from __future__ import annotations
@@ -340,9 +342,21 @@ def render(root: Path, settings: Optional[CatalogSettings] = None) -> dict[str, 
     settings = settings or read_settings(root)
     stacks = [(stack, load_stack(stack, root)) for stack in stack_names(root)]
     project, tenants = _collect(stacks)
-    files = {"platform.yaml": _dump(platform_entities(stacks, project, settings))}
+    platform = platform_entities(stacks, project, settings)
+    files = {"platform.yaml": _dump(platform)}
+    # (kind, name) of every entity: a template refuses a new name that would collide with one.
+    names = {(e["kind"], e["metadata"]["name"]) for e in platform}
     for name in sorted(tenants):
-        files[f"tenants/{name}.yaml"] = _dump(tenant_entities(tenants[name], project, settings))
+        found = tenant_entities(tenants[name], project, settings)
+        names |= {(e["kind"], e["metadata"]["name"]) for e in found}
+        files[f"tenants/{name}.yaml"] = _dump(found)
+    from pavedroad import templates
+
+    entities = sorted(files)
+    for path, text in templates.render(root, settings, stacks, names).items():
+        files[path] = text
+        if path.endswith("/template.yaml"):
+            entities.append(path)
     location = _entity(
         "Location",
         PLATFORM_SYSTEM,
@@ -350,7 +364,7 @@ def render(root: Path, settings: Optional[CatalogSettings] = None) -> dict[str, 
             "title": "Paved Road catalog",
             "annotations": {"backstage.io/source-location": settings.source("catalog/")},
         },
-        {"type": "url", "targets": [f"./{path}" for path in sorted(files)]},
+        {"type": "url", "targets": [f"./{path}" for path in sorted(entities)]},
     )
     files["all.yaml"] = _dump([location])
     return dict(sorted(files.items()))
@@ -363,15 +377,15 @@ def stale_files(out: Path, files: dict[str, str]) -> list[str]:
     ]
     extra = [
         str(p.relative_to(out))
-        for p in sorted(out.rglob("*.yaml"))
-        if str(p.relative_to(out)) not in files
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and str(p.relative_to(out)) not in files
     ]
     return sorted(stale + extra)
 
 
 def write(out: Path, files: dict[str, str]) -> None:
-    for path in sorted(out.rglob("*.yaml")) if out.is_dir() else []:
-        if str(path.relative_to(out)) not in files:
+    for path in sorted(out.rglob("*")) if out.is_dir() else []:
+        if path.is_file() and str(path.relative_to(out)) not in files:
             path.unlink()
     for relative, text in files.items():
         target = out / relative

@@ -20,12 +20,13 @@ BACKSTAGE = ROOT / "tests" / "backstage"
 
 
 def copy_project(tmp_path: Path) -> Path:
-    """The checkout's inputs of the catalog (and its committed catalog) in a scratch directory."""
+    """The checkout's inputs of the catalog (and its committed catalog) in a scratch directory:
+    the tenant and stack files, and the pack config (the templates' image rules read it)."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("Pulumi.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
-    for name in ("stacks", "tenants", "catalog"):
+    for name in ("stacks", "tenants", "catalog", "policies/config"):
         shutil.copytree(ROOT / name, root / name)
     return root
 
@@ -110,8 +111,10 @@ def test_every_shipped_tenant_app_and_resource_has_an_entity(generated: Path) ->
         c["metadata"]["name"] for c in core
     }
     (location,) = by_kind(found, "Location").values()
+    templates = sorted(by_kind(found, "Template"))
     assert location["spec"]["targets"] == [
         "./platform.yaml",
+        *(f"./templates/{name}/template.yaml" for name in templates),
         *(f"./tenants/{p.name}" for p in tenant_files),
     ]
 
@@ -143,12 +146,15 @@ def test_runs_are_byte_identical(generated: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     result = pavedroad("catalog", "--out", str(again))
     assert result.returncode == 0, result.stderr
-    first = {str(p.relative_to(generated)): p.read_bytes() for p in generated.rglob("*.yaml")}
-    second = {str(p.relative_to(again)): p.read_bytes() for p in again.rglob("*.yaml")}
+    first = {
+        str(p.relative_to(generated)): p.read_bytes() for p in generated.rglob("*") if p.is_file()
+    }
+    second = {str(p.relative_to(again)): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
     committed = {
         str(p.relative_to(ROOT / "catalog")): p.read_bytes()
-        for p in (ROOT / "catalog").rglob("*.yaml")
+        for p in (ROOT / "catalog").rglob("*")
+        if p.is_file()
     }
     assert first == committed
 

@@ -1,5 +1,6 @@
-// Validates catalog files with Backstage's own code: the catalog's default entity policies and
-// the kind validators of @backstage/catalog-model, then checks that every reference between the
+// Validates catalog files with Backstage's own code: the catalog's default entity policies, the
+// kind validators of @backstage/catalog-model and the scaffolder's Template validator
+// (@backstage/plugin-scaffolder-common), then checks that every reference between the
 // entities (owner, system, dependsOn, Location targets) resolves inside the catalog.
 // Usage: node validate.js CATALOG_DIR. Prints a JSON summary; exits 1 on any problem.
 'use strict';
@@ -8,6 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const YAML = require('yaml');
 const model = require('@backstage/catalog-model');
+const { templateEntityV1beta3Validator } = require('@backstage/plugin-scaffolder-common');
 
 const policy = model.EntityPolicies.allOf([
   new model.SchemaValidEntityPolicy(),
@@ -21,6 +23,7 @@ const validators = [
   model.componentEntityV1alpha1Validator,
   model.resourceEntityV1alpha1Validator,
   model.locationEntityV1alpha1Validator,
+  templateEntityV1beta3Validator,
 ];
 
 function files(dir) {
