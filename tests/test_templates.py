@@ -160,7 +160,8 @@ def test_steps_open_pull_requests_and_never_push() -> None:
         assert "update" not in pull_request  # never rewrite an open pull request
         expected = ["fetch:template", "publish:github:pull-request"]
         if name == "create-app-repository":
-            expected = ["fetch:template", "publish:github", "catalog:register", *expected]
+            layers = ["fetch:template"] * 3  # common, server (if it serves), the template's own
+            expected = [*layers, "publish:github", "catalog:register", *expected]
         assert actions == expected, name
         links = template(name)["spec"]["output"]["links"]
         assert links[0]["url"] == "${{ steps['pull-request'].output.remoteUrl }}"
@@ -596,6 +597,9 @@ def test_the_app_repository_order_renders_the_pipeline_skeleton(tmp_path: Path) 
     assert (repository["owner"], repository["repo"]) == ("acme", "search-suggest")
     assert "catalog-info.yaml" in repository["files"]
     steps = {step["id"]: step for step in report["steps"]}
+    assert "skipped" not in steps["render-server"]  # a consumer serves its probes and metrics
+    for layer in ("render-common", "render-server"):
+        assert steps[layer]["input"]["values"] == steps["render-repository"]["input"]["values"]
     values = steps["render-repository"]["input"]["values"]
     assert values == {
         "name": "suggest",
@@ -621,6 +625,23 @@ def test_the_app_repository_order_renders_the_pipeline_skeleton(tmp_path: Path) 
     assert steps["register"]["output"]["entityRef"] == (
         f"component:default/search-suggest{templates.REPOSITORY_ENTITY_SUFFIX}"
     )
+
+
+def test_a_batch_job_repository_has_no_server_layer(tmp_path: Path) -> None:
+    """The layers of create-app-repository: a job gets the common files and its own, never the
+    HTTP server's probes; the rendered repository holds no file twice (the layers are disjoint)."""
+    sample = {**SAMPLES["create-app-repository"], "template": "batch-job"}
+    answers = with_defaults(form("create-app-repository"), sample)
+    report = scaffold("create-app-repository", answers, tmp_path)
+    steps = {step["id"]: step for step in report["steps"]}
+    assert steps["render-server"] == {
+        "id": "render-server",
+        "action": "fetch:template",
+        "skipped": True,
+    }
+    (repository,) = report["repositories"]
+    assert "app/probes.py" not in repository["files"]
+    assert {".github/workflows/ci.yml", "Dockerfile", "app/job.py"} <= set(repository["files"])
 
 
 # Answers the plan would refuse: (offering, answers replacing the sample's, stack, file and field

@@ -187,6 +187,14 @@ function main(templateFile, answersFile, out, repositoryUrl, branch, projectDir)
   const repository = { url: repositoryUrl, branch, dir: projectDir };
   const report = { steps: [], pullRequests: [], repositories: [] };
   for (const step of template.spec.steps) {
+    // NunjucksWorkflowRunner: a step whose rendered `if` is falsy (or an empty array) is skipped.
+    if (step.if !== undefined) {
+      const condition = render({ if: step.if }, context).if;
+      if (Array.isArray(condition) ? condition.length === 0 : !condition) {
+        report.steps.push({ id: step.id, action: step.action, skipped: true });
+        continue;
+      }
+    }
     const input = render(step.input || {}, context);
     const schema = INPUTS[step.action];
     if (!schema) throw new Error(`${step.id}: action ${step.action} is not one this test knows`);
