@@ -811,6 +811,32 @@ def test_what_the_plan_refuses_the_form_refuses(
     assert named in result.stderr, result.stderr
 
 
+def test_the_browsers_validator_agrees(tmp_path: Path) -> None:
+    """The same verdicts from ajv 8 as Backstage's form runs it (tests/backstage/forms.js): every
+    sample order accepted, every answer the plan refuses refused; so the Python validator above
+    is not the only judge."""
+    cases: list[dict[str, Any]] = []
+    for name in OFFERINGS:
+        answers = with_defaults(form(name), SAMPLES[name])
+        cases.append({"id": f"accept {name}", "schema": form(name), "answers": answers})
+    for name, changes, _, _ in REFUSED:
+        answers = {k: v for k, v in {**SAMPLES[name], **changes}.items() if v is not None}
+        answers = with_defaults(form(name), answers)
+        case_id = f"refuse {name} {json.dumps(changes)}"
+        cases.append({"id": case_id, "schema": form(name), "answers": answers})
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    result = node("forms.js", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdicts = json.loads(result.stdout)
+    assert len(verdicts) == len(cases) == len(OFFERINGS) + len(REFUSED)
+    accepted_wrongly = [
+        i for i, errors in verdicts.items() if i.startswith("refuse") and not errors
+    ]
+    refused_wrongly = {i: e for i, e in verdicts.items() if i.startswith("accept") and e}
+    assert accepted_wrongly == [] and refused_wrongly == {}
+
+
 def test_an_existing_team_name_is_refused_and_would_rewrite_its_file(tmp_path: Path) -> None:
     for existing in sorted(p.stem for p in (ROOT / "tenants").glob("*.yaml")):
         answers = with_defaults(form("onboard-team"), {**SAMPLES["onboard-team"], "name": existing})
