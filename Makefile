@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv plan plans test fmt bench clean
+.PHONY: help venv plan plans catalog test fmt bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create .venv with requirements-dev.txt (reinstalls when requirements*.txt change)
 
@@ -30,6 +30,9 @@ plan: $(STAMP) ## offline plan of one stack into build/STACK (STACK=dev by defau
 
 plans: $(STAMP) ## offline plan of every stack in stacks/
 	@set -e; for stack in $(STACKS); do echo "--- $$stack"; $(PYTHON) -m pavedroad plan $$stack; done
+
+catalog: $(STAMP) ## regenerate the Backstage catalog in catalog/ from tenants/ and stacks/
+	$(PYTHON) -m pavedroad catalog
 
 test: $(STAMP) ## run the tests (extra pytest options: PYTEST_ARGS='-k diff')
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)

@@ -15,7 +15,7 @@ import functools
 import re
 import zoneinfo
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -66,22 +66,25 @@ KAFKA_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}\Z")
 HTTP_PATH = re.compile(r"^/[\x21-\x7e]*\Z")
 # Containers run without capabilities, so they cannot bind privileged ports.
 MIN_PORT = 1024
+MAX_PORT = 65535
+# A pinned reference ends in a tag or a digest; `latest` is a tag that moves. Searched in a
+# reference IMAGE matched, where a `:` before the end can only start a tag or a digest's hex.
+IMAGE_PINNED = re.compile(r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})\Z")
+IMAGE_LATEST = re.compile(r":[Ll][Aa][Tt][Ee][Ss][Tt](?:@sha256:[0-9a-f]{64})?\Z")
 
 
 def _image(value: str) -> str:
-    match = IMAGE.fullmatch(value)
-    if not match:
+    if not IMAGE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an image reference (expected e.g. "
             "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.4.2')"
         )
-    tag, digest = match.group("tag"), match.group("digest")
-    if tag is not None and tag.lower() == "latest":
+    if IMAGE_LATEST.search(value):
         raise ValueError(
             f"{value!r} uses the mutable tag 'latest': pin a release tag (e.g. ':1.4.2') or a "
             "digest ('@sha256:…'), so a restart runs the code that was reviewed"
         )
-    if tag is None and digest is None:
+    if not IMAGE_PINNED.search(value):
         raise ValueError(
             f"{value!r} has no tag or digest: pin a release tag (e.g. ':1.4.2') or a digest "
             "('@sha256:…'), so a restart runs the code that was reviewed"
@@ -289,7 +292,13 @@ class ColorImages(Model):
 
 
 class ReleaseConfig(Model):
-    strategy: Strategy = "canary"
+    strategy: Strategy = Field(
+        default="canary",
+        description="How a new version goes out: canary (a growing share of traffic, checked "
+        "at each step), blueGreen (the new version is checked behind a preview address, then "
+        "takes all traffic at once) or serviceSwitch (two versions side by side; you switch "
+        "traffic in a one-line pull request).",
+    )
     # canary
     steps: list[Step] = Field(default_factory=lambda: list(CLASSIC_STEPS), min_length=1)
     analysis: AnalysisConfig = AnalysisConfig()
@@ -344,9 +353,17 @@ class AutoscalingConfig(Model):
 class KafkaConfig(Model):
     """kafka-consumer: what it consumes, and the lag at which a release is aborted."""
 
-    topic: str
-    consumer_group: Optional[str] = None
-    max_lag: int = Field(default=1000, ge=1)
+    topic: str = Field(description="The Kafka topic the app consumes.")
+    consumer_group: Optional[str] = Field(
+        default=None,
+        description="The consumer group the app joins; empty means one named after the app.",
+    )
+    max_lag: int = Field(
+        default=1000,
+        ge=1,
+        description="Messages the new version may fall behind during a release before the "
+        "release is stopped and rolled back.",
+    )
 
     @field_validator("topic", "consumer_group")
     @classmethod
@@ -418,9 +435,17 @@ DEFAULT_SLO = SloConfig()
 
 
 class AppConfig(Model):
-    name: str
-    template: Template
-    image: str
+    name: str = Field(
+        description="The app's name: lowercase letters, digits and '-', starting with a letter "
+        "(it names the app's Kubernetes objects and its catalog entry)."
+    )
+    template: Template = Field(
+        description="What kind of app it is: an HTTP service, a scheduled job or a Kafka consumer."
+    )
+    image: str = Field(
+        description="The container image, pinned to a release tag or a digest (e.g. "
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.4.2); 'latest' is refused."
+    )
     # Default: the tenant's first namespace.
     namespace: Optional[str] = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -430,10 +455,21 @@ class AppConfig(Model):
     # For images whose USER is a name, not a number (the kubelet cannot prove it is not root).
     run_as_user: Optional[int] = Field(default=None, ge=1, le=2_147_483_647)
     # api-service, kafka-consumer
-    port: int = 8080
-    replicas: int = Field(default=2, ge=1, le=100)
+    port: int = Field(
+        default=8080,
+        description=f"The port the container listens on ({MIN_PORT} or above: apps run without "
+        "the privilege to bind lower ports).",
+    )
+    replicas: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="How many copies of the app run (the fewest, when it scales with load).",
+    )
     probes: ProbesConfig = ProbesConfig()
-    release: ReleaseConfig = ReleaseConfig()
+    release: ReleaseConfig = Field(
+        default=ReleaseConfig(), description="How a new version replaces the running one."
+    )
     # api-service
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     # Where the app is served over HTTPS. None: `<app>.<tenant>.<first DNS zone>` (config.py).
@@ -443,13 +479,32 @@ class AppConfig(Model):
     # api-service: None is the default SLO; `slo: false` opts out (explicit, shown in the plan).
     slo: Optional[SloConfig] = None
     # batch-job
-    schedule: Optional[str] = None
+    schedule: Optional[str] = Field(
+        default=None,
+        description="When the job runs, as a cron schedule in UTC (minute hour day-of-month "
+        "month day-of-week, e.g. '30 2 * * *' for 02:30 every night) or a shorthand such as "
+        "'@daily'.",
+    )
     time_zone: str = "Etc/UTC"
-    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = "Forbid"
-    backoff_limit: int = Field(default=2, ge=0, le=20)
-    active_deadline_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field(
+        default="Forbid",
+        description="What happens when a run is due while the previous one still runs: Forbid "
+        "skips the new run, Replace stops the old one, Allow runs both.",
+    )
+    backoff_limit: int = Field(
+        default=2, ge=0, le=20, description="How many times a failed run is retried."
+    )
+    active_deadline_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="The longest a run may take, in seconds, before it is stopped and counted "
+        "as failed.",
+    )
     # kafka-consumer
-    kafka: Optional[KafkaConfig] = None
+    kafka: Optional[KafkaConfig] = Field(
+        default=None, description="What the consumer reads, and how far it may fall behind."
+    )
 
     @field_validator("name")
     @classmethod
@@ -469,9 +524,9 @@ class AppConfig(Model):
     @field_validator("port")
     @classmethod
     def _port(cls, value: int) -> int:
-        if not MIN_PORT <= value <= 65535:
+        if not MIN_PORT <= value <= MAX_PORT:
             raise ValueError(
-                f"{value} is not an unprivileged port ({MIN_PORT}–65535): containers run without "
+                f"{value} is not an unprivileged port ({MIN_PORT}–{MAX_PORT}): containers run without "
                 "capabilities and cannot bind ports below 1024"
             )
         return value
@@ -739,9 +794,14 @@ def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
 
 
 def app_issues(
-    apps: list[AppConfig], namespaces: list[str], file: str, prefix: str = ""
+    apps: list[AppConfig],
+    namespaces: list[str],
+    file: str,
+    prefix: str = "",
+    place: Callable[[int], str] = lambda index: f"apps[{index}]",
 ) -> list[ConfigIssue]:
-    """What no single app can see: its namespace, its template's fields, names shared by two."""
+    """What no single app can see: its namespace, its template's fields, names shared by two.
+    `place` names an earlier app in a message (its fragment file, when it came from one)."""
     found: list[tuple[str, str]] = []
     names: dict[str, int] = {}
     claimed: dict[tuple[str, str, str], str] = {}
@@ -749,7 +809,7 @@ def app_issues(
         where = f"apps[{index}]"
         if app.name in names:
             found.append(
-                (f"{where}.name", f"{app.name!r} is already the name of apps[{names[app.name]}]")
+                (f"{where}.name", f"{app.name!r} is already the name of {place(names[app.name])}")
             )
             continue
         names[app.name] = index

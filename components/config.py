@@ -17,6 +17,7 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
+from components.apps_config import _image as check_image
 from components.apps_config import default_host, serves_ingress
 from components.resources_config import NAME_LIMITS, dns_host, physical_name
 from components.tenants_config import (
@@ -500,6 +501,97 @@ class TracingConfig(Model):
     enabled: bool = True
 
 
+# A GitHub organisation or user name, and a repository name, as GitHub accepts them.
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
+GIT_BRANCH = re.compile(r"^(?!/)(?!.*(?:\.\.|//|@\{))[A-Za-z0-9._/-]{1,200}(?<![/.])\Z")
+
+
+# The portal's database is a self-service `postgres` resource owned by the platform: named as a
+# tenant `platform`'s resource `portal` would be (components/core/portal.py).
+PORTAL_DATABASE_OWNER = "platform"
+PORTAL_DATABASE = "portal"
+
+
+class PortalConfig(Model):
+    """The developer portal: Backstage from its official chart (components/core/portal.py).
+
+    Off unless a stack asks for it. Backstage publishes no production image (each organisation
+    builds its own app with the plugins it wants), so `image` names that build. `database`:
+    `postgres` is an RDS instance built like a tenant's (components/resources/postgres.py);
+    `bundled` is the chart's PostgreSQL subchart inside the cluster, for development only.
+    Credentials are Secrets Manager names under the platform's prefix, never values: the GitHub
+    token (property `token`) and the GitHub OAuth app (properties `clientId`, `clientSecret`).
+    """
+
+    enabled: bool = False
+    image: Optional[str] = None
+    database: Literal["postgres", "bundled"] = "postgres"
+    # None: `portal.<first DNS zone>`.
+    host: Optional[str] = None
+    github_org: Optional[str] = None
+    # The repository holding this platform's code, whose `catalog/all.yaml` Backstage reads.
+    repository: str = "paved-road"
+    branch: str = "main"
+    # None: https://github.com/<githubOrg>/<repository>/blob/<branch>/catalog/all.yaml
+    catalog_url: Optional[str] = None
+    github_token_secret_name: str = "portal/github-token"
+    github_oauth_secret_name: str = "portal/github-oauth"
+    # The portal shows every team's services and opens pull requests: reachable from the VPC
+    # and the networks routed to it unless the stack says otherwise, as Argo CD is.
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    inbound_cidrs: list[Cidr] = Field(default_factory=list)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_image(value)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, DOMAIN, "a DNS name")
+
+    @field_validator("github_org")
+    @classmethod
+    def _org(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        return check_pattern(value, GITHUB_OWNER, "a GitHub organisation name")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        return check_pattern(value, GITHUB_REPOSITORY, "a GitHub repository name")
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        return check_pattern(value, GIT_BRANCH, "a Git branch name")
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _catalog_url(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else check_pattern(value, HTTPS_URL, "an https URL")
+
+    @field_validator("github_token_secret_name", "github_oauth_secret_name", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        return check_secret_name(value)
+
+    @property
+    def catalog_location(self) -> Optional[str]:
+        """Where Backstage reads the committed catalog (`pavedroad catalog` writes it)."""
+        if self.catalog_url is not None:
+            return self.catalog_url
+        if self.github_org is None:
+            return None
+        return (
+            f"https://github.com/{self.github_org}/{self.repository}/blob/{self.branch}"
+            "/catalog/all.yaml"
+        )
+
+
 class CoreConfig(Model):
     dns: DnsConfig = DnsConfig()
     ingress: IngressConfig = IngressConfig()
@@ -511,6 +603,7 @@ class CoreConfig(Model):
     gitops: GitOpsConfig = GitOpsConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     tracing: TracingConfig = TracingConfig()
+    portal: PortalConfig = PortalConfig()
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""
@@ -526,8 +619,12 @@ class CoreConfig(Model):
                 )
             }
         )
+        portal_host = self.portal.host or (
+            f"portal.{self.dns.zones[0].domain}" if self.dns.zones else None
+        )
         return self.model_copy(
             update={
+                "portal": self.portal.model_copy(update={"host": portal_host}),
                 "external_dns": self.external_dns.model_copy(
                     update={
                         "enabled": (
@@ -785,6 +882,7 @@ def _cross_checks(
         )
     issues.extend(_cluster_checks(config, file))
     issues.extend(_core_checks(config.core, file))
+    issues.extend(_portal_checks(config, file))
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
@@ -918,6 +1016,73 @@ def _core_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
+def _portal_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """What the portal needs from the rest of the stack: its image, a name with a certificate,
+    the load balancer, the secrets service, and a database fit for the environment."""
+    core, key = config.core, f"{PROJECT}:core"
+    portal = core.portal
+    if not portal.enabled:
+        return []
+    issues = []
+
+    def issue(field: str, message: str) -> None:
+        issues.append(ConfigIssue(file, f"{key}.portal.{field}", message))
+
+    if portal.image is None:
+        issue(
+            "image",
+            "is required when the portal is enabled: Backstage publishes no production image "
+            "(each organisation builds its own app with its plugins), so build yours and name it "
+            "here, pinned by a release tag or a digest (e.g. "
+            "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/backstage:1.0.0')",
+        )
+    if portal.host is None:
+        issue(
+            "host",
+            f"is required: the portal is served over HTTPS at a name in one of {key}.dns.zones, "
+            "and none is configured; add a zone (the portal then lives at portal.<first zone>)",
+        )
+    if portal.github_org is None:
+        issue(
+            "githubOrg",
+            "is required when the portal is enabled: its users and teams are read from that "
+            "GitHub organisation (sign-in matches them) and the catalog lives in its repository",
+        )
+    if not core.ingress.enabled:
+        issue("enabled", f"needs the load balancer controller ({key}.ingress.enabled)")
+    if not core.secrets.enabled:
+        issue(
+            "enabled",
+            f"reads the GitHub token and OAuth app through the secrets service; enable "
+            f"{key}.secrets",
+        )
+    if portal.database == "bundled" and config.production:
+        issue(
+            "database",
+            f"'bundled' (the chart's PostgreSQL inside the cluster) is for development only and "
+            f"not allowed when {PROJECT}:production is true; use 'postgres' (an RDS instance)",
+        )
+    if portal.database == "postgres" and config.network.existing_vpc is not None:
+        issue(
+            "database",
+            f"'postgres' needs the private subnets' ranges, unknown for {PROJECT}:network."
+            "existingVpc; not supported yet",
+        )
+    if portal.database == "postgres":
+        # The portal's database is named like a tenant's (`<prefix>-platform-portal`).
+        for tenant in config.tenants:
+            for index, resource in enumerate(tenant.resources):
+                if (tenant.name, resource.name) == (PORTAL_DATABASE_OWNER, PORTAL_DATABASE):
+                    issues.append(
+                        ConfigIssue(
+                            *tenant.source(f"resources[{index}].name"),
+                            f"{resource.name!r} is the name of the portal's database in this "
+                            f"stack ({key}.portal); choose another name",
+                        )
+                    )
+    return issues
+
+
 def _with_default_hosts(tenants: list[TenantConfig], core: CoreConfig) -> list[TenantConfig]:
     """An api-service without a `host` is served at `<app>.<tenant>.<first DNS zone>`."""
     if not core.ingress.enabled or not core.dns.zones:
@@ -991,6 +1156,9 @@ def _tls_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
         else:
             field = f"{key}.gitops.hostname"
             check(gitops.hostname, gitops.ingress.certificate, file, field, "Argo CD")
+    portal = core.portal
+    if portal.enabled and core.ingress.enabled and portal.host is not None:
+        check(portal.host, "request", file, f"{key}.portal.host", "the portal")
     if not core.ingress.enabled:
         return issues
     for tenant in config.tenants:
@@ -1061,6 +1229,18 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
                     "outside the tenants' subdomains",
                 )
             )
+    portal = core.portal
+    if portal.enabled and portal.host:
+        holder = subdomain_owner(portal.host) or granted_to.get(portal.host)
+        if holder is not None:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{PROJECT}:core.portal.host",
+                    f"{portal.host!r} belongs to tenant {holder!r}; give the portal a name "
+                    "outside the tenants' subdomains",
+                )
+            )
     for tenant in config.tenants:
         allowed = [f"*.{tenant.name}.{zone}" for zone in zones]
         for index, app in enumerate(tenant.apps):
@@ -1074,8 +1254,7 @@ def _host_checks(config: PlatformConfig, file: str, entry_of: dict[str, str]) ->
             own = ", ".join(allowed) or f"none: {PROJECT}:core.dns.zones is empty"
             issues.append(
                 ConfigIssue(
-                    f"tenants/{tenant.name}.yaml",
-                    f"apps[{index}].host",
+                    *tenant.source(f"apps[{index}].host"),
                     f"{host!r} is {where} the tenant's names ({own}); another name needs a "
                     f"grant in {file}: `hosts` in the tenant's entry of {PROJECT}:tenants",
                 )

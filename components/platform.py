@@ -98,6 +98,9 @@ class Platform(pulumi.ComponentResource):
                     for tenant in config.tenants
                 ),
                 mail_server=config.insights.email,
+                private_subnet_ids=self.network.private_subnet_ids,
+                data_store_cidrs=_data_store_cidrs(config),
+                cluster_security_group_id=self.cluster.cluster_security_group_id,
                 identities=PlatformIdentities(
                     principals=(
                         *config.cluster.admins,
@@ -159,9 +162,7 @@ class Platform(pulumi.ComponentResource):
             private_subnet_ids=self.network.private_subnet_ids,
             keda=self.core.keda,
             keda_role_arn=self.core.keda_role_arn,
-            data_store_cidrs=tuple(
-                config.network.subnet_plan()[0] if config.network.existing_vpc is None else ()
-            ),
+            data_store_cidrs=_data_store_cidrs(config),
         )
         self._insights(config, context)
         self.tenants = [
@@ -237,3 +238,10 @@ def _dns_names(config: PlatformConfig, tenant: TenantConfig) -> list[str]:
         for hosts in dns_hosts(list(tenant.resources), tenant.name, domain).values()
         for h in hosts
     ]
+
+
+def _data_store_cidrs(config: PlatformConfig) -> tuple[str, ...]:
+    """Where data stores live and pods' addresses come from: the private subnets' ranges."""
+    if config.network.existing_vpc is not None:
+        return ()
+    return tuple(config.network.subnet_plan()[0])

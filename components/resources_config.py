@@ -8,9 +8,9 @@ each, so the plan diff of a size change names the instance class it moves to.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from components.apps_config import AppConfig, serves_ingress
 from components.config_base import ConfigIssue, Model, check_pattern
@@ -117,9 +117,15 @@ def check_event_pattern(value: Any) -> dict[str, Any]:
 class EventSourceConfig(Model):
     """Exactly one of: a schedule, an event pattern, or object-created events of one bucket."""
 
-    schedule: Optional[str] = None
+    schedule: Optional[str] = Field(
+        default=None,
+        description="An EventBridge schedule: 'rate(5 minutes)' or 'cron(0 3 * * ? *)' (UTC).",
+    )
     pattern: Optional[dict[str, Any]] = None
-    s3_bucket: Optional[str] = None
+    s3_bucket: Optional[str] = Field(
+        default=None,
+        description="An S3 bucket whose new objects each send an event to the queue.",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -150,16 +156,35 @@ class EventSourceConfig(Model):
 
 
 class ResourceConfig(Model):
-    name: str
-    type: ResourceType
+    name: str = Field(
+        description="The resource's name: lowercase letters, digits and '-', starting with a "
+        "letter (its cloud resources are named after it)."
+    )
+    type: ResourceType = Field(description="What to provision.")
     # postgres, redis
-    size: Optional[Size] = None
-    version: Optional[str] = None
+    size: Optional[Size] = Field(
+        default=None,
+        description="small, medium or large (the plan shows the instance class each means); "
+        "empty means small.",
+    )
+    version: Optional[str] = Field(
+        default=None, description="The engine's major version; empty means the newest offered."
+    )
     # dns: the app whose load balancer the name points at
-    app: Optional[str] = None
+    app: Optional[str] = Field(
+        default=None,
+        description="The app the name points at (an api-service of the team): "
+        "<name>.<team>.<zone> then reaches it too.",
+    )
     # events
-    source: Optional[EventSourceConfig] = None
-    consumer: Optional[str] = None
+    source: Optional[EventSourceConfig] = Field(
+        default=None, description="What sends events to the queue."
+    )
+    consumer: Optional[str] = Field(
+        default=None,
+        description="The team's kafka-consumer app that reads the queue (scaled on its depth); "
+        "empty to wire one later.",
+    )
     # The first of the two steps that delete a resource (README, "Ask for infrastructure"):
     # lifts deletion protection and `protect`; removing the entry in a later change deletes it.
     decommission: bool = False
@@ -206,9 +231,14 @@ TYPE_FIELDS = {
 
 
 def resource_issues(
-    resources: list[ResourceConfig], apps: list[AppConfig], file: str, prefix: str = ""
+    resources: list[ResourceConfig],
+    apps: list[AppConfig],
+    file: str,
+    prefix: str = "",
+    place: Callable[[int], str] = lambda index: f"resources[{index}]",
 ) -> list[ConfigIssue]:
-    """What one entry cannot see alone: each type's fields, names shared by two, apps named."""
+    """What one entry cannot see alone: each type's fields, names shared by two, apps named.
+    `place` names an earlier resource in a message (its fragment file, when it came from one)."""
     found: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     app_names = {app.name: app for app in apps}
@@ -218,7 +248,7 @@ def resource_issues(
             found.append(
                 (
                     f"{where}.name",
-                    f"{resource.name!r} is already the name of resources[{seen[resource.name]}]",
+                    f"{resource.name!r} is already the name of {place(seen[resource.name])}",
                 )
             )
         seen.setdefault(resource.name, index)

@@ -4,17 +4,26 @@ A team owns `tenants/<name>.yaml`; a stack lists which tenants run in that envir
 overriding fields (`- name: payments\n  quota: {cpu: "32"}`). A problem is reported against the
 file that caused it: the tenant file for its own fields, the stack file for an override, a missing
 file or a conflict between tenants.
+
+An app or resource may also live in a file of its own beside the tenant file,
+`tenants/<name>/apps/<app>.yaml` or `tenants/<name>/resources/<resource>.yaml`
+(components/tenant_fragments.py): the items are appended after the tenant file's own, in file-name
+order, and validated as one document, so a fragment obeys the tenant file's rules and its errors
+name the fragment (`tenants/payments/apps/checkout-api.yaml: port`). A stack file's overrides merge
+onto that combined document: a mapping merges key by key, a list replaces the whole list, so an
+`apps:` (or `resources:`) override replaces the tenant file's items *and* its fragments. The
+folder of a tenant the stack does not list is never read, like its tenant file.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional
 
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator
 
-from components import safe_yaml
+from components import safe_yaml, tenant_fragments
 from components.apps_config import AppConfig, Host, app_issues, serves_ingress
 from components.resources_config import ResourceConfig, resource_issues
 from components.config_base import (
@@ -81,11 +90,29 @@ def _quantity(value: str) -> str:
 class QuotaConfig(Model):
     """Per namespace: what the tenant's pods may request and use in total."""
 
-    cpu: str = "4"
-    memory: str = "8Gi"
-    pods: int = Field(default=50, ge=1, le=10000)
-    storage: str = "100Gi"
-    load_balancers: int = Field(default=0, ge=0, le=50)
+    cpu: str = Field(
+        default="4",
+        description="CPU cores the team's pods may request in total, per namespace (e.g. '4', "
+        "'500m').",
+    )
+    memory: str = Field(
+        default="8Gi",
+        description="Memory the team's pods may request in total, per namespace (e.g. '8Gi').",
+    )
+    pods: int = Field(
+        default=50, ge=1, le=10000, description="How many pods may run at once, per namespace."
+    )
+    storage: str = Field(
+        default="100Gi",
+        description="Persistent volume storage the team may claim, per namespace (e.g. '100Gi').",
+    )
+    load_balancers: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="Load balancer Services of the team's own, per namespace (apps served over "
+        "HTTPS share the platform's load balancer and need none).",
+    )
 
     @field_validator("cpu", "memory", "storage", mode="before")
     @classmethod
@@ -241,15 +268,32 @@ def receiver_issues(
     return issues
 
 
+# Names, namespaces and IAM roles build on a tenant's name.
+TENANT_NAME_MAX = 40
+
+
 class TenantConfig(Model):
-    name: str
-    display_name: Optional[str] = None
-    cost_center: str
-    owners: list[str] = Field(min_length=1)
+    name: str = Field(
+        description="The team's short name: lowercase letters, digits and '-' (it names the "
+        "team's namespace, roles and catalog group)."
+    )
+    display_name: Optional[str] = Field(
+        default=None, description="The team's name as people write it (e.g. 'Payments')."
+    )
+    cost_center: str = Field(
+        description="The cost center the team's cloud spending is charged to (e.g. 'cc-1234')."
+    )
+    owners: list[str] = Field(
+        min_length=1,
+        description="IAM roles (or users) of the team's administrators, as ARNs: they get "
+        "admin rights in the team's namespaces.",
+    )
     developers: list[str] = Field(default_factory=list)
     viewers: list[str] = Field(default_factory=list)
     namespaces: Optional[list[str]] = Field(default=None, min_length=1, max_length=10)
-    quota: QuotaConfig = QuotaConfig()
+    quota: QuotaConfig = Field(
+        default=QuotaConfig(), description="What the team's pods may use in total."
+    )
     network: TenantNetworkConfig = TenantNetworkConfig()
     repositories: list[Repository] = Field(default_factory=list)
     decommission: bool = False
@@ -268,9 +312,10 @@ class TenantConfig(Model):
     @classmethod
     def _name(cls, value: str) -> str:
         check_pattern(value, DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-')")
-        if len(value) > 40:
+        if len(value) > TENANT_NAME_MAX:
             raise ValueError(
-                f"{value!r} is longer than 40 characters (names and roles build on it)"
+                f"{value!r} is longer than {TENANT_NAME_MAX} characters (names and roles build "
+                "on it)"
             )
         return value
 
@@ -297,10 +342,14 @@ class TenantConfig(Model):
 
     # Where the stack file overrides this tenant: (stack file, `paved-road:tenants[i]`, overrides).
     _source: Optional[tuple[str, str, dict[str, Any]]] = PrivateAttr(default=None)
+    # The items that came from fragment files: ("apps" or "resources", index) → fragment path.
+    _fragments: dict[tuple[str, int], str] = PrivateAttr(default_factory=dict)
 
     def source(self, field: str) -> tuple[str, str]:
         """The file a field's value came from and the field as named there: the stack file for an
-        overridden field (`paved-road:tenants[1].apps[0].host`), else the tenant's own file."""
+        overridden field (`paved-road:tenants[1].apps[0].host`), the fragment for a field of an
+        item written in one (`tenants/payments/apps/checkout-api.yaml`, `host`), else the
+        tenant's own file."""
         if self._source is not None:
             stack_file, where, overrides = self._source
             loc = tuple(
@@ -310,7 +359,15 @@ class TenantConfig(Model):
             )
             if _overridden(overrides, loc):
                 return stack_file, f"{where}.{field}"
-        return f"{TENANTS_DIR}/{self.name}.yaml", field
+        return tenant_fragments.locate(self._fragments, field) or (
+            f"{TENANTS_DIR}/{self.name}.yaml",
+            field,
+        )
+
+    def item_file(self, kind: str, index: int) -> str:
+        """The team's file an item of `apps` or `resources` is written in: its fragment, or the
+        tenant file (where an item the stack file overrides is also declared)."""
+        return self._fragments.get((kind, index), f"{TENANTS_DIR}/{self.name}.yaml")
 
     @property
     def namespace_names(self) -> list[str]:
@@ -404,10 +461,20 @@ def _parse_tenant(
     document: dict[str, Any],
     stack_file: str,
     key: str,
+    fragments: Iterable[tenant_fragments.Fragment] = (),
 ) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
-    """Validate the file alone, then with the stack's overrides: each error names its own file."""
+    """Validate the file and its fragments alone, then with the stack's overrides: each error
+    names its own file."""
     relative = f"{TENANTS_DIR}/{name}.yaml"
     where = f"{key}[{index}]"
+    document, origins = tenant_fragments.combine(document, list(fragments))
+
+    def place(kind: str, known: tenant_fragments.Origins = origins) -> Callable[[int], str]:
+        return lambda item: tenant_fragments.describe(known, relative, kind, item)
+
+    def attribute(found: list[ConfigIssue]) -> list[ConfigIssue]:
+        return tenant_fragments.attribute(found, relative, origins)
+
     own: Optional[TenantConfig] = None
     issues: list[ConfigIssue] = []
     if GRANTED_HOSTS in document:
@@ -423,14 +490,19 @@ def _parse_tenant(
     try:
         own = TenantConfig.model_validate(document)
     except ValidationError as error:
-        issues.extend(issues_from(error, relative, "", TenantConfig))
+        issues.extend(attribute(issues_from(error, relative, "", TenantConfig)))
     if own is not None:
+        own._fragments = origins
         if own.name != name:
             issues.append(
                 ConfigIssue(relative, "name", f"{own.name!r} does not match the file name {name!r}")
             )
-        issues.extend(app_issues(own.apps, own.namespace_names, relative))
-        issues.extend(resource_issues(own.resources, own.apps, relative))
+        issues.extend(
+            attribute(app_issues(own.apps, own.namespace_names, relative, place=place("apps")))
+        )
+        issues.extend(
+            attribute(resource_issues(own.resources, own.apps, relative, place=place("resources")))
+        )
         issues.extend(receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
         if ALLOW_INTERNET_EGRESS in document:
             issues.append(
@@ -457,10 +529,18 @@ def _parse_tenant(
             if _overridden(overrides, loc) if loc else own is not None:
                 issues.append(issue)
         return None, issues
+    # A list override replaced the fragments of its kind along with the tenant file's items.
+    kept = {item: file for item, file in origins.items() if item[0] not in overrides}
     if {"apps", "namespaces"} & set(overrides):
-        issues.extend(app_issues(merged.apps, merged.namespace_names, stack_file, where))
+        issues.extend(
+            app_issues(merged.apps, merged.namespace_names, stack_file, where, place("apps", kept))
+        )
     if {"apps", "resources"} & set(overrides):
-        issues.extend(resource_issues(merged.resources, merged.apps, stack_file, where))
+        issues.extend(
+            resource_issues(
+                merged.resources, merged.apps, stack_file, where, place("resources", kept)
+            )
+        )
     # The list is the stack's error when the stack replaced it, the tenant's otherwise.
     overridden = "egressCidrs" in (overrides.get("network") or {})
     issues.extend(
@@ -473,6 +553,7 @@ def _parse_tenant(
     if issues:
         return None, issues
     merged._source = (stack_file, where, overrides)
+    merged._fragments = kept
     return merged, issues
 
 
@@ -578,9 +659,13 @@ def load_tenants(
                     )
                 )
             continue
-        tenant, tenant_issues = _parse_tenant(index, name, overrides, document, stack_file, key)
+        fragments, fragment_issues = tenant_fragments.read_fragments(root, TENANTS_DIR, name)
+        tenant, tenant_issues = _parse_tenant(
+            index, name, overrides, document, stack_file, key, fragments
+        )
+        issues.extend(fragment_issues)
         issues.extend(tenant_issues)
-        if tenant is not None:
+        if tenant is not None and not fragment_issues:
             tenants.append(tenant)
     # Cross-tenant checks run even when a file failed, so one run lists every problem; a tenant
     # whose file failed still counts as listed (a peer naming it is not an unknown tenant).

@@ -116,6 +116,10 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "2.20.2"),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
+            # Backstage's official chart (backstage/charts charts/backstage). It has no
+            # appVersion: Backstage publishes no production image, each organisation runs its
+            # own build (paved-road:core.portal.image).
+            Chart("backstage", "2.8.2", "https://backstage.github.io/charts", ""),
             # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.
             Chart(
                 "opentelemetry-collector",

@@ -1,4 +1,4 @@
-"""The `pavedroad` command line: `python -m pavedroad plan|check|diff …`.
+"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog …`.
 
 Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
 2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
@@ -123,6 +123,13 @@ def _check(args: argparse.Namespace) -> int:
     return check_file(Path(args.plan), Path(args.project_dir), config)
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    from pavedroad import catalog
+
+    out = Path(args.out) if args.out else None
+    return catalog.main(Path(args.project_dir), out, args.check, args.repository_url)
+
+
 def _diff(args: argparse.Namespace) -> int:
     from pavedroad import diff
 
@@ -175,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("head", help="plan.json of the pull request")
     diff.add_argument("--markdown", action="store_true", help="output for a pull-request comment")
     diff.set_defaults(handler=_diff)
+
+    catalog = commands.add_parser("catalog", help="Backstage catalog of the tenants and stacks")
+    catalog.add_argument("--out", help="directory of the catalog (default: PROJECT_DIR/catalog)")
+    catalog.add_argument(
+        "--check", action="store_true", help="exit 1 when the catalog on disk is stale"
+    )
+    catalog.add_argument(
+        "--repository-url",
+        help="repository the source-location annotations point at "
+        "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
+    )
+    catalog.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="directory with stacks/ and tenants/ (default: this checkout)",
+    )
+    catalog.set_defaults(handler=_catalog)
     return parser
 
 

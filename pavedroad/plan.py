@@ -281,6 +281,7 @@ def summary(run: PlanRun) -> str:
         "",
         *_internet_egress_lines(run),
         *_tenant_resource_lines(run),
+        *_portal_lines(run),
         *_slo_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
@@ -320,13 +321,61 @@ def _tenant_resource_lines(run: PlanRun) -> list[str]:
     lines = []
     for component in run.resources:
         kind = RESOURCE_COMPONENTS.get(component.type)
-        if kind is None:
+        # The portal's database is the platform's, shown on the portal's line.
+        if kind is None or PORTAL_COMPONENT in component.urn.split("::")[2].split("$"):
             continue
         inner = {r.type: r for r in children.get(component.urn, [])}
         lines.append(f"  {component.name}: {_resource_detail(kind, inner)}")
     if not lines:
         return []
     return [f"Tenant resources ({len(lines)}; README, 'Ask for infrastructure'):", *lines, ""]
+
+
+PORTAL_COMPONENT = "paved-road:core:Portal"
+
+
+def _portal_lines(run: PlanRun) -> list[str]:
+    """The developer portal: where, which build of Backstage, and on what database (the
+    chart's bundled one is development only, and said so)."""
+    release = next(
+        (
+            r
+            for r in run.resources
+            if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs.get("chart") == "backstage"
+        ),
+        None,
+    )
+    if release is None:
+        return []
+    values = release.inputs.get("values") or {}
+    image = values.get("backstage", {}).get("image", {})
+    pinned = image.get("digest") or image.get("tag")
+    separator = "@" if image.get("digest") else ":"
+    if values.get("postgresql", {}).get("enabled"):
+        database = "the chart's bundled PostgreSQL (development only)"
+    else:
+        children: dict[str, list[RecordedResource]] = {}
+        for resource in run.resources:
+            if resource.parent:
+                children.setdefault(resource.parent, []).append(resource)
+        database = next(
+            (
+                "RDS "
+                + _resource_detail("postgres", {r.type: r for r in children.get(component.urn, [])})
+                for component in run.resources
+                if component.type == "paved-road:resources:Postgres"
+                and PORTAL_COMPONENT in component.urn.split("::")[2].split("$")
+            ),
+            "none",
+        )
+    host = values.get("ingress", {}).get("host")
+    return [
+        "Developer portal (README, 'Marketplace'):",
+        f"  https://{host}: Backstage chart {release.inputs.get('version')}, image "
+        f"{image.get('registry')}/{image.get('repository')}{separator}{pinned}",
+        f"  database: {database}",
+        "",
+    ]
 
 
 def _resource_detail(kind: str, inner: dict[str, RecordedResource]) -> str:

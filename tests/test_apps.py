@@ -452,6 +452,8 @@ def test_without_ingress_a_canary_has_no_traffic_routing(tmp_path: Path) -> None
     root = project_with_apps(tmp_path, [api()])
     config = yaml.safe_load((root / "stacks" / "Pulumi.dev.yaml").read_text())
     config["config"]["paved-road:core"]["ingress"] = {"enabled": False}
+    # The portal is served through the ALB: it goes with the controller.
+    config["config"]["paved-road:core"]["portal"] = {"enabled": False}
     (root / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(config))
     plan = PlanEngine("dev", root).run()
     assert not [r for r in app_resources(plan) if r.type == INGRESS]

@@ -29,7 +29,10 @@ SERVICES = {
     "gitops": "paved-road:core:GitOps",
     "autoscaling": "paved-road:core:Autoscaling",
     "tracing": "paved-road:core:Tracing",
+    "portal": "paved-road:core:Portal",
 }
+# Services the portal needs: switching one off is compared on a base without the portal.
+PORTAL_NEEDS = ("ingress", "secrets")
 
 
 # What tenants build on a service, and so lose with it: the custom resources whose CRDs the
@@ -139,6 +142,8 @@ def _dev_with(service: str) -> dict[str, Any]:
     config = copy.deepcopy(stack_config("dev"))
     if service == "observability":
         config["paved-road:delivery"] = {"analysisProvider": "datadog"}
+    if service in PORTAL_NEEDS:
+        config["paved-road:core"]["portal"]["enabled"] = False
     return config
 
 

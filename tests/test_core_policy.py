@@ -460,6 +460,8 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
 def test_without_the_secrets_service_there_is_no_store_guard(tmp_path: Path) -> None:
     config = copy.deepcopy(stack_config("dev"))
     config["paved-road:core"]["secrets"] = {"enabled": False}
+    # The portal reads its GitHub credentials through the secrets service: it goes with it.
+    config["paved-road:core"]["portal"] = {"enabled": False}
     run = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
     assert set(cluster_policies(run)) == BASELINE | GUARDRAILS - {"restrict-tenant-secret-stores"}
 

@@ -17,6 +17,7 @@ from components.config import ConfigError
 from components.core import certificates, external_dns, load_balancer, observability, policy
 from components.core import autoscaling as autoscaling_module
 from components.core import gitops as gitops_module
+from components.core import portal as portal_module
 from components.core import secrets as secrets_module
 from components.core import tracing as tracing_module
 from components import delivery as delivery_module
@@ -66,6 +67,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         gitops_module,
         autoscaling_module,
         tracing_module,
+        portal_module,
         delivery_module,  # the rollout controller's namespace is the platform's too
     )
     for ns in module.NAMESPACES
@@ -77,10 +79,12 @@ PLATFORM_SERVICE_NAMESPACES = {
 
 
 def dev_with(core: dict[str, Any]) -> dict[str, Any]:
-    """The shipped dev stack without tenants (a layer above, with its own tests) and with
-    `paved-road:core` sections replaced, so a variant differs from its baseline only in core."""
+    """The shipped dev stack without tenants (a layer above, with its own tests) nor the portal
+    (which needs the secrets service; tests/test_portal.py), and with `paved-road:core`
+    sections replaced, so a variant differs from its baseline only in core."""
     config = copy.deepcopy(stack_config("dev"))
     config.pop("paved-road:tenants", None)
+    config.get("paved-road:core", {}).pop("portal", None)
     config.setdefault("paved-road:core", {}).update(core)
     return config
 

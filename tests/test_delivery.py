@@ -300,7 +300,8 @@ def test_the_verification_role_only_reads_load_balancers(plan: PlanRun) -> None:
 def test_without_an_alb_ingress_there_is_no_verification_and_no_role(
     plan_with: Callable[..., PlanRun],
 ) -> None:
-    run = plan_with(core={"ingress": {"enabled": False}})
+    # The portal is served through the ALB: it goes with the controller.
+    run = plan_with(core={"ingress": {"enabled": False}, "portal": {"enabled": False}})
     assert ours(run, ROLE) == [] and ours(run, ROLE_POLICY) == []
     controller = values(run)["controller"]
     assert "extraArgs" not in controller and "extraEnv" not in controller

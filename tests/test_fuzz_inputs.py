@@ -17,6 +17,7 @@ these files must not rely on (see components/safe_yaml.py and pavedroad/engine.p
 from __future__ import annotations
 
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -483,6 +484,86 @@ case("overridden resource size", "resources", STACK, "paved-road:tenants[1].reso
     )
 )
 
+# Fragments of the tenant file (components/tenant_fragments.py): the folder is walked, not followed
+FRAGMENT = "tenants/search/apps/search-worker.yaml"
+WORKER = """\
+name: search-worker
+template: batch-job
+image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/search/search-worker:1.0.0
+schedule: "0 1 * * *"
+"""
+
+
+def fragment_case(
+    name: str, category: str, text: str | bytes, where: str, file: str = FRAGMENT
+) -> None:
+    case(name, category, file, where)(lambda p: p.write(file, text))
+
+
+fragment_case("fragment in latin-1", "fragments", WORKER.encode() + b"x: caf\xe9\n", "line 5")
+fragment_case("fragment is a list", "fragments", "- " + WORKER.replace("\n", "\n  "), "(file)")
+fragment_case("fragment is empty", "fragments", "", "(file)")
+fragment_case("fragment over 64 KiB", "fragments", WORKER + "#" * (64 * 1024) + "\n", "(file)")
+fragment_case("billion laughs in a fragment", "fragments", WORKER + billion_laughs(), "aliases")
+fragment_case("merge key in a fragment", "fragments", WORKER + "<<: {port: 1}\n", "line 5")
+fragment_case(
+    "fragment named for another app", "fragments", WORKER, "name", FRAGMENT[:-5] + "x.yaml"
+)
+fragment_case(
+    "fragment repeats an app",
+    "fragments",
+    WORKER.replace("search-worker", "search-api"),
+    "name",
+    "tenants/search/apps/search-api.yaml",
+)
+fragment_case("fragment port out of range", "fragments", WORKER + "port: 70000\n", "port")
+fragment_case("fragment not .yaml", "fragments", WORKER, "(file)", FRAGMENT[:-5] + ".yml")
+case("unknown folder beside apps", "fragments", "tenants/search/cron", "(directory)")(
+    lambda p: p.write("tenants/search/cron/x.yaml", WORKER)
+)
+# A name is printed escaped: no forged line, no terminal escape (the folder `a\nstacks` is named).
+case("forged line in a fragment's name", "fragments", "tenants/search/apps/a\\nstacks", "(file)")(
+    lambda p: p.write("tenants/search/apps/a\nstacks/Pulumi.test.yaml: fine: forged", WORKER)
+)
+case("terminal escape in a fragment's name", "fragments", "tenants/search/apps/\\x1b[2J", "(file)")(
+    lambda p: p.write("tenants/search/apps/\x1b[2J", WORKER)
+)
+
+
+def _linked(relative: str, target: str) -> Setup:
+    def setup(project: Project) -> None:
+        (project.root / relative).parent.mkdir(parents=True, exist_ok=True)
+        project.link(relative, project.outside / target)
+
+    return setup
+
+
+case("fragment linked outside", "fragments", FRAGMENT, "symbolic link")(
+    _linked(FRAGMENT, "credentials")
+)
+case("apps folder linked outside", "fragments", "tenants/search/apps", "symbolic link")(
+    _linked("tenants/search/apps", "tenants")
+)
+case("tenant folder linked outside", "fragments", "tenants/search", "symbolic link")(
+    _linked("tenants/search", "tenants")
+)
+
+
+def _fifo(project: Project) -> None:
+    (project.root / FRAGMENT).parent.mkdir(parents=True)
+    os.mkfifo(project.root / FRAGMENT)
+
+
+case("fragment is a FIFO", "fragments", FRAGMENT, "FIFO")(_fifo)
+
+
+def _many_fragments(project: Project) -> None:
+    for index in range(201):
+        project.write(f"tenants/search/apps/a{index}.yaml", "[")
+
+
+case("201 fragments", "fragments", "tenants/search/apps", "more than 200")(_many_fragments)
+
 ALSO_NAMED = {
     "errors in both files at once": f"{TENANT}: quota.pods",
     "cross-tenant conflict with a broken file": "tenants/storefront.yaml: decommission",
@@ -524,3 +605,99 @@ def test_hostile_input_is_refused_cleanly(name: str, tmp_path: Path) -> None:
     assert all(len(line) <= 1200 for line in lines), max(map(len, lines))
     assert "\x1b" not in output and "\u202e" not in output
     assert not any(line.lstrip().startswith("stacks/Pulumi.test.yaml: fine") for line in lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Mutated fragments: what a careless edit (or a hostile one) makes of a good fragment
+
+FRAGMENT_BASES = [
+    (FRAGMENT, WORKER),
+    (
+        "tenants/search/apps/search-edge.yaml",
+        "name: search-edge\ntemplate: api-service\n"
+        "image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/search/search-edge:2.1.0\n"
+        "port: 8081\nreplicas: 3\nenv: {LOG_LEVEL: info}\n"
+        "probes: {readinessPath: /ready}\n"
+        "release: {strategy: canary, analysis: {successRate: 0.99}}\n",
+    ),
+    ("tenants/search/resources/index-db.yaml", "name: index-db\ntype: postgres\nsize: medium\n"),
+    ("tenants/search/resources/find.yaml", "name: find\ntype: dns\napp: search-api\n"),
+    (
+        "tenants/search/resources/reindex.yaml",
+        "name: reindex\ntype: events\nsource:\n  schedule: rate(1 hour)\n",
+    ),
+]
+PALETTE = list(":-[]{}&*!|>'\"#,? \t\n0aZ~%@`\\") + ["\x00", "\x1b", "\u202e", "é"]
+TOKENS = ["&a ", "*a", "!!binary ", "!Ref ", "<<: ", "? ", "- ", "~", "1e999", "0x1F", "{", "]",
+          "---\n", "null", "yes", "2026-01-01", "  ", "\n  - ", ": ", "'", "|\n"]  # fmt: skip
+VALUES = ["", "~", "[]", "{}", "-1", "0", "99999999999999999999", ".inf", "true", "'x'", "[a, b]",
+          "{x: 1}", "api-service", "batch-job", "kafka-consumer", "redis", "dns", "events",
+          "search-api", "rate(5 minutes)", "cron(0 1 * * ? *)", "\"0 1 * * *\"", "80", "8080",
+          "canary", "blueGreen", "search", "payments", "../x", "*a", "&a 1"]  # fmt: skip
+
+
+def mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(text) + 1)
+        operator = rng.randrange(6)
+        if operator == 0 and text:
+            at = min(at, len(text) - 1)
+            text = text[:at] + rng.choice(PALETTE) + text[at + 1 :]
+        elif operator == 1:
+            text = text[:at] + text[at + rng.randint(1, 12) :]
+        elif operator == 2:
+            text = text[:at] + rng.choice(TOKENS) + text[at:]
+        elif operator == 3:
+            lines = text.splitlines(keepends=True) or [""]
+            line = rng.randrange(len(lines))
+            text = "".join(lines[: line + 1] + lines[line:])
+        elif operator == 4:
+            lines = text.splitlines(keepends=True)
+            keyed = [i for i, line in enumerate(lines) if ": " in line]
+            if keyed:
+                i = rng.choice(keyed)
+                key = lines[i].split(": ", 1)[0]
+                lines[i] = f"{key}: {rng.choice(VALUES)}\n"
+                text = "".join(lines)
+        else:
+            text = text[:at]
+    return text
+
+
+def test_mutated_fragments_are_accepted_or_refused_cleanly(tmp_path: Path) -> None:
+    """Seeded, so a failure reproduces: each mutant is loaded through the program's whole config
+    loader (as `pulumi up` and the plan load it) and must load or raise `ConfigError` naming a
+    file of the tenant, on bounded single lines; the first accepted mutants are then planned."""
+    from components.config import ConfigError
+    from pavedroad.catalog import load_stack
+    from pavedroad.engine import PlanEngine
+
+    project = make(tmp_path)
+    for file, base in FRAGMENT_BASES:  # each unmutated fragment is a good one
+        project.write(file, base)
+    load_stack("test", project.root)
+    rng = random.Random(13)
+    accepted: dict[str, tuple[str, str]] = {}
+    refused = 0
+    for _ in range(800):
+        file, base = rng.choice(FRAGMENT_BASES)
+        text = mutate(rng, base)
+        shutil.rmtree(project.root / "tenants" / "search", ignore_errors=True)
+        project.write(file, text)
+        try:
+            load_stack("test", project.root)
+        except ConfigError as error:
+            refused += 1
+            assert error.issues, text
+            for issue in error.issues:
+                line = str(issue)
+                assert "\n" not in line and "\x1b" not in line and len(line) <= 1200, line
+                assert issue.file.startswith("tenants/search"), (text, line)
+        else:
+            accepted.setdefault(text, (file, text))
+    # Both outcomes happen: the corpus neither only breaks nor only keeps the fragments.
+    assert refused >= 300 and len(accepted) >= 10, (refused, len(accepted))
+    for file, text in list(accepted.values())[:3]:
+        shutil.rmtree(project.root / "tenants" / "search", ignore_errors=True)
+        project.write(file, text)
+        PlanEngine("test", project.root).run()

@@ -27,6 +27,9 @@ ALB = "aws-load-balancer-controller"
 RELEASES_WAITED_FOR = {
     ALB: set(),
     "argo-rollouts": {ALB, "kube-prometheus-stack"},
+    # The portal starts with its GitHub secret, an ExternalSecret (External Secrets' CRD and
+    # webhook).
+    "backstage": {ALB, "external-secrets"},
 }
 ARGO_CD_WITH_SSO = {ALB, "external-secrets"}
 

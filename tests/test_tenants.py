@@ -289,7 +289,7 @@ def test_secret_stores_and_app_projects_validate_and_stay_in_their_lane(tenant_s
             m
             for m in manifests
             if m["kind"] == "SecretStore"
-            and m["metadata"]["labels"]["paved-road/tenant"] == tenant.name
+            and m["metadata"]["labels"].get("paved-road/tenant") == tenant.name
         ]
         assert sorted(s["metadata"]["namespace"] for s in stores) == sorted(tenant.namespace_names)
         for store in stores:

@@ -7,7 +7,9 @@ component: that waits for every resource in it and serialises `pulumi up`):
   cluster and fails closed, so a Service created before the controller is ready is rejected.
   Every chart here creates Services, so every other release depends on this one release;
 - Argo CD also after its SSO client secret (an ExternalSecret, which needs the External Secrets
-  release for its CRD and webhook, and the ClusterSecretStore it reads through);
+  release for its CRD and webhook, and the ClusterSecretStore it reads through); the portal
+  likewise after its GitHub secret, and its chart after its RDS instance (it is given the
+  instance's address);
 - Kyverno needs nothing but the load balancer controller: its baseline policies exclude the
   platform namespaces, so they admit the platform's charts whenever they arrive, and its
   ClusterPolicies wait only for the Kyverno release (CRDs and webhook). What must come after
@@ -33,6 +35,7 @@ from components.core import (
     load_balancer,
     observability,
     policy,
+    portal,
     secrets,
     tracing,
 )
@@ -52,6 +55,7 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
         (config.gitops.enabled, gitops.NAMESPACES),
         (config.autoscaling.enabled, autoscaling.NAMESPACES),
         (config.tracing.enabled, tracing.NAMESPACES),
+        (config.portal.enabled, portal.NAMESPACES),
     ]
     return sorted({ns for on, namespaces in enabled if on for ns in namespaces})
 
@@ -70,6 +74,10 @@ class CoreServicesArgs:
     identities: policy.PlatformIdentities = policy.PlatformIdentities()
     # The SMTP server of every `email` alert receiver (paved-road:insights.email).
     mail_server: Optional[MailServerConfig] = None
+    # Where the portal's database goes and whom it admits (paved-road:core.portal).
+    private_subnet_ids: Optional[pulumi.Input[list[str]]] = None
+    data_store_cidrs: tuple[str, ...] = ()
+    cluster_security_group_id: Optional[pulumi.Input[str]] = None
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -104,6 +112,8 @@ class CoreServices(pulumi.ComponentResource):
     admission_policies: list[pulumi.Resource]
     # Kyverno's release (its CRDs and webhook), for policies the layers above add; None: off.
     admission_engine: Optional[pulumi.Resource]
+    # The developer portal's address (None: off).
+    portal_url: Optional[str]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -134,6 +144,7 @@ class CoreServices(pulumi.ComponentResource):
         self.admission_policies = []
         self.keda = self.keda_role_arn = None
         self.admission_engine = None
+        self.portal_url = None
 
         # Every chart below creates Services: each waits for the controller's release.
         services_admitted: list[pulumi.Resource] = []
@@ -216,6 +227,31 @@ class CoreServices(pulumi.ComponentResource):
                     parent=self, depends_on=[*services_admitted, *secrets_ready]
                 ),
             ).release
+        if config.portal.enabled:
+            # Its GitHub secrets arrive through the secrets service (CRD, webhook, store); the
+            # chart needs the controller (its Service and Ingress).
+            assert self.cluster_secret_store_name and self.ingress_class_name, "config.py"
+            self.portal_url = portal.Portal(
+                "portal",
+                portal.PortalArgs(
+                    context,
+                    config.portal,
+                    self.cluster_secret_store_name,
+                    self.ingress_class_name,
+                    dns_zones=config.dns.zone_ids,
+                    external_secrets=self.external_secrets,
+                    private_subnet_ids=args.private_subnet_ids,
+                    data_store_cidrs=args.data_store_cidrs,
+                    cluster_security_group_id=args.cluster_security_group_id,
+                ),
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[
+                        *services_admitted,
+                        *filter(None, [self.external_secrets, self.cluster_secret_store]),
+                    ],
+                ),
+            ).url
         if config.policy.enabled:
             engine = policy.PolicyEngine(
                 "policy",
@@ -239,5 +275,6 @@ class CoreServices(pulumi.ComponentResource):
                 "prometheusUrl": self.prometheus_url,
                 "clusterSecretStoreName": self.cluster_secret_store_name,
                 "otlpEndpoint": self.otlp_endpoint,
+                "portalUrl": self.portal_url,
             }
         )

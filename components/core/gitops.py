@@ -24,6 +24,7 @@ from components.alb import ALB, certificate_annotation, https_annotations
 from components.config import GitOpsConfig, SsoConfig
 from components.config_base import zone_for
 from components.core.base import (
+    RESTRICTED_CONTAINER,
     ordered_after,
     ClusterContext,
     helm_release,
@@ -42,15 +43,6 @@ SSO_SECRET_KEY = "clientSecret"
 OIDC_SCOPES = ("openid", "profile", "email", "groups")
 # Argo CD resolves `$<secret>:<key>` references only in Secrets carrying this label.
 ARGOCD_PART_OF = {"app.kubernetes.io/part-of": "argocd"}
-
-# The chart's own defaults, restated so the plan shows every container is `restricted`-compliant.
-RESTRICTED_CONTAINER: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "readOnlyRootFilesystem": True,
-    "allowPrivilegeEscalation": False,
-    "seccompProfile": {"type": "RuntimeDefault"},
-    "capabilities": {"drop": ["ALL"]},
-}
 
 
 @dataclass(frozen=True)

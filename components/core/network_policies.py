@@ -159,6 +159,19 @@ OPENINGS: Mapping[str, Openings] = {
         },
         why="analysis queries to Prometheus",
     ),
+    "backstage": Openings(
+        # GitHub over HTTPS: the catalog's files, the organisation's users and teams, pull
+        # requests the software templates open, and the OAuth sign-in's token exchange. Its
+        # database (RDS, in the private subnets) is opened by components/core/portal.py, which
+        # knows the subnets.
+        internet_ports=(443,),
+        ingress={
+            # The ALB forwards to Backstage's pods by IP from its interfaces in the VPC's
+            # subnets, on the backend's port (the chart's `containerPorts.backend`, 7007).
+            "allow-load-balancer": _private(7007),
+        },
+        why="GitHub (catalog, org data, pull requests, sign-in); the ALB to Backstage",
+    ),
     "tracing": Openings(
         # AWS X-Ray (and STS for the IRSA role) over HTTPS.
         internet_ports=(443,),

@@ -53,6 +53,13 @@ class ResourceTarget:
     secret_after: tuple[pulumi.Resource, ...] = ()
     # The secrets service runs (the tenant has a SecretStore): connection Secrets are delivered.
     deliver_secrets: bool = True
+    # Who the resource belongs to, as descriptions name it: a tenant unless a platform service
+    # owns it (the portal's database: components/core/portal.py).
+    owner: str = ""
+
+    @property
+    def owned_by(self) -> str:
+        return self.owner or f"tenant {self.tenant}"
 
     def physical_name(self, resource: ResourceConfig) -> str:
         """The resource's name in AWS (`<project>-<env>-<tenant>-<name>`)."""
@@ -124,9 +131,7 @@ def resource_key(
 
     return aws.kms.Key(
         f"{name}-key",
-        description=(
-            f"{service} {resource.name} of tenant {target.tenant}: its data and credentials"
-        ),
+        description=f"{service} {resource.name} of {target.owned_by}: its data and credentials",
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=pulumi.Output.all(target.account_id, role_arn).apply(policy),
@@ -146,17 +151,17 @@ def data_store_security_group(
     address range: another tenant's pods have addresses from the same subnets); it starts no
     connections, so it has no egress rule."""
     if target.client_security_group_id is None:
-        raise ValueError(f"tenant {target.tenant} has a data store but no pods security group")
+        raise ValueError(f"{target.owned_by} has a data store but no pods security group")
     return aws.ec2.SecurityGroup(
         f"{name}-sg",
         name=f"{target.physical_name(resource)}-{resource.type}",
         # EC2 refuses apostrophes in security group and rule descriptions.
-        description=f"{resource.type} {resource.name} of tenant {target.tenant}: port {port} "
-        f"from the pods of tenant {target.tenant} only",
+        description=f"{resource.type} {resource.name} of {target.owned_by}: port {port} "
+        f"from the pods of {target.owned_by} only",
         vpc_id=target.vpc_id,
         ingress=[
             aws.ec2.SecurityGroupIngressArgs(
-                description=f"pods of tenant {target.tenant} (their security group)",
+                description=f"pods of {target.owned_by} (their security group)",
                 protocol="tcp",
                 from_port=port,
                 to_port=port,

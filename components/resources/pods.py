@@ -10,7 +10,7 @@ VPC CNI (cluster.py) enforces them in `standard` mode. Network policies stay as 
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -27,6 +27,8 @@ def pods_security_group(
     vpc_id: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    physical_name: Optional[str] = None,
+    description: Optional[str] = None,
 ) -> aws.ec2.SecurityGroup:
     """No ingress of its own (the cluster security group beside it admits what the cluster
     needs); egress open, as the pods had on their node's interface. Not tagged
@@ -34,8 +36,8 @@ def pods_security_group(
     of a pod's interface that carries that tag, the cluster security group."""
     return aws.ec2.SecurityGroup(
         f"{tenant}-pods-sg",
-        name=f"{prefix}-tenant-{tenant}-pods",
-        description=f"Pods of tenant {tenant}: what its data stores admit",
+        name=physical_name or f"{prefix}-tenant-{tenant}-pods",
+        description=description or f"Pods of tenant {tenant}: what its data stores admit",
         vpc_id=vpc_id,
         ingress=[],
         egress=[
@@ -60,6 +62,7 @@ def security_group_policy(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: list[pulumi.Resource],
+    name: str = SECURITY_GROUP_POLICY_NAME,
 ) -> k8s.apiextensions.CustomResource:
     """Every pod of the namespace (`podSelector: {}`) gets these groups. EKS installs the CRD
     with the cluster (its VPC resource controller), so nothing waits for a release."""
@@ -68,7 +71,7 @@ def security_group_policy(
         api_version=SECURITY_GROUP_POLICY_API_VERSION,
         kind="SecurityGroupPolicy",
         metadata={
-            "name": SECURITY_GROUP_POLICY_NAME,
+            "name": name,
             "namespace": namespace,
             "labels": dict(labels),
         },

@@ -1,0 +1,1 @@
+"""${{ values.name }}, an api-service of the ${{ values.team }} team (README.md)."""

@@ -1,0 +1,1 @@
+"""${{ values.name }}, a batch-job of the ${{ values.team }} team (README.md)."""

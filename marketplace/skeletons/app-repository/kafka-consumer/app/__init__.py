@@ -1,0 +1,1 @@
+"""${{ values.name }}, a kafka-consumer of the ${{ values.team }} team (README.md)."""
