@@ -413,6 +413,14 @@ def _bucket_refusal(ctx: Context, s3: Any) -> Optional[str]:
     return None
 
 
+def _owned(ctx: Context, s3: Any) -> bool:
+    """Whether the account lists the bucket as its own. HeadBucket's ExpectedBucketOwner would
+    answer 403 for a foreign bucket, but not every S3-compatible endpoint checks it; ListBuckets
+    only ever lists the caller's own buckets."""
+    pages = s3.get_paginator("list_buckets").paginate(Prefix=ctx.bucket)
+    return any(b["Name"] == ctx.bucket for page in pages for b in page.get("Buckets", []))
+
+
 def plan_bucket(ctx: Context) -> Change:
     """The state bucket: created, or an existing one brought to the settings, or refused."""
     from botocore.exceptions import ClientError
@@ -432,6 +440,11 @@ def plan_bucket(ctx: Context) -> Change:
             ) from None
         else:
             raise
+    if change.exists and not _owned(ctx, s3):
+        raise Refused(
+            f"s3 bucket {ctx.bucket}: refused: it exists but is owned by another account; "
+            "choose another --name"
+        )
     if not change.exists:
         change.need("bucket", _create_bucket)
         current: dict[str, Any] = {}

@@ -367,6 +367,31 @@ def test_a_bucket_with_a_public_acl_is_refused(
     assert "its ACL grants access to all (authenticated) users" in capsys.readouterr().err
 
 
+def test_a_bucket_of_another_account_is_refused(
+    aws: MotoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bucket names are global: the derived name may be taken by another account (moto keeps one
+    namespace across its accounts, and gives another account's credentials through STS)."""
+    credentials = boto3.client("sts").assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/someone-else", RoleSessionName="other-account"
+    )["Credentials"]
+    other = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    assert other.client("sts").get_caller_identity()["Account"] == "111111111111"
+    other.client("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    code, _, recorded = run()
+    assert code == 1 and recorded.writes == []
+    assert (
+        f"s3 bucket {BUCKET}: refused: it exists but is owned by another account; choose "
+        "another --name. Nothing was changed."
+    ) in capsys.readouterr().err
+
+
 def test_a_bucket_in_another_region_is_refused(
     aws: MotoServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
