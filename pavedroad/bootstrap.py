@@ -447,7 +447,8 @@ def plan_bucket(ctx: Context) -> Change:
         )
     if not change.exists:
         change.need("bucket", _create_bucket)
-        current: dict[str, Any] = {}
+        # CreateBucket sets the ownership; every other setting is written after it.
+        current: dict[str, Any] = {"ownership": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     else:
         reason = _bucket_refusal(ctx, s3)
         if reason:
