@@ -71,7 +71,7 @@ _ROLE_ARN = re.compile(
 
 
 class BadInput(Exception):
-    """Bad usage or input files: exit 2, nothing read from or written to AWS."""
+    """Bad usage, input files or credentials: exit 2, nothing written to AWS."""
 
 
 class Refused(Exception):
@@ -197,6 +197,12 @@ def target_of(
         raise BadInput(
             f"{source}: {name!r} cannot name the state bucket and key aliases: lowercase letters, "
             "digits and single '-' inside, 2 to 31 characters"
+        )
+    bucket = len(f"{name}-state-{'0' * 12}-{region}")
+    if bucket > 63:
+        raise BadInput(
+            f"{source}: {name!r} makes the state bucket's name {bucket} characters long "
+            "(S3's limit is 63): choose a shorter --name"
         )
     environments, accounts = environments_of(project_dir)
     return Target(

@@ -503,6 +503,10 @@ def test_name_and_repository_options_name_what_is_made(aws: MotoServer) -> None:
         (["--region", "Europe"], "--region: 'Europe' is not an AWS region name"),
         (["--region", "xx-nowhere-9"], "--region: 'xx-nowhere-9' is not a region this boto3 knows"),
         (["--region", REGION, "--name", "Paved_Road"], "--name: 'Paved_Road' cannot name"),
+        (
+            ["--region", "ap-southeast-2", "--name", "the-platform-of-acme-corp-euro"],
+            "--name: 'the-platform-of-acme-corp-euro' makes the state bucket's name 64 characters",
+        ),
         (["--region", REGION, "--repository", "acme"], "--repository: 'acme' is not a GitHub"),
         ([], "the following arguments are required: --region"),
     ],
