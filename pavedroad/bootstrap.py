@@ -11,7 +11,8 @@ creates them with boto3, in three phases:
 3. apply: the writes, only for what differs, only when nothing was refused and not `--dry-run`.
 
 So a second run finds everything in place, writes nothing and says so, and a dry run or a refused
-run never writes. Output: one line per resource, then the `pulumi` commands to run next.
+run never writes. Output: one line per resource, then the `pulumi` commands to run next and the
+GitHub secrets and environments the workflows read.
 
 Decisions (the README repeats them):
 
@@ -791,16 +792,35 @@ def plan_all(ctx: Context) -> list[Change]:
     return changes
 
 
+def backend_url(ctx: Context) -> str:
+    return f"s3://{ctx.bucket}?region={ctx.region}"
+
+
+def secrets_provider(ctx: Context) -> str:
+    return f"awskms://{ctx.target.secrets_alias}?region={ctx.region}"
+
+
 def next_steps(ctx: Context) -> list[str]:
     """The Pulumi commands that use what was made (quoted: `?` and `&` are shell characters)."""
-    region = ctx.region
-    lines = [f"pulumi login 's3://{ctx.bucket}?region={region}'"]
+    lines = [f"pulumi login '{backend_url(ctx)}'"]
     for env in ctx.target.environments:
-        lines.append(
-            f"pulumi stack init {env.stack} --secrets-provider "
-            f"'awskms://{ctx.target.secrets_alias}?region={region}'"
-        )
+        lines.append(f"pulumi stack init {env.stack} --secrets-provider '{secrets_provider(ctx)}'")
     return lines
+
+
+def github_steps(ctx: Context) -> list[str]:
+    """What the repository's workflows read (secrets, and one GitHub environment per stack: the
+    roles trust the environments' OIDC subjects)."""
+    environments = ", ".join(
+        f"{env.stack} (required reviewers)" if env.production else env.stack
+        for env in ctx.target.environments
+    )
+    return [
+        f"gh secret set AWS_ACCOUNT_ID --body {ctx.account}",
+        f"gh secret set PULUMI_BACKEND_URL --body '{backend_url(ctx)}'",
+        f"gh secret set PULUMI_SECRETS_PROVIDER --body '{secrets_provider(ctx)}'",
+        f"and the GitHub environments {environments}",
+    ]
 
 
 def run(
@@ -870,6 +890,9 @@ def run(
         print("Nothing to do: every resource is already in place.", file=out)
     print("\nNext:", file=out)
     for line in next_steps(ctx):
+        print(f"  {line}", file=out)
+    print(f"\nGitHub Actions for {target.repository}:", file=out)
+    for line in github_steps(ctx):
         print(f"  {line}", file=out)
     return EXIT_OK
 

@@ -87,13 +87,22 @@ def test_first_run_creates_everything_with_the_settings(aws: MotoServer) -> None
         "created      iam oidc provider token.actions.githubusercontent.com",
         *(f"created      iam role paved-road-{stack}-deploy" for stack in STACKS),
     ]
-    assert lines[-4:] == [
+    assert lines[8:] == [
+        "",
+        "Next:",
         f"  pulumi login 's3://{BUCKET}?region={REGION}'",
         *(
             f"  pulumi stack init {stack} --secrets-provider "
             f"'awskms://alias/paved-road-secrets?region={REGION}'"
             for stack in STACKS
         ),
+        "",
+        f"GitHub Actions for {REPO}:",
+        f"  gh secret set AWS_ACCOUNT_ID --body {ACCOUNT_ID}",
+        f"  gh secret set PULUMI_BACKEND_URL --body 's3://{BUCKET}?region={REGION}'",
+        "  gh secret set PULUMI_SECRETS_PROVIDER --body "
+        f"'awskms://alias/paved-road-secrets?region={REGION}'",
+        "  and the GitHub environments dev, prod (required reviewers), staging",
     ]
 
     kms = boto3.client("kms")
