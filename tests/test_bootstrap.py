@@ -266,6 +266,12 @@ def test_dry_run_on_an_empty_account_writes_nothing(aws: MotoServer) -> None:
     assert boto3.client("iam").list_roles()["Roles"] == []
 
 
+def test_output_is_the_same_byte_for_byte_for_the_same_account(aws: MotoServer) -> None:
+    assert run("--dry-run")[1] == run("--dry-run")[1]
+    assert run()[0] == 0
+    assert run()[1] == run()[1]
+
+
 def test_dry_run_names_what_would_be_fixed(aws: MotoServer) -> None:
     assert run()[0] == 0
     kms = boto3.client("kms")
