@@ -130,6 +130,14 @@ def _catalog(args: argparse.Namespace) -> int:
     return catalog.main(Path(args.project_dir), out, args.check, args.repository_url)
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    from pavedroad import bootstrap
+
+    return bootstrap.run(
+        Path(args.project_dir), args.region, args.name, args.repository, args.dry_run
+    )
+
+
 def _diff(args: argparse.Namespace) -> int:
     from pavedroad import diff
 
@@ -200,6 +208,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory with stacks/ and tenants/ (default: this checkout)",
     )
     catalog.set_defaults(handler=_catalog)
+
+    bootstrap = commands.add_parser(
+        "bootstrap", help="create the state bucket, KMS keys and CI deploy roles in an account"
+    )
+    bootstrap.add_argument("--region", required=True, help="region of the bucket and keys")
+    bootstrap.add_argument(
+        "--name", help="prefix of the bucket and key aliases (default: the Pulumi project name)"
+    )
+    bootstrap.add_argument(
+        "--repository",
+        help="GitHub OWNER/NAME the deploy roles trust "
+        "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
+    )
+    bootstrap.add_argument("--dry-run", action="store_true", help="print what would change")
+    bootstrap.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
+    )
+    bootstrap.set_defaults(handler=_bootstrap)
     return parser
 
 

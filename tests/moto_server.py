@@ -59,6 +59,8 @@ def moto_server() -> Iterator[MotoServer]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # A real account has AWS's managed policies (AdministratorAccess, ReadOnlyAccess, ...).
+        env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
