@@ -386,10 +386,18 @@ def network_zones(ctx: Context) -> list[str]:
 
 
 def check_zones_available(ctx: Context, zones: list[str]) -> Result:
-    wanted = ctx.config.network.zone_count if ctx.config.network.existing_vpc is None else 1
+    network = ctx.config.network
     text = f"availability zones: {', '.join(zones) or 'none'}"
-    if len(zones) < wanted:
-        return failed(text, f"the network needs {wanted}; set network.availabilityZones or azCount")
+    if network.existing_vpc is not None:
+        # EKS refuses a cluster whose subnets are not in at least two zones.
+        if len(zones) < 2:
+            return failed(text, "network.existingVpc.privateSubnetIds must span two zones")
+        return ok(text)
+    if len(zones) < network.zone_count:
+        return failed(
+            text,
+            f"the network needs {network.zone_count}; set network.availabilityZones or azCount",
+        )
     return ok(text)
 
 
@@ -636,8 +644,13 @@ def run_checks(ctx: Context, project_dir: Path, stack: str) -> list[Result]:
     try:
         zones = network_zones(ctx)
     except Unanswered as error:
-        results.append(unknown("availability zones", str(error)))
         zones = []
+        if error_code(error.__cause__).startswith("InvalidSubnetID"):  # type: ignore[arg-type]
+            results.append(
+                failed("availability zones", f"{error}; fix network.existingVpc.privateSubnetIds")
+            )
+        else:
+            results.append(unknown("availability zones", str(error)))
     else:
         results.append(check_zones_available(ctx, zones))
         results.extend(check_instance_types(ctx, zones))

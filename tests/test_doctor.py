@@ -285,6 +285,34 @@ def test_instance_type_not_offered_in_a_chosen_zone(account: Account) -> None:
     assert "✓ node group system: c8a.large offered in every zone" in lines
 
 
+def test_existing_vpc_zones_are_its_private_subnets(account: Account) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.50.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate(["eu-west-1b", "eu-west-1c"])
+    ]
+    account.config["paved-road:network"] = {
+        "existingVpc": {"vpcId": vpc, "privateSubnetIds": subnets}
+    }
+    # Databases need the subnets' ranges, which the config cannot read from an existing VPC.
+    account.config["paved-road:tenants"] = []
+    del account.config["paved-road:core"]["portal"]
+    code, lines = account.run()
+    assert "✓ availability zones: eu-west-1b, eu-west-1c" in lines
+    # Nothing of the network is created: no VPC, NAT gateway or address is needed.
+    assert "✓ quota VPCs per Region (L-F678F1CE): 2 used + 0 needed of 5" in lines
+    assert (
+        "✓ quota NAT gateways per Availability Zone (L-FE5A380F): 0 used + 0 needed of 5" in lines
+    )
+    ec2.delete_subnet(SubnetId=subnets[1])
+    code, lines = account.run()
+    assert code == 1
+    assert "InvalidSubnetID.NotFound" in line(lines, "✗ availability zones")
+
+
 def test_region_not_opted_in(account: Account) -> None:
     account.config["aws:region"] = "ap-east-1"
     code, lines = account.run()
