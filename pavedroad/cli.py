@@ -138,6 +138,14 @@ def _bootstrap(args: argparse.Namespace) -> int:
     )
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from pavedroad import doctor
+
+    return doctor.main(
+        args.stack, Path(args.project_dir), args.state_bucket, args.secrets_key, args.strict
+    )
+
+
 def _diff(args: argparse.Namespace) -> int:
     from pavedroad import diff
 
@@ -229,6 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
     )
     bootstrap.set_defaults(handler=_bootstrap)
+
+    doctor = commands.add_parser("doctor", help="preflight of the AWS account for a stack")
+    doctor.add_argument("stack", help="stack name (stacks/Pulumi.STACK.yaml)")
+    doctor.add_argument(
+        "--state-bucket",
+        help="Pulumi's state bucket (default: PULUMI_BACKEND_URL's, else bootstrap's name)",
+    )
+    doctor.add_argument(
+        "--secrets-key",
+        help="KMS key of the secrets provider (default: the stack file's secretsprovider, "
+        "else alias/paved-road-secrets)",
+    )
+    doctor.add_argument(
+        "--strict", action="store_true", help="exit 1 also when a check could not be run"
+    )
+    doctor.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
+    )
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 

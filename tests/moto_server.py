@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -57,12 +58,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     port = _free_port()
+    # The server logs every request (and each unimplemented action's traceback) to stderr: into a
+    # file, since a pipe nobody drains fills up and blocks the server mid-session.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         # A real account has AWS's managed policies (AdministratorAccess, ReadOnlyAccess, ...).
         env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     server = MotoServer(f"http://127.0.0.1:{port}")
     try:
@@ -73,13 +77,15 @@ def moto_server() -> Iterator[MotoServer]:
                 break
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    log.seek(0)
+                    stderr = log.read().decode(errors="replace")[-4000:]
                     pytest.fail(f"moto's server did not start on port {port}: {stderr}")
                 time.sleep(0.1)
         yield server
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture
