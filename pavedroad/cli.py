@@ -1,4 +1,4 @@
-"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog …`.
+"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog|bootstrap|doctor …`.
 
 Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
 2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
