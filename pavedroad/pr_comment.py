@@ -221,7 +221,7 @@ def _render(
     ]
     for stack in removed:
         lines += [f"### `{stack}`: removed", "", "The head has no such stack file.", ""]
-    body = "\n".join(lines)
+    body = "\n".join(lines) + "\n"
     for report in reports:
         body += stack_section(report, report.stack in too_large) + "\n"
     return body.rstrip("\n") + "\n"

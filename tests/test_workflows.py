@@ -10,6 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +141,7 @@ def test_plan_calls_the_comment_module_and_fails_after_posting() -> None:
     assert "-m pavedroad.pr_comment" in plan_step["run"]
     post = names.index("Post or update the comment")
     assert names.index("Fail when a head plan failed") > post
-    assert "sticky-comment.sh" in steps[post]["run"]
+    assert "-m pavedroad.sticky_comment" in steps[post]["run"]
     checkouts = [s["with"] for s in steps if "actions/checkout" in s.get("uses", "")]
     assert [c["path"] for c in checkouts] == ["head", "base"]
     assert checkouts[1]["ref"] == "${{ github.event.pull_request.base.sha }}"
@@ -448,3 +451,121 @@ def test_no_drift_and_a_failed_preview_are_not_drift(tmp_path: Path) -> None:
     empty.write_text("")
     code = drift.main([str(empty), "--stack", "dev", "--out", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# The sticky comment: found by its marker among the bot's own comments, edited in place
+
+
+class FakeGitHub(ThreadingHTTPServer):
+    """GitHub's issue-comment endpoints on loopback, holding comments in memory."""
+
+    def __init__(self, comments: list[dict[str, Any]]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.comments = comments
+        self.calls: list[tuple[str, str, Any]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeGitHub
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, status: int, document: Any) -> None:
+        data = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        assert url.path == "/repos/acme/paved-road/issues/7/comments", url.path
+        assert self.headers["Authorization"] == "Bearer t0ken"
+        size, page = int(query["per_page"][0]), int(query["page"][0])
+        self.server.calls.append(("GET", self.path, None))
+        self._answer(200, self.server.comments[(page - 1) * size : page * size])
+
+    def _write(self, method: str) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.calls.append((method, self.path, payload))
+        self._answer(200 if method == "PATCH" else 201, {"html_url": f"https://x{self.path}"})
+
+    def do_PATCH(self) -> None:
+        self._write("PATCH")
+
+    def do_POST(self) -> None:
+        self._write("POST")
+
+
+def post_comment(comments: list[dict[str, Any]], body: str, tmp_path: Path) -> FakeGitHub:
+    """Run `python -m pavedroad.sticky_comment` as plan.yml does, against the fake API."""
+    server = FakeGitHub(comments)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        path = tmp_path / "comment.md"
+        path.write_text(body, encoding="utf-8")
+        env = {
+            **os.environ,
+            "GH_TOKEN": "t0ken",
+            "GITHUB_REPOSITORY": "acme/paved-road",
+            "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "pavedroad.sticky_comment", "7", str(path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    return server
+
+
+def comment(id_: int, login: str, body: str) -> dict[str, Any]:
+    return {"id": id_, "user": {"login": login}, "body": body}
+
+
+BOT = "github-actions[bot]"
+BODY = f"{MARKER}\n## Offline plan\n\nnew\n"
+
+
+def test_the_plan_comment_is_edited_in_place(tmp_path: Path) -> None:
+    # 100 comments fill the first page; the bot's plan comment is on the second. A reviewer's
+    # comment quoting the marker comes first and must not be taken for it.
+    comments = [comment(1, "alice", f"{MARKER}\nfake")]
+    comments += [comment(i, "bob", "lgtm") for i in range(2, 101)]
+    comments += [comment(101, BOT, "other bot comment"), comment(102, BOT, f"{MARKER}\nold")]
+    server = post_comment(comments, BODY, tmp_path)
+    writes = [call for call in server.calls if call[0] != "GET"]
+    assert writes == [("PATCH", "/repos/acme/paved-road/issues/comments/102", {"body": BODY})]
+    assert [c[1].rsplit("page=", 1)[1] for c in server.calls if c[0] == "GET"] == ["1", "2"]
+
+
+def test_the_first_plan_comment_is_posted(tmp_path: Path) -> None:
+    comments = [comment(1, "alice", f"{MARKER}\nfake"), comment(2, BOT, "<!-- other -->\nx")]
+    server = post_comment(comments, BODY, tmp_path)
+    writes = [call for call in server.calls if call[0] != "GET"]
+    assert writes == [("POST", "/repos/acme/paved-road/issues/7/comments", {"body": BODY})]
+
+
+def test_a_body_without_a_marker_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "comment.md"
+    path.write_text("## no marker\n")
+    env = {**os.environ, "GH_TOKEN": "t", "GITHUB_REPOSITORY": "acme/paved-road"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pavedroad.sticky_comment", "7", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "marker" in result.stderr
