@@ -132,6 +132,8 @@ def test_plan_runs_on_every_pull_request_with_minimal_permissions_and_no_secrets
     assert all("permissions" not in job for job in document["jobs"].values())
     assert all("if" not in job for job in document["jobs"].values())  # forks included
     assert "secrets." not in (WORKFLOWS / "plan.yml").read_text()
+    # GitHub's hosted runner, fresh per job: a fork's code never runs on a self-hosted runner.
+    assert [job["runs-on"] for job in document["jobs"].values()] == ["ubuntu-latest"]
 
 
 def test_plan_calls_the_comment_module_and_fails_after_posting() -> None:
@@ -184,6 +186,8 @@ def test_preview_runs_only_on_pull_requests_from_this_repository() -> None:
         stacks += job.get("strategy", {}).get("matrix", {}).get("stack", [pulumi["stack-name"]])
     assert sorted(stacks) == ["dev", "prod", "staging"]
     assert jobs["preview-prod"]["environment"] == "prod"
+    assert jobs["preview"]["runs-on"][-1] == "paved-road-${{ matrix.stack }}"
+    assert '"paved-road-prod"' in jobs["preview-prod"]["runs-on"]
 
 
 def test_deploy_goes_dev_staging_prod_one_update_per_stack_at_a_time() -> None:
@@ -197,6 +201,8 @@ def test_deploy_goes_dev_staging_prod_one_update_per_stack_at_a_time() -> None:
     for stack, job in jobs.items():
         assert "if" not in job  # the default success(): a failed stack stops the chain
         assert job["environment"] == stack
+        # A runner the stack's API admits (inside its VPC for staging and prod).
+        assert f'"paved-road-{stack}"' in job["runs-on"]
         assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
         pulumi = next(s["with"] for s in job["steps"] if "pulumi/actions" in s.get("uses", ""))
