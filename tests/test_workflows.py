@@ -21,7 +21,7 @@ import yaml
 
 from pavedroad import drift
 from pavedroad.pr_comment import MARKER
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHIPPED_STACKS, stack_config
 from tests.test_pipeline_skeletons import node, unpinned
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -184,7 +184,15 @@ def test_preview_runs_only_on_pull_requests_from_this_repository() -> None:
         assert aws["role-to-assume"].endswith("-deploy")
         assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws)
         stacks += job.get("strategy", {}).get("matrix", {}).get("stack", [pulumi["stack-name"]])
-    assert sorted(stacks) == ["dev", "prod", "staging"]
+    assert sorted(stacks) == SHIPPED_STACKS
+    # Pull requests may assume a non-production stack's role (bootstrap trusts their OIDC subject);
+    # a production stack's role trusts only its environment, so its preview runs in it.
+    production = [s for s in SHIPPED_STACKS if stack_config(s)["paved-road:production"]]
+    assert production == ["prod"]
+    assert sorted(jobs["preview"]["strategy"]["matrix"]["stack"]) == sorted(
+        set(SHIPPED_STACKS) - set(production)
+    )
+    assert "environment" not in jobs["preview"]
     assert jobs["preview-prod"]["environment"] == "prod"
     assert jobs["preview"]["runs-on"][-1] == "paved-road-${{ matrix.stack }}"
     assert '"paved-road-prod"' in jobs["preview-prod"]["runs-on"]
@@ -195,7 +203,7 @@ def test_deploy_goes_dev_staging_prod_one_update_per_stack_at_a_time() -> None:
     assert document["on"] == {"push": {"branches": ["main"]}}
     assert document["permissions"] == {}
     jobs = document["jobs"]
-    assert list(jobs) == ["dev", "staging", "prod"]
+    assert list(jobs) == ["dev", "staging", "prod"] and sorted(jobs) == SHIPPED_STACKS
     assert "needs" not in jobs["dev"]
     assert jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
     for stack, job in jobs.items():
@@ -220,7 +228,7 @@ def test_drift_runs_nightly_per_stack_with_the_stacks_concurrency_group() -> Non
     assert "schedule" in document["on"] and "workflow_dispatch" in document["on"]
     job = document["jobs"]["drift"]
     assert job["permissions"] == {"contents": "read", "issues": "write", "id-token": "write"}
-    assert job["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == SHIPPED_STACKS
     assert job["concurrency"]["group"] == "pulumi-${{ matrix.stack }}"
     script = "\n".join(s.get("run", "") for s in job["steps"])
     assert "pulumi preview" in script and "--refresh --expect-no-changes --json" in script
@@ -575,3 +583,21 @@ def test_a_body_without_a_marker_is_refused(tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode == 2 and "marker" in result.stderr
+
+
+def test_a_comment_too_long_for_github_gives_up_the_largest_diff_first() -> None:
+    from pavedroad import pr_comment
+
+    def report(stack: str, size: int) -> pr_comment.StackReport:
+        run = pr_comment.PlanRun(
+            0, "Wrote a/plan.json and a/kubernetes.yaml\nNo policy violations.", None
+        )
+        return pr_comment.StackReport(stack, run, run, "x" * size + "\n")
+
+    small = report("dev", 1_000)
+    reports = [small, report("prod", 40_000), report("staging", 30_000)]
+    body = pr_comment.render(reports, [])
+    assert len(body) <= pr_comment.MAX_COMMENT_CHARS
+    assert body.count("too long for a comment") == 1 and "`head/prod/diff.md`" in body
+    assert small.diff in body and "x" * 30_000 in body
+    assert body.count("No policy violations.") == 3
