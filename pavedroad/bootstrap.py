@@ -1,8 +1,8 @@
 """`pavedroad bootstrap`: what an AWS account needs before the first `pulumi up`.
 
 Pulumi's self-managed backend keeps state in an S3 bucket and encrypts stack secrets with a KMS
-key; GitHub Actions reaches the account through the IAM OIDC provider and one deploy role per
-stack. None of these can be created by the program itself (it needs them to run), so this command
+key; GitHub Actions reaches the account through the IAM OIDC provider, a pipeline role per stack,
+and the stack's deploy role behind it. None of these can be created by the program itself (it needs them to run), so this command
 creates them with boto3, in three phases:
 
 1. read: every resource's current state, with read-only calls (Get/List/Describe/Head) only;
@@ -22,21 +22,25 @@ Decisions (the README repeats them):
   public access is refused: someone chose that, and state may already have been exposed, so a
   human looks before anything is changed. Other statements of an existing bucket policy and other
   lifecycle rules and tags are kept; ours are added or replaced by their Sid, rule ID and key.
-- Deploy roles: the role name is read from each stack file's `cluster.deployRoleArn` (the ARN the
-  cluster grants admin access to), so the stack file stays the one place that names it; a stack
-  whose ARN names another account or partition than the credentials' is refused (exit 2) before
-  any call that writes.
-- Trust: every role trusts the GitHub OIDC provider with audience `sts.amazonaws.com` and the
-  subject of the stack's GitHub environment (`repo:OWNER/NAME:environment:STACK`); stacks with
-  `paved-road:production: false` also trust the repository's pull requests
-  (`repo:OWNER/NAME:pull_request`), because `pulumi preview` of a stack needs the identity the
-  cluster admits (a read-only role would fail the Kubernetes half of the preview). A production
-  stack's role is reachable only from its environment, where GitHub's required reviewers gate it.
-- Permissions: `pulumi up` creates VPCs, EKS clusters, IAM roles and KMS keys, so a deploy role
-  carries the AWS managed policy AdministratorAccess; anything narrower breaks on the next
-  component added. The blast radius is bounded by the trust policy (one repository, one GitHub
-  environment), not by the permissions. An inline policy names the state bucket and both keys
-  explicitly, so the state access survives if the managed policy is later narrowed.
+- Two roles per stack, because EKS admits a principal once: the identity that creates the
+  cluster gets the creator's access entry from EKS itself, and the platform gives the stack's
+  `cluster.deployRoleArn` its own cluster-admin access entry, so the two must differ (the README's
+  "Run it for real"; config.py refuses `deployRoleArn` in `admins` for the same reason).
+  - The *pipeline role* `<name>-<stack>-pipeline` is what GitHub Actions assumes and what runs
+    Pulumi. It trusts the GitHub OIDC provider with audience `sts.amazonaws.com` and the subject of
+    the stack's GitHub environment (`repo:OWNER/NAME:environment:STACK`); stacks with
+    `paved-road:production: false` also trust the repository's pull requests
+    (`repo:OWNER/NAME:pull_request`) for `pulumi preview`. A production stack's pipeline role is
+    reachable only from its environment, where GitHub's required reviewers gate it. `pulumi up`
+    creates VPCs, EKS clusters, IAM roles and KMS keys, so it carries the AWS managed policy
+    AdministratorAccess (anything narrower breaks on the next component added; the blast radius
+    is bounded by the trust policy: one repository, one GitHub environment). An inline policy names
+    the state bucket and both keys, so state access survives if the managed policy is narrowed.
+  - The *deploy role* is the one the stack file names in `cluster.deployRoleArn` (so the stack
+    file stays the one place that names it; a stack whose ARN names another account or partition
+    than the credentials' is refused, exit 2, before any call that writes). It trusts only the
+    stack's pipeline role (`sts:AssumeRole`) and has no permissions: the Kubernetes provider's
+    token is a signed `sts:GetCallerIdentity`, and the cluster grants it admin.
 - The OIDC provider is one per account: an existing one is reused (its audience list gets
   `sts.amazonaws.com` added if missing), never created twice. No thumbprint is sent: IAM verifies
   GitHub's certificate against its trusted root CAs and `ThumbprintList` is optional.
@@ -86,9 +90,15 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Environment:
     stack: str
+    # The stack's deploy role (`cluster.deployRoleArn`): what the cluster admits as admin.
     role_name: str
     role_path: str
     production: bool
+
+    def pipeline_role_name(self, name: str) -> str:
+        """The role GitHub Actions assumes to run Pulumi for this stack (`name`: the bucket's and
+        aliases' prefix, default the project name)."""
+        return f"{name}-{self.stack}-pipeline"
 
 
 @dataclass(frozen=True)
@@ -687,15 +697,78 @@ def _policy_document(value: Any) -> Any:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
-def plan_role(ctx: Context, env: Environment) -> Change:
+def pipeline_role_arn(ctx: Context, env: Environment) -> str:
+    return f"arn:{ctx.partition}:iam::{ctx.account}:role/{env.pipeline_role_name(ctx.target.name)}"
+
+
+def deploy_trust_policy(ctx: Context, env: Environment) -> dict[str, Any]:
+    """The deploy role is assumed by the stack's pipeline role only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StackPipeline",
+                "Effect": "Allow",
+                "Principal": {"AWS": pipeline_role_arn(ctx, env)},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One role as bootstrap wants it; `admin`/`inline`: what a pipeline role also carries."""
+
+    name: str
+    path: str
+    trust: dict[str, Any]
+    description: str
+    tags: dict[str, str]
+    admin: bool
+    inline: Optional[dict[str, Any]]
+
+
+def plan_pipeline_role(ctx: Context, env: Environment) -> Change:
+    return plan_role(
+        ctx,
+        RoleSpec(
+            name=env.pipeline_role_name(ctx.target.name),
+            path="/",
+            trust=trust_policy(ctx, env),
+            description=f"Runs Pulumi for the {env.stack} stack of {ctx.target.name} from "
+            "GitHub Actions",
+            tags=ctx.tags(**{"paved-road:environment": env.stack}),
+            admin=True,
+            inline=state_policy(ctx),
+        ),
+    )
+
+
+def plan_deploy_role(ctx: Context, env: Environment) -> Change:
+    return plan_role(
+        ctx,
+        RoleSpec(
+            name=env.role_name,
+            path=env.role_path,
+            trust=deploy_trust_policy(ctx, env),
+            description=f"Cluster admin of the {env.stack} stack of {ctx.target.name}, assumed "
+            "by its pipeline role",
+            tags=ctx.tags(**{"paved-road:environment": env.stack}),
+            admin=False,
+            inline=None,
+        ),
+    )
+
+
+def plan_role(ctx: Context, spec: RoleSpec) -> Change:
     from botocore.exceptions import ClientError
 
     iam = ctx.client("iam")
-    name = env.role_name
-    change = Change("iam role", f"{env.role_path[1:]}{name}", exists=True)
-    trust, inline = trust_policy(ctx, env), state_policy(ctx)
+    name = spec.name
+    change = Change("iam role", f"{spec.path[1:]}{name}", exists=True)
     admin = f"arn:{ctx.partition}:iam::aws:policy/{ADMIN_POLICY}"
-    tags = ctx.tags(**{"paved-road:environment": env.stack})
+    tag_list = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())]
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as error:
@@ -704,51 +777,46 @@ def plan_role(ctx: Context, env: Environment) -> Change:
         change.exists = False
         change.need(
             "role",
-            lambda c: c.client("iam").create_role(
-                RoleName=name,
-                Path=env.role_path,
-                AssumeRolePolicyDocument=json.dumps(trust),
-                Description=f"Deploys the {env.stack} stack of {c.target.name} from GitHub Actions",
-                MaxSessionDuration=3600,
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            ),
+            lambda c: _create_role(c, spec, tag_list),
         )
         role = None
     if role is not None:
-        if role.get("Path", "/") != env.role_path:
+        if role.get("Path", "/") != spec.path:
             raise Refused(
-                f"iam role {name}: exists with path {role.get('Path')}, the stack file says "
-                f"{env.role_path}"
+                f"iam role {name}: exists with path {role.get('Path')}, bootstrap wants {spec.path}"
             )
-        if _policy_document(role.get("AssumeRolePolicyDocument")) != trust:
+        if _policy_document(role.get("AssumeRolePolicyDocument")) != spec.trust:
             change.need(
                 "trust policy",
                 lambda c: c.client("iam").update_assume_role_policy(
-                    RoleName=name, PolicyDocument=json.dumps(trust)
+                    RoleName=name, PolicyDocument=json.dumps(spec.trust)
                 ),
             )
         have_tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
-        if any(have_tags.get(k) != v for k, v in tags.items()):
-            change.need(
-                "tags",
-                lambda c: c.client("iam").tag_role(
-                    RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-                ),
-            )
+        if any(have_tags.get(k) != v for k, v in spec.tags.items()):
+            change.need("tags", lambda c: c.client("iam").tag_role(RoleName=name, Tags=tag_list))
         attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
         has_admin = admin in [p["PolicyArn"] for p in attached]
-        existing = _read(
-            lambda: iam.get_role_policy(RoleName=name, PolicyName=STATE_POLICY_NAME), "NoSuchEntity"
+        existing = (
+            _read(
+                lambda: iam.get_role_policy(RoleName=name, PolicyName=STATE_POLICY_NAME),
+                "NoSuchEntity",
+            )
+            if spec.inline is not None
+            else None
         )
-        has_inline = existing is not None and _policy_document(existing["PolicyDocument"]) == inline
+        has_inline = existing is not None and (
+            _policy_document(existing["PolicyDocument"]) == spec.inline
+        )
     else:
         has_admin = has_inline = False
-    if not has_admin:
+    if spec.admin and not has_admin:
         change.need(
             ADMIN_POLICY,
             lambda c: c.client("iam").attach_role_policy(RoleName=name, PolicyArn=admin),
         )
-    if not has_inline:
+    if spec.inline is not None and not has_inline:
+        inline = spec.inline
         change.need(
             "state policy",
             lambda c: c.client("iam").put_role_policy(
@@ -756,6 +824,30 @@ def plan_role(ctx: Context, env: Environment) -> Change:
             ),
         )
     return change
+
+
+def _create_role(ctx: Context, spec: RoleSpec, tags: list[dict[str, str]]) -> None:
+    """IAM checks a trust policy's principals when the role is made, and a role created a moment
+    ago (the pipeline role a deploy role trusts) can take seconds to be known: retried a while."""
+    import time
+
+    from botocore.exceptions import ClientError
+
+    for attempt in range(10):
+        try:
+            ctx.client("iam").create_role(
+                RoleName=spec.name,
+                Path=spec.path,
+                AssumeRolePolicyDocument=json.dumps(spec.trust),
+                Description=spec.description,
+                MaxSessionDuration=3600,
+                Tags=tags,
+            )
+            return
+        except ClientError as error:
+            if _error_code(error) != "MalformedPolicyDocument" or attempt == 9:
+                raise
+            time.sleep(3)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -788,7 +880,9 @@ def plan_all(ctx: Context) -> list[Change]:
     ]
     changes.append(plan_bucket(ctx))
     changes.append(plan_oidc(ctx))
-    changes.extend(plan_role(ctx, env) for env in target.environments)
+    for env in target.environments:
+        # The pipeline role first: the deploy role's trust policy names it.
+        changes += [plan_pipeline_role(ctx, env), plan_deploy_role(ctx, env)]
     return changes
 
 

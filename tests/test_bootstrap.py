@@ -80,14 +80,21 @@ def test_first_run_creates_everything_with_the_settings(aws: MotoServer) -> None
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"account {ACCOUNT_ID}, region {REGION}, repository {REPO}"
-    assert lines[1:8] == [
+    assert lines[1:11] == [
         "created      kms key alias/paved-road-state",
         "created      kms key alias/paved-road-secrets",
         f"created      s3 bucket {BUCKET}",
         "created      iam oidc provider token.actions.githubusercontent.com",
-        *(f"created      iam role paved-road-{stack}-deploy" for stack in STACKS),
+        *(
+            line
+            for stack in STACKS
+            for line in (
+                f"created      iam role paved-road-{stack}-pipeline",
+                f"created      iam role paved-road-{stack}-deploy",
+            )
+        ),
     ]
-    assert lines[8:] == [
+    assert lines[11:] == [
         "",
         "Next:",
         f"  pulumi login 's3://{BUCKET}?region={REGION}'",
@@ -161,15 +168,12 @@ def test_first_run_creates_everything_with_the_settings(aws: MotoServer) -> None
         ("prod", f"repo:{REPO}:environment:prod"),
     ],
 )
-def test_each_deploy_role_trusts_github_for_this_repository_only(
+def test_each_pipeline_role_trusts_github_for_this_repository_only(
     aws: MotoServer, stack: str, subjects: Any
 ) -> None:
     assert run()[0] == 0
     iam = boto3.client("iam")
-    role = iam.get_role(RoleName=f"paved-road-{stack}-deploy")["Role"]
-    # The role the stack file hands the cluster is the role that was made.
-    deploy_arn = json.loads(_stack_cluster(stack))["deployRoleArn"]
-    assert role["Arn"] == deploy_arn
+    role = iam.get_role(RoleName=f"paved-road-{stack}-pipeline")["Role"]
     (statement,) = bootstrap._policy_document(role["AssumeRolePolicyDocument"])["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Federated": OIDC_ARN}
@@ -194,6 +198,31 @@ def test_each_deploy_role_trusts_github_for_this_repository_only(
     }
     tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
     assert tags["paved-road:environment"] == stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_role_is_the_stack_files_and_trusts_only_its_pipeline_role(
+    aws: MotoServer, stack: str
+) -> None:
+    """EKS admits a principal once: the pipeline role creates the cluster (the creator's access
+    entry), the deploy role gets the platform's; it is assumed by the pipeline role only and
+    carries no permissions (its EKS token is a signed GetCallerIdentity)."""
+    assert run()[0] == 0
+    iam = boto3.client("iam")
+    role = iam.get_role(RoleName=f"paved-road-{stack}-deploy")["Role"]
+    # The role the stack file hands the cluster is the role that was made.
+    assert role["Arn"] == json.loads(_stack_cluster(stack))["deployRoleArn"]
+    assert bootstrap._policy_document(role["AssumeRolePolicyDocument"])["Statement"] == [
+        {
+            "Sid": "StackPipeline",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/paved-road-{stack}-pipeline"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == []
+    assert role["RoleName"] != f"paved-road-{stack}-pipeline"
 
 
 def _stack_cluster(stack: str) -> str:
@@ -231,7 +260,7 @@ def test_a_second_run_makes_no_call_that_writes_and_says_so(aws: MotoServer) -> 
     assert code == 0
     assert recorded.calls, "the recorder saw no call at all"
     assert recorded.writes == []
-    assert out.splitlines()[1:8] == [
+    assert out.splitlines()[1:11] == [
         line.replace("created  ", "unchanged") for line in _created_lines()
     ]
     assert "Nothing to do: every resource is already in place." in out
@@ -241,7 +270,7 @@ def test_a_second_run_from_the_command_line_says_unchanged(aws: MotoServer) -> N
     assert cli(aws, "--region", REGION).returncode == 0
     second = cli(aws, "--region", REGION)
     assert second.returncode == 0
-    assert [line.split()[0] for line in second.stdout.splitlines()[1:8]] == ["unchanged"] * 7
+    assert [line.split()[0] for line in second.stdout.splitlines()[1:11]] == ["unchanged"] * 10
 
 
 def _created_lines() -> list[str]:
@@ -250,7 +279,14 @@ def _created_lines() -> list[str]:
         "created      kms key alias/paved-road-secrets",
         f"created      s3 bucket {BUCKET}",
         "created      iam oidc provider token.actions.githubusercontent.com",
-        *(f"created      iam role paved-road-{stack}-deploy" for stack in STACKS),
+        *(
+            line
+            for stack in STACKS
+            for line in (
+                f"created      iam role paved-road-{stack}-pipeline",
+                f"created      iam role paved-road-{stack}-deploy",
+            )
+        ),
     ]
 
 
@@ -477,13 +513,13 @@ def test_a_loosened_trust_policy_is_put_back(aws: MotoServer) -> None:
         ],
     }
     iam.update_assume_role_policy(
-        RoleName="paved-road-prod-deploy", PolicyDocument=json.dumps(loose)
+        RoleName="paved-road-prod-pipeline", PolicyDocument=json.dumps(loose)
     )
     code, out, recorded = run()
     assert code == 0
     assert recorded.writes == ["UpdateAssumeRolePolicy"]
-    assert "updated      iam role paved-road-prod-deploy (trust policy)" in out
-    role = iam.get_role(RoleName="paved-road-prod-deploy")["Role"]
+    assert "updated      iam role paved-road-prod-pipeline (trust policy)" in out
+    role = iam.get_role(RoleName="paved-road-prod-pipeline")["Role"]
     condition = bootstrap._policy_document(role["AssumeRolePolicyDocument"])["Statement"][0][
         "Condition"
     ]
@@ -498,12 +534,16 @@ def test_name_and_repository_options_name_what_is_made(aws: MotoServer) -> None:
     assert f"created      s3 bucket platform-state-{ACCOUNT_ID}-{REGION}" in out
     assert "created      kms key alias/platform-secrets" in out
     assert "'awskms://alias/platform-secrets?region=eu-west-1'" in out
-    role = boto3.client("iam").get_role(RoleName="paved-road-prod-deploy")["Role"]
+    role = boto3.client("iam").get_role(RoleName="platform-prod-pipeline")["Role"]
     statement = bootstrap._policy_document(role["AssumeRolePolicyDocument"])["Statement"][0]
     assert (
         statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
         == "repo:example/infra:environment:prod"
     )
+    # The deploy role keeps the stack file's name and trusts the renamed pipeline role.
+    deploy = boto3.client("iam").get_role(RoleName="paved-road-prod-deploy")["Role"]
+    (trust,) = bootstrap._policy_document(deploy["AssumeRolePolicyDocument"])["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-pipeline"}
 
 
 # --------------------------------------------------------------------------------------------------
