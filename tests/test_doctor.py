@@ -435,3 +435,15 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     # The same message as `pavedroad plan`: the stack is read through the program's loader.
     assert lines[:-1] == plan.stderr.splitlines()[:-1]
     assert "stacks/Pulumi.dev.yaml" in "\n".join(lines) and "not a type" in "\n".join(lines)
+
+
+def test_doctor_looks_for_what_bootstrap_makes() -> None:
+    """The default bucket and secrets key doctor checks are the names bootstrap gives them for
+    this project (Pulumi.yaml's name), so the two commands never drift apart silently."""
+    from pavedroad import bootstrap, doctor
+
+    target = bootstrap.target_of(ROOT, "eu-west-1", None, "acme/paved-road")
+    assert doctor.STATE_BUCKET_TEMPLATE.format(
+        account="123456789012", region="eu-west-1"
+    ) == target.bucket("123456789012")
+    assert doctor.SECRETS_KEY_ALIAS == target.secrets_alias

@@ -181,7 +181,7 @@ def test_preview_runs_only_on_pull_requests_from_this_repository() -> None:
         aws = next(
             s["with"] for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")
         )
-        assert aws["role-to-assume"].endswith("-deploy")
+        assert aws["role-to-assume"].endswith("-pipeline")
         assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws)
         stacks += job.get("strategy", {}).get("matrix", {}).get("stack", [pulumi["stack-name"]])
     assert sorted(stacks) == SHIPPED_STACKS
@@ -219,7 +219,7 @@ def test_deploy_goes_dev_staging_prod_one_update_per_stack_at_a_time() -> None:
         aws = next(
             s["with"] for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")
         )
-        assert aws["role-to-assume"].endswith(f":role/paved-road-{stack}-deploy")
+        assert aws["role-to-assume"].endswith(f":role/paved-road-{stack}-pipeline")
     assert jobs["prod"]["steps"][-1]["with"]["policyPackConfigs"] == "policies/config/prod.json"
 
 
