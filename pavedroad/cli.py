@@ -161,6 +161,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+def _project_dir_option(parser: argparse.ArgumentParser, holding: str) -> None:
+    parser.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help=f"directory with {holding} (default: this checkout)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pavedroad", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -170,12 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)"
     )
-    plan.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
-    )
+    _project_dir_option(plan, "Pulumi.yaml and stacks/")
     plan.set_defaults(handler=_plan)
 
     check = commands.add_parser("check", help="run the policy pack over a saved plan.json")
@@ -185,12 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pack config (Pulumi's --policy-pack-config format; "
         "default: policies/config/STACK.json when present)",
     )
-    check.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with stacks/ and policies/config/ (default: this checkout)",
-    )
+    _project_dir_option(check, "stacks/ and policies/config/")
     check.set_defaults(handler=_check)
 
     diff = commands.add_parser("diff", help="what changes between two plan.json files")
@@ -209,12 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="repository the source-location annotations point at "
         "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
     )
-    catalog.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with stacks/ and tenants/ (default: this checkout)",
-    )
+    _project_dir_option(catalog, "stacks/ and tenants/")
     catalog.set_defaults(handler=_catalog)
 
     bootstrap = commands.add_parser(
@@ -226,16 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bootstrap.add_argument(
         "--repository",
-        help="GitHub OWNER/NAME the deploy roles trust "
+        help="GitHub OWNER/NAME the pipeline roles trust "
         "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
     )
     bootstrap.add_argument("--dry-run", action="store_true", help="print what would change")
-    bootstrap.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
-    )
+    _project_dir_option(bootstrap, "Pulumi.yaml and stacks/")
     bootstrap.set_defaults(handler=_bootstrap)
 
     doctor = commands.add_parser("doctor", help="preflight of the AWS account for a stack")
@@ -252,12 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--strict", action="store_true", help="exit 1 also when a check could not be run"
     )
-    doctor.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
-    )
+    _project_dir_option(doctor, "Pulumi.yaml and stacks/")
     doctor.set_defaults(handler=_doctor)
     return parser
 
