@@ -1,4 +1,4 @@
-"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog …`.
+"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog|bootstrap|doctor …`.
 
 Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
 2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
@@ -130,6 +130,22 @@ def _catalog(args: argparse.Namespace) -> int:
     return catalog.main(Path(args.project_dir), out, args.check, args.repository_url)
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    from pavedroad import bootstrap
+
+    return bootstrap.run(
+        Path(args.project_dir), args.region, args.name, args.repository, args.dry_run
+    )
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from pavedroad import doctor
+
+    return doctor.main(
+        args.stack, Path(args.project_dir), args.state_bucket, args.secrets_key, args.strict
+    )
+
+
 def _diff(args: argparse.Namespace) -> int:
     from pavedroad import diff
 
@@ -145,6 +161,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+def _project_dir_option(parser: argparse.ArgumentParser, holding: str) -> None:
+    parser.add_argument(
+        "-C",
+        "--project-dir",
+        default=str(Path(__file__).resolve().parent.parent),
+        help=f"directory with {holding} (default: this checkout)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pavedroad", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -154,12 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--out", help="directory for plan.json and kubernetes.yaml (default: build/STACK)"
     )
-    plan.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with Pulumi.yaml and stacks/ (default: this checkout)",
-    )
+    _project_dir_option(plan, "Pulumi.yaml and stacks/")
     plan.set_defaults(handler=_plan)
 
     check = commands.add_parser("check", help="run the policy pack over a saved plan.json")
@@ -169,12 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pack config (Pulumi's --policy-pack-config format; "
         "default: policies/config/STACK.json when present)",
     )
-    check.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with stacks/ and policies/config/ (default: this checkout)",
-    )
+    _project_dir_option(check, "stacks/ and policies/config/")
     check.set_defaults(handler=_check)
 
     diff = commands.add_parser("diff", help="what changes between two plan.json files")
@@ -193,13 +208,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="repository the source-location annotations point at "
         "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
     )
-    catalog.add_argument(
-        "-C",
-        "--project-dir",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="directory with stacks/ and tenants/ (default: this checkout)",
-    )
+    _project_dir_option(catalog, "stacks/ and tenants/")
     catalog.set_defaults(handler=_catalog)
+
+    bootstrap = commands.add_parser(
+        "bootstrap", help="create the state bucket, KMS keys and CI deploy roles in an account"
+    )
+    bootstrap.add_argument("--region", required=True, help="region of the bucket and keys")
+    bootstrap.add_argument(
+        "--name", help="prefix of the bucket and key aliases (default: the Pulumi project name)"
+    )
+    bootstrap.add_argument(
+        "--repository",
+        help="GitHub OWNER/NAME the pipeline roles trust "
+        "(default: [tool.pavedroad.catalog] repository in pyproject.toml)",
+    )
+    bootstrap.add_argument("--dry-run", action="store_true", help="print what would change")
+    _project_dir_option(bootstrap, "Pulumi.yaml and stacks/")
+    bootstrap.set_defaults(handler=_bootstrap)
+
+    doctor = commands.add_parser("doctor", help="preflight of the AWS account for a stack")
+    doctor.add_argument("stack", help="stack name (stacks/Pulumi.STACK.yaml)")
+    doctor.add_argument(
+        "--state-bucket",
+        help="Pulumi's state bucket (default: PULUMI_BACKEND_URL's, else bootstrap's name)",
+    )
+    doctor.add_argument(
+        "--secrets-key",
+        help="KMS key of the secrets provider (default: the stack file's secretsprovider, "
+        "else alias/paved-road-secrets)",
+    )
+    doctor.add_argument(
+        "--strict", action="store_true", help="exit 1 also when a check could not be run"
+    )
+    _project_dir_option(doctor, "Pulumi.yaml and stacks/")
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 

