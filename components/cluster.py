@@ -26,6 +26,9 @@ from components.kubernetes import MANAGED_BY_LABELS
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# The security team's read access: every namespace's objects, not Secrets (AmazonEKSAdminViewPolicy
+# would include them, and reading every team's credentials is not what an audit needs).
+CLUSTER_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 NODE_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryReadOnly",
@@ -57,6 +60,10 @@ class SecureClusterArgs:
     private_subnet_ids: pulumi.Input[list[str]]
     # Whether a node autoscaler (core's cluster autoscaler) sizes the node groups after creation.
     node_autoscaler: bool
+    # governance.yaml: the core platform team's principals (cluster admins in every stack, besides
+    # the stack's own `admins`) and the security team's (read access to every namespace).
+    core_admins: tuple[str, ...] = ()
+    auditors: tuple[str, ...] = ()
 
 
 class SecureCluster(pulumi.ComponentResource):
@@ -193,6 +200,15 @@ class SecureCluster(pulumi.ComponentResource):
         cluster_admins = {f"admin-{index}": arn for index, arn in enumerate(config.admins)}
         if config.deploy_role_arn:
             cluster_admins["deploy"] = config.deploy_role_arn
+        for index, arn in enumerate(args.core_admins):
+            # One access entry per principal: a core principal the stack lists already has one.
+            if arn not in cluster_admins.values():
+                cluster_admins[f"core-{index}"] = arn
+        access_policies = {key: ("cluster-admin", CLUSTER_ADMIN_POLICY) for key in cluster_admins}
+        principals = dict(cluster_admins)
+        for index, arn in enumerate(args.auditors):
+            principals[f"security-{index}"] = arn
+            access_policies[f"security-{index}"] = ("cluster-view", CLUSTER_VIEW_POLICY)
         return eks.Cluster(
             f"{name}-eks",
             name=self.cluster_name,
@@ -214,15 +230,15 @@ class SecureCluster(pulumi.ComponentResource):
                     type=eks.AccessEntryType.STANDARD,
                     tags=args.tags,
                     access_policies={
-                        "cluster-admin": eks.AccessPolicyAssociationArgs(
-                            policy_arn=CLUSTER_ADMIN_POLICY,
+                        access_policies[key][0]: eks.AccessPolicyAssociationArgs(
+                            policy_arn=access_policies[key][1],
                             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
                                 type="cluster"
                             ),
                         )
                     },
                 )
-                for key, arn in cluster_admins.items()
+                for key, arn in principals.items()
             },
             # The kubeconfig (and so the Kubernetes provider) logs in as the deploy role
             # (`aws eks get-token … --role <arn>`) instead of whatever credentials are ambient.

@@ -17,6 +17,13 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
+from components.governance_config import (
+    DomainConfig,
+    GovernanceConfig,
+    load_domains,
+    load_governance,
+    ownership_issues,
+)
 from components.apps_config import _image as check_image
 from components.apps_config import default_host, serves_ingress
 from components.resources_config import NAME_LIMITS, dns_host, physical_name
@@ -751,6 +758,9 @@ class PlatformConfig(Model):
     delivery: DeliveryConfig = DeliveryConfig()
     insights: InsightsConfig = InsightsConfig()
     tenants: tuple[TenantConfig, ...] = ()
+    # Who owns what (governance.yaml, domains/): the same files for every stack.
+    governance: Optional[GovernanceConfig] = None
+    domains: tuple[DomainConfig, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -802,6 +812,8 @@ def _receiver_cross_checks(config: PlatformConfig, file: str) -> list[ConfigIssu
     ]
     for tenant in config.tenants:
         owners.append((*tenant.source("alerts.receivers"), list(tenant.alerts.receivers)))
+    for domain in config.domains:
+        owners.append((domain.file, "squad.alerts.receivers", list(domain.squad.alerts.receivers)))
     for owner_file, where, receivers in owners:
         for index, receiver in enumerate(receivers):
             if receiver.type == "email":
@@ -1422,11 +1434,20 @@ def load_platform_config() -> PlatformConfig:
     from components.core import platform_namespaces
     from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 
+    # Pulumi runs the program in the project directory, beside tenants/ and domains/.
+    root = Path.cwd()
+    governance, governance_issues = load_governance(root)
+    domains, domain_issues = load_domains(root)
+    issues.extend(governance_issues + domain_issues)
+    stack_admins = [*cluster.admins, *filter(None, [cluster.deploy_role_arn])] if cluster else []
+    platform_admins = list(stack_admins)
+    if governance is not None:
+        platform_admins += [*governance.core.principals, *governance.security.principals]
+
     raw_tenants = read_object("tenants")
     tenants, tenant_issues = load_tenants(
         raw_tenants,
-        # Pulumi runs the program in the project directory, beside tenants/.
-        root=Path.cwd(),
+        root=root,
         stack_file=file,
         key=f"{PROJECT}:tenants",
         # Delivery's namespace stays the platform's even while delivery is off, so switching
@@ -1436,9 +1457,10 @@ def load_platform_config() -> PlatformConfig:
             *DELIVERY_NAMESPACES,
         ],
         # Principals with a platform access entry: a tenant cannot claim them again.
-        admins=[*cluster.admins, *filter(None, [cluster.deploy_role_arn])] if cluster else [],
+        admins=platform_admins,
     )
     issues.extend(tenant_issues)
+    issues.extend(ownership_issues(tenants, domains, governance, stack_admins))
 
     if (
         issues
@@ -1461,6 +1483,8 @@ def load_platform_config() -> PlatformConfig:
         delivery=delivery,
         insights=insights,
         tenants=tuple(_with_default_hosts(tenants, core)),
+        governance=governance,
+        domains=tuple(domains),
     )
     issues.extend(_cross_checks(platform, file, _tenant_entries(raw_tenants)))
     if issues:

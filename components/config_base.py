@@ -138,6 +138,22 @@ def zone_for(host: str, domains: Iterable[str]) -> Optional[str]:
     return max(holding, key=len) if holding else None
 
 
+# `@org/team`, as CODEOWNERS names a team: the organisation's login (letters, digits, single
+# hyphens, at most 39) and the team's slug (GitHub's slugs are lowercase, digits, '-' and '_').
+GITHUB_TEAM = re.compile(
+    r"^@(?P<org>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/[a-z0-9][a-z0-9_-]{0,99}\Z"
+)
+
+
+def check_github_team(value: str) -> str:
+    return check_pattern(value, GITHUB_TEAM, "a GitHub team handle '@org/team'")
+
+
+def github_org(handle: str) -> str:
+    match = GITHUB_TEAM.fullmatch(handle)
+    return match.group("org").lower() if match else ""
+
+
 def check_pattern(value: str, pattern: re.Pattern[str], what: str) -> str:
     # fullmatch: `$` would let a trailing newline through; patterns also end in \Z.
     if not isinstance(value, str) or not pattern.fullmatch(value):

@@ -13,6 +13,10 @@ MANAGED_BY_LABELS: Mapping[str, str] = MappingProxyType(
 # Every object that belongs to a tenant carries its name under this label; network policies and
 # admission policies select tenants by it.
 TENANT_LABEL = "paved-road/tenant"
+# The product domain a tenant belongs to (domains/<domain>.yaml): the policy pack reads it to
+# apply the stricter levels a domain sets, and queries group by it.
+DOMAIN_LABEL = "paved-road/domain"
+DOMAIN_TAG = "paved-road:domain"
 
 # external-dns publishes only Ingresses carrying this annotation (its `--annotation-filter`); the
 # platform sets it on the Ingresses it renders. A tenant can write it too, so it is a filter, not

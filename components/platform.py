@@ -21,10 +21,17 @@ from components.core.policy import PlatformIdentities
 from components.core.secrets import platform_secret_prefix
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
+from components.domain import Domain, DomainArgs
+from components.governance_config import DomainConfig
 from components.insight.platform_rules import platform_rules
 from components.config import DEVOPS_GURU_TAG
 from components.insight.devops_guru import DevOpsGuru, DevOpsGuruArgs, email_addresses
-from components.insight.routing import PlatformAlerts, PlatformAlertsArgs, RoutingTarget
+from components.insight.routing import (
+    DomainAlerts,
+    PlatformAlerts,
+    PlatformAlertsArgs,
+    RoutingTarget,
+)
 from components.kubernetes import MANAGED_BY_LABELS
 from components.network import Network, NetworkArgs
 from components.insight.contract import DEFAULT_GRAFANA_URL
@@ -39,6 +46,7 @@ class Platform(pulumi.ComponentResource):
     core: CoreServices
     delivery: Optional[Delivery]
     tenants: list[Tenant]
+    domains: list[Domain]
 
     def __init__(
         self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -63,6 +71,8 @@ class Platform(pulumi.ComponentResource):
                     config.core.autoscaling.enabled
                     and config.core.autoscaling.cluster_autoscaler.enabled
                 ),
+                core_admins=tuple(config.governance.core.principals if config.governance else ()),
+                auditors=tuple(config.governance.security.principals if config.governance else ()),
             ),
             opts=child,
         )
@@ -181,6 +191,14 @@ class Platform(pulumi.ComponentResource):
             )
             for tenant in config.tenants
         ]
+        self.domains = [
+            Domain(
+                domain.name,
+                _domain_args(domain, config, shared, self.tenants),
+                opts=child,
+            )
+            for domain in config.domains
+        ]
         self.register_outputs(
             {"vpcId": self.network.vpc_id, "clusterName": self.cluster.cluster_name}
         )
@@ -207,6 +225,16 @@ class Platform(pulumi.ComponentResource):
                     prometheus_operator=core.prometheus_operator,
                     external_secrets=tuple(
                         filter(None, [core.external_secrets, core.cluster_secret_store])
+                    ),
+                    domains=tuple(
+                        DomainAlerts(
+                            domain=domain.name,
+                            tenants=tuple(
+                                t.name for t in config.tenants if t.domain == domain.name
+                            ),
+                            receivers=tuple(domain.squad.alerts.receivers),
+                        )
+                        for domain in config.domains
                     ),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -245,3 +273,25 @@ def _data_store_cidrs(config: PlatformConfig) -> tuple[str, ...]:
     if config.network.existing_vpc is not None:
         return ()
     return tuple(config.network.subnet_plan()[0])
+
+
+def _domain_args(
+    domain: DomainConfig, config: PlatformConfig, shared: TenantPlatform, tenants: list[Tenant]
+) -> DomainArgs:
+    """The squad's scope in this stack: its tenants' namespaces and repositories, as plain data."""
+    members = [t for t in config.tenants if t.domain == domain.name]
+    names = {t.name for t in members}
+    return DomainArgs(
+        domain=domain,
+        context=shared.context,
+        namespaces=tuple(ns for tenant in members for ns in tenant.namespace_names),
+        repositories=tuple(repo for tenant in members for repo in tenant.repositories),
+        gitops_namespace=shared.gitops_namespace,
+        argo_cd=shared.argo_cd,
+        after=tuple(
+            ns
+            for tenant, component in zip(config.tenants, tenants)
+            if tenant.name in names
+            for ns in component.namespace_objects
+        ),
+    )

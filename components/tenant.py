@@ -33,7 +33,7 @@ from components.core.tracing import OTLP_PORTS
 from components.insight import dashboards
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
-from components.kubernetes import MANAGED_BY_LABELS, TENANT_LABEL
+from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS, TENANT_LABEL
 from components.resources.common import ResourceTarget
 from components.resources.dns import DnsName
 from components.resources.events import EventTrigger
@@ -139,6 +139,8 @@ def secrets_prefix(context: ClusterContext, tenant: str) -> str:
 
 class Tenant(pulumi.ComponentResource):
     namespaces: list[str]
+    # The Namespace objects: what a domain squad's bindings in them wait for.
+    namespace_objects: list[k8s.core.v1.Namespace]
     workload_role_arn: pulumi.Output[str]
 
     def __init__(
@@ -159,6 +161,9 @@ class Tenant(pulumi.ComponentResource):
             "paved-road:tenant": tenant.name,
             "paved-road:cost-center": tenant.cost_center,
         }
+        if tenant.domain is not None:
+            self._labels[DOMAIN_LABEL] = tenant.domain
+            self._tags[DOMAIN_TAG] = tenant.domain
 
         role = self._workload_role()
         # With a data store, the tenant's pods carry a security group of their own: what its
@@ -176,8 +181,10 @@ class Tenant(pulumi.ComponentResource):
             else None
         )
         ready: dict[str, list[pulumi.Resource]] = {}
+        self.namespace_objects = []
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
+            self.namespace_objects.append(ns)
             ns_opts = self._k8s(depends_on=[ns])
             ready[namespace] = [ns, self._service_accounts(namespace, role, ns_opts)]
             if pods_group is not None:

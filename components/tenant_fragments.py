@@ -55,7 +55,7 @@ def read_fragments(
     directory = f"{tenants_dir}/{name}"
     path = root / directory
     issues: list[ConfigIssue] = []
-    kind_of = _entry_kind(path)
+    kind_of = entry_kind(path)
     if kind_of is None:
         return [], []
     if kind_of != "directory":
@@ -66,14 +66,14 @@ def read_fragments(
         inside = False
     if not inside:
         return [], [ConfigIssue(directory, "(directory)", "is outside the project: refused")]
-    entries, listing_issue = _listing(path, directory)
+    entries, listing_issue = list_folder(path, directory)
     if listing_issue:
         return [], [listing_issue]
     fragments: list[Fragment] = []
     for entry in entries:
         relative = f"{directory}/{entry}"
         if entry not in KINDS:
-            is_folder = _entry_kind(path / entry) == "directory"
+            is_folder = entry_kind(path / entry) == "directory"
             issues.append(
                 ConfigIssue(
                     relative,
@@ -93,16 +93,16 @@ def _read_kind(
     root: Path, directory: str, kind: str, tenant: str, tenants_dir: str
 ) -> tuple[list[Fragment], list[ConfigIssue]]:
     item = KINDS[kind]
-    kind_of = _entry_kind(root / directory)
+    kind_of = entry_kind(root / directory)
     if kind_of != "directory":
         return [], [ConfigIssue(directory, "(directory)", _not_a_directory(kind_of))]
-    names, listing_issue = _listing(root / directory, directory)
+    names, listing_issue = list_folder(root / directory, directory)
     if listing_issue:
         return [], [listing_issue]
     fragments, issues = [], []
     for entry in names:
         relative = f"{directory}/{entry}"
-        entry_kind = _entry_kind(root / relative)
+        entry_kind = entry_kind(root / relative)
         if entry_kind != "file":
             issues.append(ConfigIssue(relative, "(file)", _not_a_file(entry_kind, item)))
             continue
@@ -145,7 +145,7 @@ def _read_kind(
     return fragments, issues
 
 
-def _entry_kind(path: Path) -> Optional[str]:
+def entry_kind(path: Path) -> Optional[str]:
     """What is at `path`, without following a symbolic link: None when nothing is."""
     try:
         mode = os.lstat(path).st_mode
@@ -176,7 +176,7 @@ def _not_a_file(kind: Optional[str], item: str) -> str:
     return f"is {kind or 'gone'}, not a regular file: refused"
 
 
-def _listing(path: Path, relative: str) -> tuple[list[str], Optional[ConfigIssue]]:
+def list_folder(path: Path, relative: str) -> tuple[list[str], Optional[ConfigIssue]]:
     """The folder's entry names, sorted; stops reading past MAX_FRAGMENTS entries."""
     names: list[str] = []
     try:

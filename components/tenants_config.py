@@ -35,6 +35,7 @@ from components.config_base import (
     QUANTITY,
     ConfigIssue,
     Model,
+    check_github_team,
     check_pattern,
     covers_internet,
     issues_from,
@@ -79,6 +80,8 @@ Repository = Annotated[str, AfterValidator(check_repository)]
 
 # The stack-only grant that lets a tenant's `network.egressCidrs` cover the internet.
 ALLOW_INTERNET_EGRESS = "allowInternetEgress"
+# Who owns a team (CODEOWNERS, its squad) is decided once, in its own file, for every stack.
+OWNERSHIP_FIELDS = frozenset({"domain", "github"})
 
 
 def _quantity(value: str) -> str:
@@ -272,6 +275,18 @@ def receiver_issues(
 TENANT_NAME_MAX = 40
 
 
+class TenantGithubConfig(Model):
+    team: str = Field(
+        description="The team's GitHub handle, '@org/team': it owns the tenant file in "
+        "CODEOWNERS, with the domain's platform squad."
+    )
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        return check_github_team(value)
+
+
 class TenantConfig(Model):
     name: str = Field(
         description="The team's short name: lowercase letters, digits and '-' (it names the "
@@ -282,6 +297,15 @@ class TenantConfig(Model):
     )
     cost_center: str = Field(
         description="The cost center the team's cloud spending is charged to (e.g. 'cc-1234')."
+    )
+    # The product domain whose platform squad looks after the team (domains/<domain>.yaml);
+    # required once any domain exists.
+    domain: Optional[str] = Field(
+        default=None,
+        description="The product domain the team belongs to (a file under domains/).",
+    )
+    github: Optional[TenantGithubConfig] = Field(
+        default=None, description="Where the team lives on GitHub."
     )
     owners: list[str] = Field(
         min_length=1,
@@ -513,6 +537,14 @@ def _parse_tenant(
                     f"{ALLOW_INTERNET_EGRESS}: true), not by the tenant's own file",
                 )
             )
+    for field in OWNERSHIP_FIELDS & set(overrides):
+        issues.append(
+            ConfigIssue(
+                stack_file,
+                f"{where}.{field}",
+                f"is the team's own, the same in every environment: set it in {relative}",
+            )
+        )
     if not overrides:
         if own is not None:
             issues.extend(_internet_egress_issues(own, relative, "network.egressCidrs"))

@@ -175,11 +175,67 @@ def _severities(values: Sequence[str]) -> dict[str, str]:
     )
 
 
-def _receivers(receivers: Sequence[AlertReceiverConfig]) -> list[dict[str, Any]]:
+def _receivers(receivers: Sequence[AlertReceiverConfig], prefix: str = "") -> list[dict[str, Any]]:
     page, ticket = by_severity(receivers)
     return [
-        {"name": PAGE_RECEIVER, **_configs(page)},
-        {"name": TICKET_RECEIVER, **_configs(ticket)},
+        {"name": f"{prefix}{PAGE_RECEIVER}", **_configs(page)},
+        {"name": f"{prefix}{TICKET_RECEIVER}", **_configs(ticket)},
+    ]
+
+
+@dataclass(frozen=True)
+class DomainAlerts:
+    """A domain squad's receivers, and the tenants (of this stack) whose alerts it also gets."""
+
+    domain: str
+    tenants: tuple[str, ...]
+    receivers: tuple[AlertReceiverConfig, ...]
+
+    @property
+    def prefix(self) -> str:
+        return f"domain-{self.domain}-"
+
+    def platform_receivers(self) -> list[AlertReceiverConfig]:
+        """The squad's receivers as the platform's tree holds them: named `domain-<d>-<name>`
+        (their keys in the platform's receiver Secret) and read from `domains/<d>/` under the
+        platform's prefix, where the squad's webhook URLs and routing keys are kept."""
+        return [
+            receiver.model_copy(
+                update={
+                    "name": f"{self.prefix}{receiver.receiver_name}",
+                    "secret_name": (
+                        f"{DOMAIN_SECRETS}/{self.domain}/{receiver.secret_name}"
+                        if receiver.secret_name
+                        else None
+                    ),
+                }
+            )
+            for receiver in self.receivers
+        ]
+
+
+# Where squads' receiver secrets live, under the platform's prefix (`<project>/<env>/platform/`).
+DOMAIN_SECRETS = "domains"
+
+
+def _domain_routes(domains: Sequence[DomainAlerts]) -> list[dict[str, Any]]:
+    """A squad's second copy of its teams' alerts: a tenant's own routes (first, `continue`)
+    have delivered them already; here they go to the squad's page and ticket receivers."""
+    return [
+        {
+            "receiver": f"{domain.prefix}{TICKET_RECEIVER}",
+            "matchers": [_matcher(TENANT_LABEL, "|".join(sorted(domain.tenants)), "=~")],
+            "groupBy": list(GROUP_BY),
+            "routes": [
+                {
+                    "receiver": f"{domain.prefix}{PAGE_RECEIVER}",
+                    "matchers": [_matcher("severity", SEVERITY_PAGE)],
+                    "repeatInterval": "1h",
+                }
+            ],
+        }
+        for domain in domains
+        if domain.tenants and domain.receivers
     ]
 
 
@@ -235,13 +291,15 @@ def platform_alertmanager_config(
     target: RoutingTarget,
     receivers: Sequence[AlertReceiverConfig],
     name: str = PLATFORM_ALERTMANAGER_CONFIG,
+    domains: Sequence[DomainAlerts] = (),
 ) -> dict[str, Any]:
-    """The Alertmanager's top-level tree: Watchdog and tenants' alerts to nowhere (tenants' own
-    routes deliver the latter), the platform's pages and tickets to the platform's receivers,
-    `info` and anything unlabelled nowhere. Without receivers, everything is only visible in
-    Alertmanager's UI."""
+    """The Alertmanager's top-level tree: Watchdog to nowhere, a domain's tenants' alerts to its
+    squad, other tenants' alerts to nowhere (tenants' own routes deliver them), the platform's
+    pages and tickets to the platform's receivers, `info` and anything unlabelled nowhere.
+    Without receivers, everything is only visible in Alertmanager's UI."""
     routes: list[dict[str, Any]] = [
         {"receiver": NULL_RECEIVER, "matchers": [_matcher("alertname", "Watchdog")]},
+        *_domain_routes(domains),
         # Hands off: a tenant's alert belongs to the tenant's receivers only.
         {"receiver": NULL_RECEIVER, "matchers": [_matcher(TENANT_LABEL, ".+", "=~")]},
     ]
@@ -256,6 +314,9 @@ def platform_alertmanager_config(
             {"receiver": TICKET_RECEIVER, "matchers": [_severities(PLATFORM_TICKET_SEVERITIES)]},
         ]
         receiver_list += _receivers(receivers)
+    for domain in domains:
+        if domain.tenants and domain.receivers:
+            receiver_list += _receivers(domain.platform_receivers(), domain.prefix)
     return {
         "apiVersion": ALERTMANAGER_CONFIG_API_VERSION,
         "kind": "AlertmanagerConfig",
@@ -349,6 +410,8 @@ class PlatformAlertsArgs:
     prometheus_operator: Optional[pulumi.Resource] = None
     # External Secrets' release and the platform's ClusterSecretStore (None: secrets off).
     external_secrets: tuple[pulumi.Resource, ...] = ()
+    # Domain squads: their teams' alerts, a second time, to their own receivers.
+    domains: tuple[DomainAlerts, ...] = ()
 
 
 class PlatformAlerts(pulumi.ComponentResource):
@@ -365,10 +428,14 @@ class PlatformAlerts(pulumi.ComponentResource):
             else []
         )
         after: list[pulumi.Resource] = []
-        if (secret_receivers(args.receivers) or extra) and args.external_secrets:
+        receivers = [
+            *args.receivers,
+            *(r for d in args.domains if d.tenants for r in d.platform_receivers()),
+        ]
+        if (secret_receivers(receivers) or extra) and args.external_secrets:
             after.append(
                 _register(
-                    external_secret(target, args.receivers, extra),
+                    external_secret(target, receivers, extra),
                     f"{name}-receivers",
                     pulumi.ResourceOptions(
                         parent=self,
@@ -378,7 +445,7 @@ class PlatformAlerts(pulumi.ComponentResource):
                 )
             )
         _register(
-            platform_alertmanager_config(target, args.receivers),
+            platform_alertmanager_config(target, args.receivers, domains=args.domains),
             f"{name}-alertmanager-config",
             pulumi.ResourceOptions(
                 parent=self,
