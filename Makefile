@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv plan plans catalog test fmt bench clean
+.PHONY: help venv plan plans catalog codeowners test fmt bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ plans: $(STAMP) ## offline plan of every stack in stacks/
 
 catalog: $(STAMP) ## regenerate the Backstage catalog in catalog/ from tenants/ and stacks/
 	$(PYTHON) -m pavedroad catalog
+
+codeowners: $(STAMP) ## regenerate .github/CODEOWNERS from governance.yaml, domains/ and tenants/
+	$(PYTHON) -m pavedroad codeowners
 
 test: $(STAMP) ## run the tests (extra pytest options: PYTEST_ARGS='-k diff')
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)

@@ -140,9 +140,8 @@ def zone_for(host: str, domains: Iterable[str]) -> Optional[str]:
 
 # `@org/team`, as CODEOWNERS names a team: the organisation's login (letters, digits, single
 # hyphens, at most 39) and the team's slug (GitHub's slugs are lowercase, digits, '-' and '_').
-GITHUB_TEAM = re.compile(
-    r"^@(?P<org>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/[a-z0-9][a-z0-9_-]{0,99}\Z"
-)
+GITHUB_ORG = r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}"
+GITHUB_TEAM = re.compile(rf"^@(?P<org>{GITHUB_ORG})/[a-z0-9][a-z0-9_-]{{0,99}}\Z")
 
 
 def check_github_team(value: str) -> str:

@@ -704,3 +704,17 @@ def load_tenants(
     listed = [name for _, name, _ in entries]
     issues.extend(_conflicts(tenants, reserved_namespaces, admins, listed))
     return sorted(tenants, key=lambda t: t.name), issues
+
+
+def load_tenant_file(root: Path, name: str) -> tuple[Optional[TenantConfig], list[ConfigIssue]]:
+    """One team's file and fragments on their own, as no stack overrides them: what is the same
+    in every environment (its ownership, for CODEOWNERS)."""
+    document, issues = _read_tenant_file(root, name)
+    if document is None:
+        return None, issues or [
+            ConfigIssue(f"{TENANTS_DIR}/{name}.yaml", "(file)", "no such tenant file")
+        ]
+    fragments, fragment_issues = tenant_fragments.read_fragments(root, TENANTS_DIR, name)
+    tenant, tenant_issues = _parse_tenant(0, name, {}, document, "", "", fragments)
+    issues = fragment_issues + tenant_issues
+    return (tenant if not issues else None), issues

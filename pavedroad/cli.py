@@ -1,4 +1,4 @@
-"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog|bootstrap|doctor …`.
+"""The `pavedroad` command line: `python -m pavedroad plan|check|diff|catalog|codeowners|bootstrap|doctor …`.
 
 Exit codes follow one contract across commands: 0 clean, 1 a mandatory policy or schema violation,
 2 bad input (configuration, files, arguments) — and with 2 nothing was applied or written.
@@ -130,6 +130,12 @@ def _catalog(args: argparse.Namespace) -> int:
     return catalog.main(Path(args.project_dir), out, args.check, args.repository_url)
 
 
+def _codeowners(args: argparse.Namespace) -> int:
+    from pavedroad import codeowners
+
+    return codeowners.main(Path(args.project_dir), args.check, Path(args.out) if args.out else None)
+
+
 def _bootstrap(args: argparse.Namespace) -> int:
     from pavedroad import bootstrap
 
@@ -210,6 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _project_dir_option(catalog, "stacks/ and tenants/")
     catalog.set_defaults(handler=_catalog)
+
+    codeowners = commands.add_parser(
+        "codeowners",
+        help=".github/CODEOWNERS from governance.yaml, domains/ and tenants/",
+    )
+    codeowners.add_argument("--out", help="file to write (default: PROJECT_DIR/.github/CODEOWNERS)")
+    codeowners.add_argument(
+        "--check", action="store_true", help="exit 1 when the file on disk is stale"
+    )
+    _project_dir_option(codeowners, "governance.yaml, domains/ and tenants/")
+    codeowners.set_defaults(handler=_codeowners)
 
     bootstrap = commands.add_parser(
         "bootstrap", help="create the state bucket, KMS keys and CI deploy roles in an account"

@@ -32,7 +32,7 @@ from components.apps_config import (
     AppConfig,
     KafkaConfig,
 )
-from components.config_base import DNS_LABEL, IAM_PRINCIPAL_ARN, LABEL_VALUE, QUANTITY
+from components.config_base import DNS_LABEL, GITHUB_TEAM, IAM_PRINCIPAL_ARN, LABEL_VALUE, QUANTITY
 from components.resources_config import (
     BUCKET,
     RESOURCE_NAME,
@@ -40,7 +40,12 @@ from components.resources_config import (
     EventSourceConfig,
     ResourceConfig,
 )
-from components.tenants_config import TENANT_NAME_MAX, QuotaConfig, TenantConfig
+from components.tenants_config import (
+    TENANT_NAME_MAX,
+    QuotaConfig,
+    TenantConfig,
+    TenantGithubConfig,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Python regular expressions as JSON Schema patterns (ECMA-262, as ajv and rjsf run them)
@@ -206,6 +211,7 @@ VALIDATED: dict[tuple[type[BaseModel], str], dict[str, Any]] = {
     (TenantConfig, "name"): {"pattern": ecma(DNS_LABEL), "maxLength": TENANT_NAME_MAX},
     (TenantConfig, "cost_center"): {"pattern": ecma(LABEL_VALUE)},
     (TenantConfig, "owners"): {"items": {"pattern": ecma(IAM_PRINCIPAL_ARN)}},
+    (TenantGithubConfig, "team"): {"pattern": ecma(GITHUB_TEAM)},
     (QuotaConfig, "cpu"): {"pattern": ecma(QUANTITY)},
     (QuotaConfig, "memory"): {"pattern": ecma(QUANTITY)},
     (QuotaConfig, "storage"): {"pattern": ecma(QUANTITY)},

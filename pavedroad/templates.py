@@ -50,7 +50,14 @@ from components.resources_config import (
     EventSourceConfig,
     ResourceConfig,
 )
-from components.tenants_config import SYSTEM_NAMESPACES, QuotaConfig, TenantConfig
+from components.config_base import GITHUB_ORG
+from components.config_base import github_org as github_org_of
+from components.tenants_config import (
+    SYSTEM_NAMESPACES,
+    QuotaConfig,
+    TenantConfig,
+    TenantGithubConfig,
+)
 from pavedroad.forms import alias, ecma, model_field, model_object
 
 if TYPE_CHECKING:
@@ -114,6 +121,9 @@ class Landscape:
     taken_team_names: list[str]
     taken_principals: list[str]
     regions: list[str]
+    # domains/ (a new team names one of them) and governance.yaml's GitHub organisation.
+    domains: list[tuple[str, str]] = field(default_factory=list)  # (name, title)
+    github_org: Optional[str] = None
 
 
 def landscape(
@@ -129,11 +139,21 @@ def landscape(
     taken |= {p.stem for p in (root / "tenants").glob("*.yaml")}
     taken |= set(SYSTEM_NAMESPACES) | set(DELIVERY_NAMESPACES)
     principals: set[str] = set()
+    domains: dict[str, str] = {}
+    github_org = None
     for stack, platform in stacks:
         image_rule = _immutable_images(root, stack, platform.production)
         taken |= set(platform_namespaces(platform.core))
         principals |= set(platform.cluster.admins)
         principals |= {platform.cluster.deploy_role_arn} - {None}
+        # The domains' AppProjects live beside the teams': `domain-<name>` is not a team name.
+        taken |= {f"domain-{domain.name}" for domain in platform.domains}
+        domains |= {domain.name: domain.title for domain in platform.domains}
+        principals |= {arn for domain in platform.domains for arn in domain.squad.principals}
+        if platform.governance is not None:
+            governance = platform.governance
+            principals |= {*governance.core.principals, *governance.security.principals}
+            github_org = github_org_of(governance.core.github)
         for tenant in platform.tenants:
             team = teams.setdefault(tenant.name, Team(tenant.name, tenant.title))
             team.stacks.append(platform)
@@ -156,6 +176,8 @@ def landscape(
         taken_team_names=sorted(taken),
         taken_principals=sorted(principals),
         regions=sorted({platform.region for _, platform in stacks}),
+        domains=sorted(domains.items()),
+        github_org=github_org,
     )
 
 
@@ -576,6 +598,24 @@ def onboard_team(world: Landscape) -> Offering:
             "owners": owners,
         },
     }
+    if world.domains:
+        # Required once any domain exists (components/governance_config.py).
+        first["required"].append("domain")
+        first["properties"]["domain"] = model_field(
+            TenantConfig, "domain", enum=[name for name, _ in world.domains]
+        )
+    if world.github_org is not None:
+        team = model_field(TenantGithubConfig, "team")
+        # The plan refuses a team of another organisation than governance.yaml's.
+        # (Organisation logins are letters, digits and '-': literal in a pattern as they are.)
+        team["pattern"] = team["pattern"].replace(f"(?:{GITHUB_ORG})", f"(?:{world.github_org})", 1)
+        first["properties"]["github"] = {
+            "title": "GitHub",
+            "description": TenantConfig.model_fields["github"].description,
+            "type": "object",
+            "required": ["team"],
+            "properties": {"team": team},
+        }
     quota = model_object(
         QuotaConfig,
         ["cpu", "memory", "pods", "storage", "load_balancers"],

@@ -59,11 +59,20 @@ def plan(stack: str) -> PlanRun:
     return shipped_plan(stack)
 
 
+def copy_ownership(root: Path) -> None:
+    """governance.yaml and domains/ beside a copy of tenants/: the shipped tenants name domains."""
+    if not (root / "governance.yaml").exists():
+        shutil.copy(ROOT / "governance.yaml", root / "governance.yaml")
+    if not (root / "domains").exists():
+        shutil.copytree(ROOT / "domains", root / "domains")
+
+
 def make_project(tmp_path: Path, config: dict[str, Any], stack: str = "test") -> Path:
     """A project directory holding one stack file with `config`, planned with the real program."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     if not (tmp_path / "tenants").exists():
         shutil.copytree(ROOT / "tenants", tmp_path / "tenants")
+    copy_ownership(tmp_path)
     (tmp_path / "stacks").mkdir(exist_ok=True)
     (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path
@@ -102,6 +111,8 @@ def project_with_tenant_bad(
         "name": "bad",
         "costCenter": "cc-1",
         "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
+        # The shipped project has domains, so a tenant names one.
+        "domain": "commerce",
         **changes,
     }
     (root / "tenants" / "bad.yaml").write_text(yaml.safe_dump(document))

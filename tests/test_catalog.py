@@ -24,9 +24,9 @@ def copy_project(tmp_path: Path) -> Path:
     the tenant and stack files, and the pack config (the templates' image rules read it)."""
     root = tmp_path / "project"
     root.mkdir()
-    for name in ("Pulumi.yaml", "pyproject.toml"):
+    for name in ("Pulumi.yaml", "pyproject.toml", "governance.yaml"):
         shutil.copy(ROOT / name, root / name)
-    for name in ("stacks", "tenants", "catalog", "policies/config"):
+    for name in ("stacks", "tenants", "domains", "catalog", "policies/config"):
         shutil.copytree(ROOT / name, root / name)
     return root
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_ownership
 
 TIME_LIMIT_S = 60
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space of the plan process: 1.5 GiB
@@ -97,6 +97,7 @@ def make(tmp_path: Path) -> Project:
     outside.mkdir()
     shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
     shutil.copytree(ROOT / "tenants", root / "tenants")
+    copy_ownership(root)
     (root / "stacks").mkdir()
     shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", root / STACK)
     (root / TENANT).write_text(SEARCH + APP)

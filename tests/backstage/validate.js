@@ -1,7 +1,7 @@
 // Validates catalog files with Backstage's own code: the catalog's default entity policies, the
 // kind validators of @backstage/catalog-model and the scaffolder's Template validator
 // (@backstage/plugin-scaffolder-common), then checks that every reference between the
-// entities (owner, system, dependsOn, Location targets) resolves inside the catalog.
+// entities (owner, system, domain, dependsOn, Location targets) resolves inside the catalog.
 // Usage: node validate.js CATALOG_DIR. Prints a JSON summary; exits 1 on any problem.
 'use strict';
 
@@ -20,6 +20,7 @@ const policy = model.EntityPolicies.allOf([
 const validators = [
   model.groupEntityV1alpha1Validator,
   model.systemEntityV1alpha1Validator,
+  model.domainEntityV1alpha1Validator,
   model.componentEntityV1alpha1Validator,
   model.resourceEntityV1alpha1Validator,
   model.locationEntityV1alpha1Validator,
@@ -68,6 +69,7 @@ async function main(dir) {
     const targets = [
       ...(spec.owner ? [[spec.owner, 'group']] : []),
       ...(spec.system ? [[spec.system, 'system']] : []),
+      ...(spec.domain ? [[spec.domain, 'domain']] : []),
       ...(spec.dependsOn || []).map(ref => [ref, 'component']),
     ];
     for (const [ref, defaultKind] of targets) {
