@@ -16,8 +16,8 @@ tenant's component.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -60,8 +60,8 @@ class DomainArgs:
     # Argo CD's namespace and release (the AppProject CRD); None: GitOps is off.
     gitops_namespace: Optional[str] = None
     argo_cd: Optional[pulumi.Resource] = None
-    # The tenants' namespaces: the squad's bindings and access entries need them to exist.
-    after: tuple[pulumi.Resource, ...] = ()
+    # Each namespace's Namespace object: the squad's binding in it waits for it.
+    namespace_objects: Mapping[str, pulumi.Resource] = field(default_factory=dict)
 
 
 class Domain(pulumi.ComponentResource):
@@ -76,11 +76,17 @@ class Domain(pulumi.ComponentResource):
         self.namespaces = list(args.namespaces)
         self._labels = {**MANAGED_BY_LABELS, DOMAIN_LABEL: domain.name}
         group = squad_group(domain.name, domain.squad.access)
-        k8s_opts = pulumi.ResourceOptions(
-            parent=self, provider=args.context.provider, depends_on=list(args.after)
-        )
         for namespace in self.namespaces:
-            self._role_binding(namespace, group, k8s_opts)
+            after = args.namespace_objects.get(namespace)
+            self._role_binding(
+                namespace,
+                group,
+                pulumi.ResourceOptions(
+                    parent=self,
+                    provider=args.context.provider,
+                    depends_on=[after] if after is not None else [],
+                ),
+            )
         if self.namespaces:
             self._access_entries(group)
         if args.argo_cd is not None and args.gitops_namespace and self.namespaces:

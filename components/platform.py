@@ -288,10 +288,10 @@ def _domain_args(
         repositories=tuple(repo for tenant in members for repo in tenant.repositories),
         gitops_namespace=shared.gitops_namespace,
         argo_cd=shared.argo_cd,
-        after=tuple(
-            ns
+        namespace_objects={
+            name: ns
             for tenant, component in zip(config.tenants, tenants)
             if tenant.name in names
-            for ns in component.namespace_objects
-        ),
+            for name, ns in zip(component.namespaces, component.namespace_objects)
+        },
     )

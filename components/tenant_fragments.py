@@ -102,9 +102,9 @@ def _read_kind(
     fragments, issues = [], []
     for entry in names:
         relative = f"{directory}/{entry}"
-        entry_kind = entry_kind(root / relative)
-        if entry_kind != "file":
-            issues.append(ConfigIssue(relative, "(file)", _not_a_file(entry_kind, item)))
+        kind_of_entry = entry_kind(root / relative)
+        if kind_of_entry != "file":
+            issues.append(ConfigIssue(relative, "(file)", _not_a_file(kind_of_entry, item)))
             continue
         if not entry.endswith(SUFFIX) or entry == SUFFIX:
             issues.append(

@@ -101,6 +101,7 @@ def project_with_apps(
     document = {
         "name": "bad",
         "costCenter": "cc-1",
+        "domain": "commerce",
         "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
         "namespaces": ["bad", "bad-jobs"],
         **tenant,

@@ -124,6 +124,8 @@ def routing_dependent(urn: str, service: str) -> bool:
 
 
 def tenant_dependent(urn: str, service: str) -> bool:
+    if "paved-road:domains:Domain" in urn:  # a squad's AppProject, like its teams'
+        return service == "gitops" and TENANT_DEPENDENTS["gitops"][0] in urn
     if "paved-road:tenants:Tenant" not in urn:
         return False
     if any(f"${kind}::" in urn for kind in APP_DEPENDENTS.get(service, ())):

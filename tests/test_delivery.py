@@ -566,6 +566,7 @@ def test_a_tenant_cannot_claim_the_controller_namespace(
     document = {
         "name": "squatter",
         "costCenter": "cc-1",
+        "domain": "commerce",
         "owners": ["arn:aws:iam::123456789012:role/squatter-admins"],
         "namespaces": ["argo-rollouts"],
     }

@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import json
 
+import yaml
+
 from components import versions
 from pavedroad.engine import SECRET, PlanRun
 from pavedroad.mocks import PlatformMocks, digest
 from policies.paved_road_policies.tags import TAGS_ARE_NOT_TAGS
-from tests.conftest import as_list, one, policy_statements, stack_config
+from tests.conftest import ROOT, as_list, one, policy_statements, stack_config
 from tests.irsa import assert_irsa_trust, issuer_path
 
 CLUSTER = "eks:index:Cluster"
@@ -66,13 +68,18 @@ def test_access_is_api_mode_with_admin_access_entries(plan: PlanRun, stack: str)
     assert cluster["authenticationMode"] == "API"
     assert "roleMappings" not in cluster and "userMappings" not in cluster
     deploy_role = stack_config(stack)["paved-road:cluster"].get("deployRoleArn")
+    governance = yaml.safe_load((ROOT / "governance.yaml").read_text())
+    core = [arn for arn in governance["core"]["principals"] if arn not in admins]
+    auditors = governance["security"]["principals"]
     entries = cluster["accessEntries"].values()
     assert sorted(e["principalArn"] for e in entries) == sorted(
-        [*admins, *filter(None, [deploy_role])]
+        [*admins, *filter(None, [deploy_role]), *core, *auditors]
     )
     for entry in entries:
         (association,) = entry["accessPolicies"].values()
-        assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+        # Security reads (no Secrets); everyone else here is a cluster admin.
+        policy = "View" if entry["principalArn"] in auditors else "ClusterAdmin"
+        assert association["policyArn"].endswith(f"/AmazonEKS{policy}Policy")
         assert association["accessScope"] == {"type": "cluster"}
 
 

@@ -40,6 +40,7 @@ TENANT = "tenants/search.yaml"
 SEARCH = """\
 name: search
 costCenter: cc-3050
+domain: discovery
 owners: [arn:aws:iam::123456789012:role/search-admins]
 """
 APP = """\
@@ -159,8 +160,8 @@ def billion_laughs(levels: int = 9) -> str:
 tenant_case("latin-1 byte", "encoding", b"name: search\ncostCenter: caf\xe9\n", "line 2")
 tenant_case("binary file", "encoding", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "line 1")
 tenant_case("utf-16", "encoding", SEARCH.encode("utf-16"), "line 1")
-tenant_case("NUL byte", "encoding", SEARCH + "displayName: a\x00b\n", "line 4")
-tenant_case("terminal escape", "encoding", SEARCH + "displayName: \x1b[2Jx\n", "line 4")
+tenant_case("NUL byte", "encoding", SEARCH + "displayName: a\x00b\n", "line 5")
+tenant_case("terminal escape", "encoding", SEARCH + "displayName: \x1b[2Jx\n", "line 5")
 stack_case("stack not utf-8", "encoding", b"config:\n  aws:region: eu-west-\xff\n", "line 2")
 stack_case("stack control character", "encoding", "config:\n  aws:region: \x07\n", "line 2")
 case("Pulumi.yaml not utf-8", "encoding", "Pulumi.yaml", "line 1")(
@@ -171,7 +172,7 @@ case("Pulumi.yaml not utf-8", "encoding", "Pulumi.yaml", "line 1")(
 tenant_case("tenant file is a list", "structure", "- name: search\n", "(file)")
 tenant_case("tenant file is a string", "structure", "search\n", "(file)")
 tenant_case("tenant file is empty", "structure", "", "(file)")
-tenant_case("two documents", "structure", SEARCH + "---\nname: other\n", "line 4")
+tenant_case("two documents", "structure", SEARCH + "---\nname: other\n", "line 5")
 tenant_case("unclosed flow sequence", "structure", "name: search\nowners: [a, b\n", "line 3")
 tenant_case("tab indentation", "structure", "name: search\nquota:\n\tcpu: 4\n", "line 3")
 stack_case("stack config is a list", "structure", "config:\n  - aws:region\n", "config")
@@ -216,7 +217,7 @@ stack_case(
     "    cidr: 0.0.0.0/0\n",
     "config.paved-road:network.cidr",
 )
-tenant_case("duplicate tenant name", "duplicates", SEARCH + "name: payments\n", "name (line 4")
+tenant_case("duplicate tenant name", "duplicates", SEARCH + "name: payments\n", "name (line 5")
 tenant_case(
     "duplicate nested quota",
     "duplicates",
@@ -234,12 +235,12 @@ tenant_case(
 )
 
 # Keys that are not strings, and stack keys without a namespace
-tenant_case("integer key", "keys", SEARCH + "1: x\n", "line 4")
-tenant_case("null key", "keys", SEARCH + "~: x\n", "line 4")
-tenant_case("boolean key", "keys", SEARCH + "true: x\n", "line 4")
-tenant_case("sequence key", "keys", SEARCH + "? [a, b]\n: x\n", "line 4")
-tenant_case("mapping key", "keys", SEARCH + "? {a: 1}\n: x\n", "line 4")
-tenant_case("non-string key in quota", "keys", SEARCH + "quota:\n  5: cpu\n", "quota (line 5")
+tenant_case("integer key", "keys", SEARCH + "1: x\n", "line 5")
+tenant_case("null key", "keys", SEARCH + "~: x\n", "line 5")
+tenant_case("boolean key", "keys", SEARCH + "true: x\n", "line 5")
+tenant_case("sequence key", "keys", SEARCH + "? [a, b]\n: x\n", "line 5")
+tenant_case("mapping key", "keys", SEARCH + "? {a: 1}\n: x\n", "line 5")
+tenant_case("non-string key in quota", "keys", SEARCH + "quota:\n  5: cpu\n", "quota (line 6")
 stack_case(
     "integer stack key", "keys", "config:\n  aws:region: eu-west-1\n  7: seven\n", "config (line 3"
 )
@@ -267,10 +268,10 @@ stack_case(
 # YAML features
 tenant_case("billion laughs in a tenant", "yaml", SEARCH + billion_laughs(), "aliases")
 stack_case("billion laughs in a stack", "yaml", "config:\n" + billion_laughs(), "aliases")
-tenant_case("recursive alias", "yaml", SEARCH + "quota: &q {x: *q}\n", "line 4")
-tenant_case("deep nesting", "yaml", SEARCH + "apps: " + "[" * 5000 + "]" * 5000 + "\n", "line 4")
+tenant_case("recursive alias", "yaml", SEARCH + "quota: &q {x: *q}\n", "line 5")
+tenant_case("deep nesting", "yaml", SEARCH + "apps: " + "[" * 5000 + "]" * 5000 + "\n", "line 5")
 tenant_case(
-    "merge key", "yaml", SEARCH + "base: &b {cpu: '4'}\nquota:\n  <<: *b\n", "quota (line 6"
+    "merge key", "yaml", SEARCH + "base: &b {cpu: '4'}\nquota:\n  <<: *b\n", "quota (line 7"
 )
 tenant_case("binary tag", "yaml", "name: search\ncostCenter: !!binary Y2MtMQ==\n", "costCenter")
 tenant_case(
@@ -299,9 +300,9 @@ stack_case(
 )
 tenant_case("local tag", "yaml", SEARCH + "displayName: !Ref Something\n", "displayName")
 tenant_case("set tag", "yaml", SEARCH + "viewers: !!set {a, b}\n", "viewers")
-tenant_case("bool tag on text", "yaml", SEARCH + "decommission: !!bool maybe\n", "line 4")
+tenant_case("bool tag on text", "yaml", SEARCH + "decommission: !!bool maybe\n", "line 5")
 tenant_case(
-    "integer of 5000 digits", "yaml", SEARCH + "quota: {pods: " + "9" * 5000 + "}\n", "line 4"
+    "integer of 5000 digits", "yaml", SEARCH + "quota: {pods: " + "9" * 5000 + "}\n", "line 5"
 )
 
 # Sizes

@@ -225,19 +225,28 @@ def test_the_platforms_receivers_are_read_through_the_cluster_store(dev: PlanRun
     assert crd_errors(secret) == []
     assert secret["spec"]["secretStoreRef"]["kind"] == "ClusterSecretStore"
     for entry in secret["spec"]["data"]:
-        assert entry["remoteRef"]["key"].startswith("paved-road/dev/platform/alerts/")
+        # The platform's receivers, and the domain squads' under their own folder.
+        key = entry["remoteRef"]["key"]
+        assert key.startswith("paved-road/dev/platform/alerts/") or (
+            entry["secretKey"].startswith("domain-commerce-")
+            and key.startswith("paved-road/dev/platform/domains/commerce/")
+        ), key
 
 
 def test_the_platform_tree_routes_only_alerts_without_a_tenant(dev: PlanRun) -> None:
     (config,) = configs_of(dev, "monitoring")
     assert crd_errors(config) == []
     routes = config["spec"]["route"]["routes"]
-    assert routes[1] == {
+    # Watchdog, then the squads' copies of their teams' alerts (tests/test_governance.py), then
+    # every other tenant alert dropped.
+    squads = [r for r in routes if r["receiver"].startswith("domain-")]
+    assert routes[1 + len(squads)] == {
         "receiver": "null",
         "matchers": [{"name": "tenant", "value": ".+", "matchType": "=~"}],
     }
     receivers = {r["name"] for r in config["spec"]["receivers"]}
-    assert {"page", "ticket", "null"} == receivers
+    squad_receivers = {f"domain-commerce-{kind}" for kind in ("page", "ticket")}
+    assert {"page", "ticket", "null"} | squad_receivers == receivers
     smtp = alertmanager_spec(dev)["alertmanagerConfiguration"]["global"]["smtp"]
     assert smtp["smartHost"] == {"host": "email-smtp.eu-west-1.amazonaws.com", "port": "587"}
     assert smtp["authPassword"] == {"name": "alert-receivers", "key": "smtp-password"}
@@ -333,6 +342,7 @@ def test_email_without_the_platforms_mail_server_names_both_files(tmp_path: Path
             {
                 "name": "bad",
                 "costCenter": "cc-1",
+                "domain": "commerce",
                 "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
                 "alerts": {"receivers": [{"type": "email", "to": ["a@example.com"]}]},
             }

@@ -271,7 +271,12 @@ def test_a_tenant_named_like_the_prefix_of_another_cannot_read_its_secrets(
     )
     (root / "tenants" / "pay.yaml").write_text(
         yaml.safe_dump(
-            {"name": "pay", "costCenter": "cc-1", "owners": ["arn:aws:iam::123456789012:role/pay"]}
+            {
+                "name": "pay",
+                "costCenter": "cc-1",
+                "domain": "commerce",
+                "owners": ["arn:aws:iam::123456789012:role/pay"],
+            }
         )
     )
     plan = PlanEngine("test", root).run()
@@ -340,6 +345,7 @@ def test_adding_or_removing_a_tenant_changes_exactly_its_resources(tmp_path: Pat
             {
                 "name": "analytics",
                 "costCenter": "cc-9000",
+                "domain": "commerce",
                 "owners": ["arn:aws:iam::123456789012:role/analytics-admins"],
             }
         )
@@ -352,19 +358,31 @@ def test_adding_or_removing_a_tenant_changes_exactly_its_resources(tmp_path: Pat
     head_urns = {r["urn"]: r for r in head_plan["resources"]}
     added = set(head_urns) - set(base_urns)
     assert set(base_urns) <= set(head_urns)
+    # Its own resources, and its domain squad's binding in its namespace.
+    squad = "paved-road:domains:Domain::commerce"
     assert added and all(
-        urn.endswith("::analytics") or head_urns[urn]["parent"].endswith("::analytics")
+        urn.endswith("::analytics")
+        or head_urns[urn]["parent"].endswith("::analytics")
+        or (head_urns[urn]["parent"].endswith(squad) and urn.endswith("::analytics-squad"))
         for urn in added
     )
-    # Besides its own resources, only the admission rule holding its Ingresses to its hosts.
-    changed = [u for u in base_urns if base_urns[u] != head_urns[u]]
-    assert [u.rsplit("::", 1)[1] for u in changed] == ["policy-restrict-ingress-hosts"]
-    assert f"+{len(added)} to add, ~1 to change, -0 to remove" in result.stdout
+    assert [u for u in added if u.endswith("::analytics-squad")]
+    # Besides its own resources, only the admission rule holding its Ingresses to its hosts, and
+    # what its domain squad gets: the access scope and Argo CD project now include its namespace,
+    # and the squad's alert route its name.
+    changed = sorted(u.rsplit("::", 1)[1] for u in base_urns if base_urns[u] != head_urns[u])
+    assert changed == [
+        "commerce-app-project",
+        "commerce-squad-0-access-policy",
+        "platform-alerts-alertmanager-config",
+        "policy-restrict-ingress-hosts",
+    ]
+    assert f"+{len(added)} to add, ~4 to change, -0 to remove" in result.stdout
     # And taking the tenant out again removes exactly those resources.
     removal = pavedroad(
         "diff", str(head / "build/dev/plan.json"), str(base / "build/dev/plan.json")
     )
-    assert f"+0 to add, ~1 to change, -{len(added)} to remove" in removal.stdout
+    assert f"+0 to add, ~4 to change, -{len(added)} to remove" in removal.stdout
 
 
 BAD_TENANTS = {

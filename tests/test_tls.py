@@ -297,6 +297,7 @@ def project_with_app(tmp_path: Path, app: dict[str, Any]) -> Path:
     document = {
         "name": "bad",
         "costCenter": "cc-1",
+        "domain": "commerce",
         "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
         "apps": [{"name": "api", "template": "api-service", "image": IMAGE, **app}],
     }
@@ -361,6 +362,7 @@ def test_hosts_acm_cannot_certify_or_served_twice_are_config_errors(tmp_path: Pa
             {
                 "name": "bad",
                 "costCenter": "cc-1",
+                "domain": "commerce",
                 "owners": ["arn:aws:iam::123456789012:role/bad-admins"],
                 "apps": [{"name": "api", "template": "api-service", "image": IMAGE, "host": taken}],
             }

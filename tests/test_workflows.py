@@ -238,14 +238,16 @@ def test_drift_runs_nightly_per_stack_with_the_stacks_concurrency_group() -> Non
 def test_catalog_freshness_writes_only_on_this_repositorys_portal_branches() -> None:
     jobs = load("freshness.yml")["jobs"]
     assert jobs["catalog"]["permissions"] == {"contents": "read"}
-    assert "catalog --check" in jobs["catalog"]["steps"][-1]["run"]
-    assert "make catalog" in jobs["catalog"]["steps"][-1]["run"]
+    runs = {step.get("name"): step.get("run", "") for step in jobs["catalog"]["steps"]}
+    assert "make catalog" in runs["python -m pavedroad catalog --check"]
+    assert "make codeowners" in runs["python -m pavedroad codeowners --check"]
     portal = jobs["catalog-portal"]
     assert "head.repo.full_name == github.repository" in portal["if"]
     assert "startsWith(github.head_ref, 'portal/')" in portal["if"]
     assert "github.event_name == 'pull_request'" in portal["if"]
     assert portal["permissions"] == {"contents": "read"}  # the push uses the App's token
-    assert "git add -- catalog" in portal["steps"][-1]["run"]
+    assert "git add -- catalog .github/CODEOWNERS" in portal["steps"][-1]["run"]
+    assert "python -m pavedroad codeowners\n" in portal["steps"][-1]["run"]
 
 
 # --------------------------------------------------------------------------------------------------
