@@ -448,17 +448,46 @@ def _where(file: str, update: Update) -> str:
     return f"{file}: [{update.index}]"
 
 
+def _ended(update: Update) -> datetime:
+    assert update.end is not None, "finished updates have an end time"
+    return update.end
+
+
 def analyse_stack(
     stack: str, file: str, updates: Sequence[Update], period: Period, repo: Repository
 ) -> StackHistory:
+    """The period's deployments of one stack, each with its commits, failure and restore.
+
+    Git is asked about the updates from the first one in the period onwards (later ones can
+    revert or restore it) and about the base: the last successful update before the period."""
     ordered = _ordered_updates(updates)
-    first = next((i for i, u in enumerate(ordered) if period.holds(u.end)), None)  # type: ignore[arg-type]
+    first = next((i for i, u in enumerate(ordered) if period.holds(_ended(u))), None)
     if first is None:
         return StackHistory(stack, file, [], {})
-    base_update = next((u for u in reversed(ordered[:first]) if u.succeeded), None)
+    base = next((u for u in reversed(ordered[:first]) if u.succeeded), None)
     window = ordered[first:]
-    needed = ([base_update] if base_update else []) + window
-    missing = [u for u in needed if u.head is None]
+    heads = _resolve_heads(([base] if base else []) + window, file, repo)
+    complete = any(u.version == 1 for u in updates)  # the history reaches the stack's first update
+    deployments = _with_commits(window, heads, heads[base] if base else None, complete, repo)
+    warnings = []
+    for deployment in deployments:
+        if deployment.commits is None and period.holds(deployment.end):
+            warnings.append(
+                f"{_where(file, deployment.update)}: no successful update before it in this "
+                "history, so its commits are unknown: it counts as a deployment, without lead "
+                "times, reverts or tenants (export more of the history: --page-size)"
+            )
+    commits = repo.commits(c for d in deployments for c in d.commits or ())
+    _mark_new_commits(deployments)
+    _mark_reverted(deployments, commits, repo)
+    _mark_restored(deployments)
+    in_period = [d for d in deployments if period.holds(d.end)]
+    return StackHistory(stack, file, in_period, commits, warnings)
+
+
+def _resolve_heads(updates: Sequence[Update], file: str, repo: Repository) -> dict[Update, str]:
+    """Each update's `git.head` as a full commit id; a missing or unknown one is bad input."""
+    missing = [u for u in updates if u.head is None]
     if missing:
         raise DoraError(
             "\n".join(
@@ -467,8 +496,8 @@ def analyse_stack(
                 for u in missing
             )
         )
-    heads = repo.resolve(u.head for u in needed if u.head)
-    unknown = [u for u in needed if heads[u.head or ""] is None]
+    resolved = repo.resolve(u.head for u in updates if u.head)
+    unknown = [u for u in updates if resolved[u.head or ""] is None]
     if unknown:
         hint = " (the clone is shallow: fetch the full history)" if repo.shallow() else ""
         raise DoraError(
@@ -478,30 +507,27 @@ def analyse_stack(
                 for u in unknown
             )
         )
-    complete = any(u.version == 1 for u in updates)  # the history reaches the stack's first update
-    base = heads[base_update.head or ""] if base_update else None
-    deployments: list[Deployment] = []
-    warnings: list[str] = []
+    return {u: resolved[u.head or ""] or "" for u in updates}
+
+
+def _with_commits(
+    window: Sequence[Update],
+    heads: Mapping[Update, str],
+    base: Optional[str],
+    complete: bool,
+    repo: Repository,
+) -> list[Deployment]:
+    """Each update's commits: reachable from its head, not from the previous successful one's.
+    Without a previous one, all reachable commits when the history starts at the stack's first
+    update, else unknown (None)."""
+    deployments = []
     for update in window:
-        head = heads[update.head or ""] or ""
-        commits: Optional[tuple[str, ...]] = None
-        if base is not None or complete:
-            commits = repo.rev_list(head, base)
-        elif period.holds(update.end):  # type: ignore[arg-type]
-            warnings.append(
-                f"{_where(file, update)}: no successful update before it in this history, so its "
-                "commits are unknown: it counts as a deployment, without lead times, reverts or "
-                "tenants (export more of the history: --page-size)"
-            )
-        deployments.append(Deployment(update, head, commits))
+        head = heads[update]
+        known = base is not None or complete
+        deployments.append(Deployment(update, head, repo.rev_list(head, base) if known else None))
         if update.succeeded:
             base = head
-    commits = repo.commits(c for d in deployments for c in d.commits or ())
-    _mark_new_commits(deployments)
-    _mark_reverted(deployments, commits, repo)
-    _mark_restored(deployments)
-    in_period = [d for d in deployments if period.holds(d.end)]
-    return StackHistory(stack, file, in_period, commits, warnings)
+    return deployments
 
 
 def _mark_new_commits(deployments: Sequence[Deployment]) -> None:

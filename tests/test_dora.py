@@ -19,9 +19,9 @@ first, as `pulumi stack history --json` writes it) over the period 2026-10-01 to
 
 Deployments D1-D6: 6, 0.6 a day. Lead times (h): C1 4, C2 2, C3 4 (its first *successful*
 deployment is D3), C4 12, C5 1, C6 48, C7 24 → median 4, p90 48 (7 commits; C0 is D0's, not
-D1's). Failed: D2 (result) and D4 (C5 reverts C4) → 2/6. Restore: D2 → D3 3 h, D4 → D5 36 h →
-median 19.5 (an even count). Per tenant: payments D1, D4, D5 (lead 4, 12, 1; D4 failed, 36 h);
-search D2, D3, D6 (lead 4, 48 → median 26; D2 failed, 3 h); storefront none (no data).
+D1's). Failed: D2 (result) and D4 (C5 reverts C4) → 2/6. Restore: D2 → D3 3 h, D4 → D5
+36 h → median 19.5 (an even count). Per tenant: payments D1, D4, D5 (lead 4, 12, 1; D4 failed,
+36 h); search D2, D3, D6 (lead 4, 48 → median 26; D2 failed, 3 h); storefront none (no data).
 """
 
 from __future__ import annotations
@@ -396,6 +396,27 @@ def test_a_rollback_and_redeploy_keeps_each_commit_first_lead_time(
     assert report.tenants["x"]["prod"].deployments == 2  # v2 and the redeploy v4
 
 
+def test_restore_waits_for_a_deployment_that_did_not_fail_itself(tmp_path: Path) -> None:
+    """v2 fails; v3 succeeds but v4 reverts v3's commit, so v3 failed too; v4 restores both."""
+    repo = Repo(tmp_path / "repo")
+    a = repo.commit("2026-10-01T00:00:00", {"stacks/Pulumi.prod.yaml": "config: {}\n"}, "a")
+    b = repo.commit("2026-10-02T00:00:00", {"tenants/x.yaml": "v: 1\n"}, "b")
+    c = repo.revert(b, "2026-10-02T05:00:00")
+    history = [
+        entry(4, "update", "succeeded", "2026-10-02T05:50:00", "2026-10-02T06:00:00", c),
+        entry(3, "update", "succeeded", "2026-10-02T01:50:00", "2026-10-02T02:00:00", b),
+        entry(2, "update", "failed", "2026-10-02T00:50:00", "2026-10-02T01:00:00", b),
+        entry(1, "update", "succeeded", "2026-10-01T00:50:00", "2026-10-01T01:00:00", a),
+    ]
+    file = tmp_path / "h.json"
+    file.write_text(json.dumps(history))
+    report, _ = dora.run([f"prod={file}"], repo.path, "2026-10-02", "2026-10-03", date.today())
+    prod = report.stacks["prod"]
+    assert (prod.deployments, prod.failed) == (3, 2)
+    assert prod.restore_times == (5.0, 4.0)  # v2: 01:00 → 06:00; v3: 02:00 → 06:00
+    assert prod.lead_times == (2.0, 1.0)  # b at v3, c at v4
+
+
 # --- bad input: exit 2, a message naming the file and field, nothing on stdout ------------
 
 
@@ -500,6 +521,23 @@ def test_a_directory_that_is_not_a_repository_is_refused(
     code = dora.main([f"prod={sample['file']}"], tmp_path, SINCE, UNTIL, False)
     _, err = capsys.readouterr()
     assert code == 2 and f"--repo {tmp_path}: not a git repository" in err
+
+
+def test_a_shallow_clone_is_named_as_the_likely_cause(
+    sample: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI checkouts are shallow by default: the deployed commits are then missing."""
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{sample['repo'].path}", str(clone)],
+        env=_git_env("2026-10-20T00:00:00"),
+        check=True,
+    )
+    code = dora.main([f"prod={sample['file']}"], clone, SINCE, UNTIL, False)
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"{sample['file']}: [10].environment[\"git.head\"]: commit {sample['commits'][0]}" in err
+    assert "(the clone is shallow: fetch the full history)" in err
 
 
 def test_the_command_line_exits_2_on_bad_input(sample: dict[str, Any], tmp_path: Path) -> None:
