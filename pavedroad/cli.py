@@ -159,7 +159,7 @@ def _dora(args: argparse.Namespace) -> int:
 
 
 def _add_dora(commands: Any) -> None:
-    from pavedroad.dora import HELP
+    from pavedroad.dora_definitions import HELP
 
     dora = commands.add_parser(
         "dora",

@@ -6,24 +6,14 @@ and whether it succeeded, and its `environment["git.head"]` names the commit it 
 says which commits each deployment shipped, when they were written, and which later commits
 reverted them. Nothing else is needed: no incident tracker, no deployment webhook.
 
-The definitions (they are the contract of this command, printed by `--help` and the README):
-
-- a *deployment* is an `update` entry (not `preview`, `refresh` or `destroy`) of a production
-  stack whose end time falls in `[since, until)`; deployments per day = deployments / days;
-- the *commits of a deployment* are those reachable from its `git.head` and not from the
-  `git.head` of the previous successful update of the stack, looked up in the whole history, so
-  an update before the period still serves as the base;
-- *lead time* of a commit = end time of the first successful deployment that contains it − the
-  commit's author time; reported as the median and p90, in hours;
-- a deployment *failed* when its `result` is `failed`, or when a later deployed commit reverts
-  one of its commits (git's `This reverts commit <sha>.` line); change failure rate = failed
-  deployments / deployments;
-- *time to restore* of a failed deployment = from its end to the end of the next successful
-  deployment that has not failed itself; reported as the median, in hours.
-
-Per tenant, a deployment counts for every tenant whose files (`tenants/<team>.yaml` or anything
-under `tenants/<team>/`) its commits changed; the tenant's lead times are those of the commits
-that changed its files.
+The definitions are the command's contract: `pavedroad/dora_definitions.py` holds them as
+`--help` prints them (and the README quotes them). In short: a deployment is a finished `update`
+of a production stack ending in `[since, until)`; its commits are those reachable from its
+`git.head` and not from the previous successful update's; a commit's lead time runs from its
+author time to the end of the first successful deployment containing it; a deployment failed
+when its result is `failed` or a later deployed commit reverts one of its commits; its time to
+restore runs to the end of the next successful deployment that has not failed itself. Per
+tenant, a deployment counts for each tenant whose files its commits changed.
 """
 
 from __future__ import annotations
@@ -43,46 +33,6 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 DEFAULT_DAYS = 30
 HOUR = 3600.0
 DAY_HOURS, WEEK_HOURS, MONTH_HOURS = 24.0, 7 * 24.0, 30 * 24.0
-
-# The `--help` text of the command: the definitions above, as a user reads them.
-HELP = """\
-definitions (DORA's four keys, as this command computes them):
-  deployment       an `update` entry (not preview, refresh or destroy) of a production stack
-                   (the stack named prod, or one whose stack file sets
-                   paved-road:production: true) whose end time falls in [since, until);
-                   deployments per day = deployments / days in [since, until)
-  its commits      those reachable from its environment["git.head"] and not from the
-                   git.head of the previous successful update of the stack, looked up in the
-                   whole history (an update before the period still serves as the base)
-  lead time        of a commit: end time of the first successful deployment that contains it
-                   minus the commit's author time; median (the mean of the two middle values
-                   for an even count) and p90 (nearest rank: the ceil(0.9 n)-th smallest), in
-                   hours
-  failed           a deployment whose result is `failed`, or one of whose commits a later
-                   deployed commit reverts (git's "This reverts commit <sha>." line);
-                   change failure rate = failed deployments / deployments
-  time to restore  of a failed deployment: from its end to the end of the next successful
-                   deployment that has not failed itself; median, in hours
-
-per tenant: a deployment counts for each tenant whose files (tenants/<team>.yaml, or anything
-under tenants/<team>/) its commits changed; a tenant's lead times are those of the commits that
-changed its files; failures and restores are the deployment's.
-
-levels: DORA's 2024 performance levels (elite, high, medium, low; "no data" without a
-figure). A month is 30 days. Deployment frequency: elite above 1 a day, high from 1 a week
-to 1 a day, medium from 1 a month, low below. Lead time (median): elite under 1 day, high
-up to 1 week, medium up to 1 month, low above. Change failure rate: elite up to 5%, high up
-to 20%, low above (the 2024 table gives medium 10%, better than high's 20%, so no rate alone
-is medium). Time to restore (median): elite under 1 hour, high under 1 day, medium under 1
-week, low from 1 week.
-
-input: each --history is `pulumi stack history --json --page-size N` of that stack (the CLI
-shows only the last 10 updates unless asked for more: take enough to reach the update before
-the period). --repo is a full clone (not shallow) holding every deployed commit; the stack
-files are read from its stacks/ and the tenant list from its tenants/.
-The period defaults to the 30 days before today (UTC): --until defaults to today, so the last
-day counted is yesterday, and --since to 30 days before --until.
-exit codes: 0 report written, 2 bad input (arguments, history, stack, repository)."""
 
 
 class DoraError(Exception):

@@ -298,6 +298,18 @@ def test_help_states_the_definitions() -> None:
         assert phrase in shown.stdout
 
 
+def test_building_the_parser_leaves_the_figures_code_unloaded() -> None:
+    """Every command builds every parser: `dora`'s help must not import its code."""
+    check = (
+        "import sys; from pavedroad.cli import build_parser; build_parser(); "
+        "print('pavedroad.dora' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "False"
+
+
 def test_a_period_without_deployments_reports_no_data(sample: dict[str, Any]) -> None:
     figures = run(sample, "2026-11-01", "2026-11-08")
     assert figures["period"] == {"since": "2026-11-01", "until": "2026-11-08", "days": 7}
