@@ -158,6 +158,44 @@ def _diff(args: argparse.Namespace) -> int:
     return diff.main([args.base, args.head, *(["--markdown"] if args.markdown else [])])
 
 
+def _dora(args: argparse.Namespace) -> int:
+    from pavedroad import dora
+
+    return dora.main(args.history, Path(args.repo), args.since, args.until, args.json)
+
+
+def _add_dora(commands: Any) -> None:
+    from pavedroad.dora_definitions import HELP
+
+    dora = commands.add_parser(
+        "dora",
+        help="DORA's four keys from the production stacks' update history and git",
+        description="DORA's four keys (deployment frequency, lead time, change failure rate,\n"
+        "time to restore) for a period, per production stack and per tenant, from\n"
+        "`pulumi stack history --json` and the git history of the repository.",
+        epilog=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dora.add_argument(
+        "--history",
+        action="append",
+        required=True,
+        metavar="STACK=FILE",
+        help="`pulumi stack history --json` output of a production stack (repeatable)",
+    )
+    dora.add_argument(
+        "--repo", default=".", help="git checkout holding the deployed commits (default: .)"
+    )
+    dora.add_argument(
+        "--since", help="first day of the period, YYYY-MM-DD (default: until - 30 days)"
+    )
+    dora.add_argument(
+        "--until", help="day after the period, YYYY-MM-DD, excluded (default: today, UTC)"
+    )
+    dora.add_argument("--json", action="store_true", help="the figures as JSON")
+    dora.set_defaults(handler=_dora)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 2 like every other bad input (argparse's default too, made explicit)."""
 
@@ -260,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _project_dir_option(doctor, "Pulumi.yaml and stacks/")
     doctor.set_defaults(handler=_doctor)
+
+    _add_dora(commands)
     return parser
 
 
