@@ -37,7 +37,14 @@ def load(name: str) -> dict[str, Any]:
 
 def test_the_workflows_exist() -> None:
     names = {p.name for p in ALL}
-    assert {"plan.yml", "preview.yml", "deploy.yml", "drift.yml", "freshness.yml"} <= names
+    assert {
+        "plan.yml",
+        "preview.yml",
+        "deploy.yml",
+        "drift.yml",
+        "freshness.yml",
+        "dora.yml",
+    } <= names
 
 
 # --------------------------------------------------------------------------------------------------
@@ -233,6 +240,20 @@ def test_drift_runs_nightly_per_stack_with_the_stacks_concurrency_group() -> Non
     script = "\n".join(s.get("run", "") for s in job["steps"])
     assert "pulumi preview" in script and "--refresh --expect-no-changes --json" in script
     assert "-m pavedroad.drift" in script
+
+
+def test_dora_runs_monthly_over_the_whole_history_of_prod() -> None:
+    document = load("dora.yml")
+    assert document["on"]["schedule"] == [{"cron": "0 6 1 * *"}]
+    (job,) = document["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["environment"] == "prod"
+    steps = job["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "pulumi stack history --stack prod --json --page-size" in runs
+    assert "python -m pavedroad dora --history" in runs and "--json" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs
 
 
 def test_catalog_freshness_writes_only_on_this_repositorys_portal_branches() -> None:
