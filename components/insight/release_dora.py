@@ -223,9 +223,8 @@ def rule_group(tenant: str, apps: Sequence[tuple[str, str]]) -> dict[str, Any]:
         ),
         (
             FAILURES_RECORD,
-            "clamp_max(\n"
-            f"(count_over_time({_of(FAILED_RECORD, tenant)}[{WINDOW}]) or on({KEYS}) 0 * {releases})"
-            f"\n/ on({KEYS})\n({releases} > 0),\n1)",
+            f"clamp_max(\n(count_over_time({_of(FAILED_RECORD, tenant)}[{WINDOW}])"
+            f" or on({KEYS}) 0 * {releases})\n/ on({KEYS})\n({releases} > 0),\n1)",
         ),
         (
             RESTORE_RECORD,
