@@ -71,6 +71,25 @@ def test_each_tenant_with_rollouts_gets_one_release_rule_beside_grafana(stack: s
     assert "payments-jobs" not in events and "settlement" not in events
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_rules_see_the_controllers_series_as_the_rules_name_them(stack: str) -> None:
+    """The Prometheus enforces `namespace` on rules and monitors outside the platform's
+    namespaces; the release rules' namespace and the controller's monitor are both exempt, so
+    the rules' selectors are left as written and the Rollout's namespace label, clashing with
+    the target's, is stored as `exported_namespace` (no `honorLabels` in the chart's monitor)."""
+    releases = shipped_plan(stack).by_type("kubernetes:helm.sh/v3:Release")
+    stack_values = next(r for r in releases if r.inputs["chart"] == "kube-prometheus-stack")
+    spec = stack_values.inputs["values"]["prometheus"]["prometheusSpec"]
+    assert spec["enforcedNamespaceLabel"] == "namespace"
+    exempt = {(e["namespace"], e["resource"]) for e in spec["excludedFromEnforcement"]}
+    controller = next(r for r in releases if r.inputs["chart"] == "argo-rollouts")
+    assert (controller.inputs["namespace"], "servicemonitors") in exempt
+    metrics = controller.inputs["values"]["controller"]["metrics"]
+    assert metrics == {"enabled": True, "serviceMonitor": {"enabled": True}}
+    for rule in release_rules(stack):
+        assert (rule["metadata"]["namespace"], "prometheusrules") in exempt
+
+
 def test_every_release_rule_passes_promtool_check(tmp_path: Path) -> None:
     promtool = require_promtool()
     files = []
