@@ -30,7 +30,7 @@ from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.core.tracing import OTLP_PORTS
-from components.insight import dashboards
+from components.insight import dashboards, release_dora
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS, TENANT_LABEL
@@ -652,7 +652,8 @@ class Tenant(pulumi.ComponentResource):
         self, operator: pulumi.Resource, ready: dict[str, list[pulumi.Resource]]
     ) -> None:
         """Capacity alerts per namespace and anomaly alerts per api-service app
-        (components/insight), each in its own PrometheusRule in the tenant's namespace."""
+        (components/insight), each in its own PrometheusRule in the tenant's namespace; the
+        release records of its Rollouts beside Grafana (components/insight/release_dora.py)."""
         tenant, platform = self._tenant, self._platform
         links = {"runbook_base_url": platform.runbook_base_url, "grafana_url": platform.grafana_url}
         for namespace in self.namespaces:
@@ -686,6 +687,17 @@ class Tenant(pulumi.ComponentResource):
                 parent=self,
                 provider=self._context.provider,
                 depends_on=[operator, ready[namespace][0]],
+            )
+        released = release_dora.released_apps(tenant.apps, self.namespaces)
+        if released and platform.monitoring_namespace:
+            release_dora.release_rule(
+                tenant.name,
+                released,
+                namespace=platform.monitoring_namespace,
+                labels=self._labels,
+                parent=self,
+                provider=self._context.provider,
+                operator=operator,
             )
 
     def _resources(
@@ -784,6 +796,7 @@ class Tenant(pulumi.ComponentResource):
             ),
             region=self._context.region,
             log_group=platform.container_log_group,
+            releases=release_dora.released_apps(tenant.apps, self.namespaces),
         )
         manifest = dashboards.config_map_manifest(spec, monitoring, self._labels)
         k8s.core.v1.ConfigMap(

@@ -12,6 +12,8 @@ Sources the tests rely on:
 - The chart's controller ServiceMonitor (argoproj/argo-helm charts/argo-rollouts/templates/
   controller/servicemonitor.yaml) sets no `honorLabels`, so the Rollout's `namespace` is kept
   as `exported_namespace`.
+- The "Releases (DORA)" row reads the tenant's release records (components/insight/
+  release_dora.py), whose values tests/test_release_dora.py checks with promtool.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 import yaml
 
 from components.delivery import analysis
-from components.insight import contract, dashboards
+from components.insight import contract, dashboards, release_dora
 from components.kubernetes import TENANT_LABEL
 from pavedroad.engine import PlanRun
 from tests.conftest import shipped_plan, stack_config
@@ -41,6 +43,9 @@ RECORDED = {
     contract.SLO_ERROR_BUDGET_RECORD,
     contract.SLO_CURRENT_BURN_RATE_RECORD,
     contract.SLO_BUDGET_REMAINING_RECORD,
+    release_dora.DEPLOYMENTS_RECORD,
+    release_dora.FAILURES_RECORD,
+    release_dora.RESTORE_RECORD,
 }
 # The app metric contract (components/delivery/analysis.py).
 APP_METRICS = {analysis.REQUESTS, analysis.DURATION_BUCKETS}
@@ -156,6 +161,34 @@ def test_each_app_row_shows_slo_traffic_and_latency_and_releases_are_annotated()
     apps = model["templating"]["list"][0]["query"].split(",")
     assert "checkout-api" in apps
     assert "settlement" not in apps, "a batch job serves no HTTP metrics"
+
+
+def test_tenants_with_rollouts_get_a_releases_row_reading_their_own_records() -> None:
+    """Below the app rows: releases per day, failed share and time to restore of every app the
+    controller releases (the kafka consumer too, which has no app row); none for a tenant whose
+    apps are all released by switching a Service."""
+    models = {meta["name"]: model for meta, model in tenant_dashboards(shipped_plan("dev"))}
+    payments = models["paved-road-dashboard-payments"]
+    rows = [p for p in payments["panels"] if p["type"] == "row"]
+    assert [r["title"] for r in rows] == ["$app", dashboards.RELEASES_ROW]
+    assert "repeat" not in rows[1]
+    at = payments["panels"].index(rows[1])
+    dora = payments["panels"][at + 1 :]
+    assert [p["title"] for p in dora] == list(dashboards.RELEASE_PANELS)
+    assert [p["targets"][0]["expr"].split("{")[0] for p in dora] == [
+        release_dora.DEPLOYMENTS_RECORD,
+        release_dora.FAILURES_RECORD,
+        release_dora.RESTORE_RECORD,
+    ]
+    for panel in dora:
+        assert panel["targets"][0]["expr"].endswith('{tenant="payments"}')
+        assert panel["targets"][0]["legendFormat"] == "{{app}}"
+        assert panel["gridPos"]["y"] > max(p["gridPos"]["y"] for p in payments["panels"][:at])
+    assert [p["fieldConfig"]["defaults"]["unit"] for p in dora] == ["none", "percentunit", "s"]
+    ids = [p["id"] for p in payments["panels"]]
+    assert len(ids) == len(set(ids))
+    search = models["paved-road-dashboard-search"]
+    assert dashboards.RELEASES_ROW not in {p["title"] for p in search["panels"]}
 
 
 def test_each_app_links_to_its_logs_in_the_platforms_log_group() -> None:

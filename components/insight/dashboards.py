@@ -20,6 +20,11 @@ Per app (a row repeated over `app`):
 - A dashboard link per app to CloudWatch Logs Insights over the platform's container log group,
   filtered to the app's namespace and name label as Fluent Bit's kubernetes filter writes them.
 
+Below, when the tenant has apps released by Argo Rollouts, a "Releases (DORA)" row: releases per
+day, the share of releases that failed and the median time to restore over the last week, one
+value per app (all released apps, consumers included, whatever `app` is set to), from the
+tenant's release records (components/insight/release_dora.py).
+
 Everything is built from plain data and serialised with sorted keys: the same tenant file gives
 the same bytes.
 """
@@ -47,6 +52,12 @@ from components.insight.contract import (
     TENANT_LABEL,
     dashboard_uid,
     sli_error_ratio_record,
+)
+from components.insight.release_dora import (
+    DEPLOYMENTS_RECORD,
+    FAILURES_RECORD,
+    RESTORE_RECORD,
+    WINDOW,
 )
 
 # kube-prometheus-stack's Grafana sidecar: the label (and value) it watches ConfigMaps for, and
@@ -88,6 +99,8 @@ class DashboardSpec:
     region: str
     # The container log group Fluent Bit writes (None: logs are switched off, no log links).
     log_group: Optional[str] = None
+    # (namespace, app) of the apps Argo Rollouts releases (empty: no "Releases (DORA)" row).
+    releases: tuple[tuple[str, str], ...] = ()
 
 
 def _regex(values: tuple[str, ...]) -> str:
@@ -116,6 +129,23 @@ def queries(spec: DashboardSpec) -> dict[str, str]:
             "histogram_quantile(0.99, sum by (service, le) "
             f"(rate({DURATION_BUCKETS}{{{app}}}[{RATE_WINDOW}])))"
         ),
+    }
+
+
+# The "Releases (DORA)" row: title → (record, unit, what an app without a value means).
+RELEASES_ROW = "Releases (DORA)"
+RELEASE_PANELS = {
+    f"Releases per day ({WINDOW})": (DEPLOYMENTS_RECORD, "none", "no releases"),
+    f"Failed releases ({WINDOW})": (FAILURES_RECORD, "percentunit", "no releases"),
+    f"Time to restore ({WINDOW} median)": (RESTORE_RECORD, "s", "nothing to restore"),
+}
+
+
+def release_queries(spec: DashboardSpec) -> dict[str, str]:
+    """Each DORA panel's PromQL, by panel title: the tenant's records, one series per app."""
+    return {
+        title: f'{record}{{{TENANT_LABEL}="{spec.tenant}"}}'
+        for title, (record, _, _) in RELEASE_PANELS.items()
     }
 
 
@@ -159,17 +189,46 @@ def _target(expr: str, legend: str) -> dict[str, Any]:
 
 
 def _panel(
-    panel_id: int, title: str, expr: str, kind: str, unit: str, x: int, y: int, legend: str
+    panel_id: int,
+    title: str,
+    expr: str,
+    kind: str,
+    unit: str,
+    x: int,
+    y: int,
+    legend: str,
+    width: Optional[int] = None,
 ) -> dict[str, Any]:
     return {
         "id": panel_id,
         "title": title,
         "type": kind,
         "datasource": DATASOURCE,
-        "gridPos": {"h": 6, "w": 6 if kind == "stat" else 8, "x": x, "y": y},
+        "gridPos": {"h": 6, "w": width or (6 if kind == "stat" else 8), "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "targets": [_target(expr, legend)],
     }
+
+
+def _releases_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
+    """The row and its three stat panels, side by side, a value per app."""
+    row = {
+        "id": first_id,
+        "title": RELEASES_ROW,
+        "type": "row",
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
+    }
+    panels = [row]
+    exprs = release_queries(spec)
+    for index, (title, (_, unit, no_value)) in enumerate(RELEASE_PANELS.items()):
+        panel = _panel(
+            first_id + 1 + index, title, exprs[title], "stat", unit, 8 * index, y + 1, "{{app}}", 8
+        )
+        panel["fieldConfig"]["defaults"]["noValue"] = no_value
+        panels.append(panel)
+    return panels
 
 
 def dashboard(spec: DashboardSpec) -> dict[str, Any]:
@@ -198,6 +257,8 @@ def dashboard(spec: DashboardSpec) -> dict[str, Any]:
     ]
     for index, (title, kind, unit, x, y, legend) in enumerate(layout, start=2):
         panels.append(_panel(index, title, exprs[title], kind, unit, x, y, legend))
+    if spec.releases:
+        panels += _releases_row(spec, len(panels) + 1, 13)
     names = [app.name for app in spec.apps]
     links = (
         [
