@@ -273,20 +273,32 @@ def ownership_issues(
                         "can hold one EKS access entry",
                     )
                 )
+    # A team's principal that is also a squad's: both files are told (either may be the new one).
+    in_tenant: dict[str, tuple[str, str]] = {}
     for tenant in tenants:
         for role in ("owners", "developers", "viewers"):
-            for arn in getattr(tenant, role):
+            for index, arn in enumerate(getattr(tenant, role)):
                 holders.setdefault(arn, f"tenant {tenant.name!r}")
+                in_tenant.setdefault(arn, tenant.source(f"{role}[{index}]"))
     for domain in domains:
         for index, arn in enumerate(domain.squad.principals):
             holder = holders.setdefault(arn, f"the {domain.name!r} squad")
-            if holder != f"the {domain.name!r} squad":
+            if holder == f"the {domain.name!r} squad":
+                continue
+            issues.append(
+                ConfigIssue(
+                    domain.file,
+                    f"squad.principals[{index}]",
+                    f"{arn} already has cluster access through {holder}; an IAM principal "
+                    "can hold one EKS access entry",
+                )
+            )
+            if holder.startswith("tenant ") and arn in in_tenant:
                 issues.append(
                     ConfigIssue(
-                        domain.file,
-                        f"squad.principals[{index}]",
-                        f"{arn} already has cluster access through {holder}; an IAM principal "
-                        "can hold one EKS access entry",
+                        *in_tenant[arn],
+                        f"{arn} is a principal of the {domain.name!r} squad ({domain.file}); "
+                        "an IAM principal can hold one EKS access entry",
                     )
                 )
     if governance is not None:

@@ -50,7 +50,6 @@ from components.resources_config import (
     EventSourceConfig,
     ResourceConfig,
 )
-from components.config_base import GITHUB_ORG
 from components.config_base import github_org as github_org_of
 from components.tenants_config import (
     SYSTEM_NAMESPACES,
@@ -583,6 +582,11 @@ def properties_keys(pages: list[dict[str, Any]]) -> list[str]:
     return [key for page in pages for key in page["properties"]]
 
 
+def _any_case(login: str) -> str:
+    """`acme-1` as `[aA][cC][mM][eE]-1`: ECMA patterns have no inline case-insensitive group."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in login)
+
+
 def onboard_team(world: Landscape) -> Offering:
     name = model_field(TenantConfig, "name")
     name["not"] = {"enum": world.taken_team_names}
@@ -605,10 +609,15 @@ def onboard_team(world: Landscape) -> Offering:
             TenantConfig, "domain", enum=[name for name, _ in world.domains]
         )
     if world.github_org is not None:
-        team = model_field(TenantGithubConfig, "team")
-        # The plan refuses a team of another organisation than governance.yaml's.
-        # (Organisation logins are letters, digits and '-': literal in a pattern as they are.)
-        team["pattern"] = team["pattern"].replace(f"(?:{GITHUB_ORG})", f"(?:{world.github_org})", 1)
+        # The plan refuses a team of another organisation than governance.yaml's (logins are
+        # letters, digits and '-': literal in a pattern as they are; GitHub ignores their case).
+        team = model_field(
+            TenantGithubConfig,
+            "team",
+            allOf=[{"pattern": f"^@{_any_case(world.github_org)}/"}],
+        )
+        # A team ordered in the portal names its GitHub team: CODEOWNERS gives it its file.
+        first["required"].append("github")
         first["properties"]["github"] = {
             "title": "GitHub",
             "description": TenantConfig.model_fields["github"].description,

@@ -67,6 +67,10 @@ def test_every_shipped_tenant_app_and_resource_has_an_entity(generated: Path) ->
         name = tenant["name"]
         assert groups[name]["spec"] == {"type": "team", "children": []}
         assert systems[name]["spec"]["owner"] == f"group:default/{name}"
+        # The federated model: the team's domain and GitHub team.
+        assert systems[name]["spec"]["domain"] == f"domain:default/{tenant['domain']}"
+        team = groups[name]["metadata"]["annotations"]["github.com/team-slug"]
+        assert f"@{team}" == tenant["github"]["team"]
         source = f"url:https://github.com/acme/paved-road/blob/main/tenants/{name}.yaml"
         for app in tenant.get("apps", []):
             component = components[f"{name}-{app['name']}"]
@@ -113,10 +117,26 @@ def test_every_shipped_tenant_app_and_resource_has_an_entity(generated: Path) ->
     (location,) = by_kind(found, "Location").values()
     templates = sorted(by_kind(found, "Template"))
     assert location["spec"]["targets"] == [
+        "./domains.yaml",
         "./platform.yaml",
         *(f"./templates/{name}/template.yaml" for name in templates),
         *(f"./tenants/{p.name}" for p in tenant_files),
     ]
+
+
+def test_each_domain_is_owned_by_its_platform_squad(generated: Path) -> None:
+    found = entities(generated)
+    domains, groups = by_kind(found, "Domain"), by_kind(found, "Group")
+    files = sorted((ROOT / "domains").glob("*.yaml"))
+    assert files and sorted(domains) == sorted(p.stem for p in files)
+    for path in files:
+        document = yaml.safe_load(path.read_text())
+        squad = groups[f"{document['name']}-platform-squad"]
+        assert domains[document["name"]]["spec"] == {
+            "owner": f"group:default/{squad['metadata']['name']}"
+        }
+        slug = squad["metadata"]["annotations"]["github.com/team-slug"]
+        assert f"@{slug}" == document["squad"]["github"]
 
 
 def test_shipped_apps_all_run_in_production(generated: Path) -> None:

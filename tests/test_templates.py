@@ -36,7 +36,7 @@ from components.resources_config import (
     EventSourceConfig,
     ResourceConfig,
 )
-from components.tenants_config import QuotaConfig, TenantConfig
+from components.tenants_config import QuotaConfig, TenantConfig, TenantGithubConfig
 from pavedroad import forms, templates
 from tests.conftest import ROOT, make_project, pavedroad, stack_config
 from tests.test_catalog import copy_project
@@ -209,6 +209,8 @@ FORM_FIELDS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
         "displayName": (TenantConfig, "display_name"),
         "costCenter": (TenantConfig, "cost_center"),
         "owners": (TenantConfig, "owners"),
+        "domain": (TenantConfig, "domain"),
+        "github.team": (TenantGithubConfig, "team"),
         **{
             f"quota.{QuotaConfig.model_fields[n].alias}": (QuotaConfig, n)
             for n in QuotaConfig.model_fields
@@ -451,6 +453,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "displayName": "Fraud",
         "costCenter": "cc-4242",
         "owners": ["arn:aws:iam::123456789012:role/fraud-admins"],
+        "domain": "commerce",
+        "github": {"team": "@acme/fraud"},
     },
     "add-app-api-service": {
         "team": "payments", "name": "refunds-api", "image": image("payments", "refunds-api"),
@@ -788,6 +792,20 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("onboard-team", {"owners": []}, "dev", "tenants/fraud.yaml: owners:"),
     ("onboard-team", {"costCenter": "cc 4242"}, "dev", "tenants/fraud.yaml: costCenter:"),
+    ("onboard-team", {"domain": "logistics"}, "dev", "tenants/fraud.yaml: domain:"),
+    (
+        "onboard-team",
+        {"github": {"team": "@other-org/fraud"}},
+        "dev",
+        "tenants/fraud.yaml: github.team:",
+    ),
+    ("onboard-team", {"github": {"team": "acme/fraud"}}, "dev", "tenants/fraud.yaml: github.team:"),
+    (
+        "onboard-team",
+        {"owners": ["arn:aws:iam::123456789012:role/commerce-platform-squad"]},
+        "dev",
+        "tenants/fraud.yaml: owners[0]:",
+    ),
     ("onboard-team", {"quota": {"pods": 0}}, "dev", "tenants/fraud.yaml: quota.pods:"),
     ("onboard-team", {"quota": {"cpu": "4x"}}, "dev", "tenants/fraud.yaml: quota.cpu:"),
     ("onboard-team", {"name": "Fraud"}, "dev", "tenant 'Fraud' has no file tenants/Fraud.yaml"),
