@@ -5,8 +5,9 @@ The rules are the pack's own (`policies/paved_road_policies`), run over the reco
 exactly as CrossGuard runs them over a preview: resource rules per resource, stack rules over all.
 Levels and options come from the environment's pack config, `policies/config/<stack>.json` — the
 file a user hands `pulumi preview --policy-pack-config` — and the stack's `paved-road:production`
-tells rules whether they judge production. Mandatory violations fail (exit 1); advisory ones are
-printed and pass.
+tells rules whether they judge production. The domains' stricter levels come from the project's
+`domains/*.yaml` (a broken one is bad input, exit 2). Mandatory violations fail (exit 1); advisory
+ones are printed and pass.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pavedroad.engine import ROOT, StackFileError, load_stack_config
 from pavedroad.mocks import PlatformMocks
 from policies.paved_road_policies.config import PackConfig, PolicyConfigError
 from policies.paved_road_policies.core import Resource
+from policies.paved_road_policies.domains import load_domain_levels
 from policies.paved_road_policies.registry import RULES
 from policies.paved_road_policies.runner import Violation, evaluate
 
@@ -125,12 +127,15 @@ def check_resources(
     stack: str,
     root: Path = ROOT,
     config: Optional[PackConfig] = None,
+    domains: Optional[dict[str, dict[str, str]]] = None,
 ) -> PolicyReport:
-    """Every rule over plan resources (as plan.json holds them)."""
+    """Every rule over plan resources (as plan.json holds them), with the domains' levels (read
+    from `root/domains/` unless given)."""
     config = config if config is not None else pack_config(root, stack)
+    domains = domains if domains is not None else load_domain_levels(root)
     production = stack_production(root, stack)
     views = resources_from_plan({"resources": list(resources)})
-    violations = evaluate(RULES, views, config, bool(production))
+    violations = evaluate(RULES, views, config, bool(production), domains)
     return PolicyReport(stack, len(views), production, config, tuple(violations))
 
 
