@@ -452,6 +452,8 @@ def test_the_pack_reads_domains_beside_it_and_stops_on_a_bad_one(
             [(f"policies.{META_RULE}", f"{META_RULE} is the rule that applies domains' levels")],
         ),
         ({3: "mandatory"}, [("policies", "3: a rule name is text")]),
+        # Text from the file is printed on one line, escaped.
+        ({"a\nb": "mandatory"}, [("policies.a\\nb", "a\\nb is not a rule of the pack")]),
     ],
 )
 def test_level_issues(policies: Any, issues: list[tuple[str, str]]) -> None:
@@ -476,6 +478,9 @@ def test_load_domain_levels_lists_every_problem_of_every_file(tmp_path: Path) ->
     write_domain(tmp_path, "ops", None)
     (tmp_path / "domains" / "ops.yaml").write_text("name: operations\n")
     (tmp_path / "domains" / "Bad_Name.yaml").write_text("name: Bad_Name\n")
+    (tmp_path / "domains" / "twice.yaml").write_text(
+        f"name: twice\npolicies:\n  {RULE}: mandatory\n  {RULE}: advisory\n"
+    )
     with pytest.raises(PolicyConfigError) as error:
         load_domain_levels(tmp_path)
     lines = str(error.value).splitlines()
@@ -488,7 +493,10 @@ def test_load_domain_levels_lists_every_problem_of_every_file(tmp_path: Path) ->
     assert lines[3].startswith("domains/data.yaml: line 3, column 1: not valid YAML")
     assert lines[4] == "domains/list.yaml: expected a mapping (name, policies, …)"
     assert lines[5] == "domains/ops.yaml: name: must equal the file name, 'ops'"
-    assert len(lines) == 6
+    assert lines[6] == (
+        f"domains/twice.yaml: line 4, column 3: not valid YAML (duplicate key '{RULE}')"
+    )
+    assert len(lines) == 7
 
 
 def test_load_domain_levels_reads_only_bounded_regular_files_inside_the_project(

@@ -72,6 +72,16 @@ MAX_BYTES = 64 * 1024
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value from a domain file, safe to print on one line: control characters escaped, cut."""
+    text = value if isinstance(value, str) else repr(value)
+    text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _rules() -> Mapping[str, Rule]:
     # The registry imports this module (for the rule below), so it is imported when first used.
     from .registry import BY_NAME
@@ -102,20 +112,23 @@ def level_issues(policies: Any) -> list[tuple[str, str]]:
     rules = _rules()
     issues: list[tuple[str, str]] = []
     for name, level in policies.items():
-        field = f"policies.{name}"
+        field = f"policies.{_shown(name)}"
         if not isinstance(name, str):
-            issues.append(("policies", f"{name!r}: a rule name is text"))
+            issues.append(("policies", f"{_shown(name)}: a rule name is text"))
         elif name == META_RULE:
             issues.append(
                 (field, f"{name} is the rule that applies domains' levels; a domain cannot set it")
             )
         elif name not in rules:
-            issues.append((field, f"{name} is not a rule of the pack (README.md, 'The rules')"))
-        elif level not in DOMAIN_LEVELS:
+            issues.append(
+                (field, f"{_shown(name)} is not a rule of the pack (README.md, 'The rules')")
+            )
+        elif not isinstance(level, str) or level not in DOMAIN_LEVELS:
+            shown = _shown(level) if not isinstance(level, str) else repr(_shown(level))
             issues.append(
                 (
                     field,
-                    f"{level!r} is not a level a domain may set ({' or '.join(DOMAIN_LEVELS)}); "
+                    f"{shown} is not a level a domain may set ({' or '.join(DOMAIN_LEVELS)}); "
                     "a domain may raise a rule, never lower or switch one off",
                 )
             )
@@ -137,18 +150,18 @@ def load_domain_levels(root: Path) -> dict[str, dict[str, str]]:
     in any file (all at once). No `domains/` folder means no domain.
     """
     folder = root / DOMAINS_DIR
-    try:
-        mode = os.lstat(folder).st_mode
-    except FileNotFoundError:
+    if not os.path.lexists(folder):
         return {}
+    try:
+        is_folder = stat.S_ISDIR(os.stat(folder).st_mode)
     except OSError as error:
         raise PolicyConfigError(f"{DOMAINS_DIR}: cannot read ({error.strerror})") from None
-    if not stat.S_ISDIR(os.stat(folder).st_mode if stat.S_ISLNK(mode) else mode):
+    if not is_folder:
         raise PolicyConfigError(f"{DOMAINS_DIR}: not a directory")
     levels: dict[str, dict[str, str]] = {}
     errors: list[str] = []
     for path in sorted(folder.glob("*.yaml")):
-        source = f"{DOMAINS_DIR}/{path.name}"
+        source = f"{DOMAINS_DIR}/{_shown(path.name)}"
         document, problem = _read(root, path)
         if problem is not None:
             errors.append(f"{source}: {problem}")
@@ -158,9 +171,9 @@ def load_domain_levels(root: Path) -> dict[str, dict[str, str]]:
             continue
         name = document.get("name")
         if name != path.stem:
-            errors.append(f"{source}: name: must equal the file name, {path.stem!r}")
+            errors.append(f"{source}: name: must equal the file name, {_shown(path.stem)!r}")
         if not DNS_LABEL.match(path.stem):
-            errors.append(f"{source}: name: {path.stem!r} is not a DNS label")
+            errors.append(f"{source}: name: {_shown(path.stem)!r} is not a DNS label")
         issues = level_issues(document.get("policies"))
         errors.extend(f"{source}: {field}: {message}" for field, message in issues)
         if not issues and isinstance(name, str):
@@ -196,13 +209,31 @@ def _read(root: Path, path: Path) -> tuple[Any, Optional[str]]:
     except UnicodeDecodeError:
         return None, "not UTF-8 text"
     try:
-        return yaml.safe_load(text), None
+        return yaml.load(text, Loader=_Loader), None  # a SafeLoader (below)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        return None, f"{where}not valid YAML ({error.problem or error.context})"
-    except yaml.YAMLError:
+        return None, f"{where}not valid YAML ({_shown(error.problem or error.context)})"
+    except (yaml.YAMLError, RecursionError):
         return None, "not valid YAML"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key twice in one mapping (it would keep the last one
+    silently; `pulumi up` and the program's own loader refuse the file)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # not a key a domain file uses: what it means is checked after loading
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {_shown(key)!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 # --------------------------------------------------------------------------------------------------
