@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from pulumi.runtime.mocks import MockResourceArgs
 
@@ -24,7 +24,7 @@ from pavedroad.engine import ROOT, StackFileError, load_stack_config
 from pavedroad.mocks import PlatformMocks
 from policies.paved_road_policies.config import PackConfig, PolicyConfigError
 from policies.paved_road_policies.core import Resource
-from policies.paved_road_policies.domains import load_domain_levels
+from policies.paved_road_policies.domains import load_domain_levels, raised
 from policies.paved_road_policies.registry import RULES
 from policies.paved_road_policies.runner import Violation, evaluate
 
@@ -45,6 +45,8 @@ class PolicyReport:
     production: Optional[bool]
     config: PackConfig
     violations: tuple[Violation, ...]
+    # Each domain's levels (domains/*.yaml): domain → rule → level.
+    domains: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -136,7 +138,7 @@ def check_resources(
     production = stack_production(root, stack)
     views = resources_from_plan({"resources": list(resources)})
     violations = evaluate(RULES, views, config, bool(production), domains)
-    return PolicyReport(stack, len(views), production, config, tuple(violations))
+    return PolicyReport(stack, len(views), production, config, tuple(violations), domains)
 
 
 def render(report: PolicyReport) -> str:
@@ -150,6 +152,13 @@ def render(report: PolicyReport) -> str:
         f"Policies: {len(RULES)} rules over {report.resources} resources of stack "
         f"{report.stack!r} ({environment}; {source})"
     )
+    by_domain: dict[str, list[str]] = {}
+    for rule, domains in raised(report.domains).items():
+        for domain in domains:
+            by_domain.setdefault(domain, []).append(rule)
+    if by_domain:
+        listed = ", ".join(f"{d} ({', '.join(rules)})" for d, rules in sorted(by_domain.items()))
+        header += f"\nMandatory for a domain's tenants: {listed}"
     if not report.violations:
         return f"{header}\nNo policy violations."
     mandatory = len(report.mandatory)

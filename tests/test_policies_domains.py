@@ -256,6 +256,7 @@ def test_check_fails_a_tenant_of_a_domain_that_raised_the_rule(tmp_path: Path) -
     write_domain(project, "discovery", None)
     failed = pavedroad("check", str(plan), "-C", str(project))
     assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"\nMandatory for a domain's tenants: commerce ({RULE})\n" in failed.stdout
     lines = failed.stdout.splitlines()
     index = lines.index(
         f"  mandatory {META_RULE}  "

@@ -327,9 +327,9 @@ def _findings(rule: Rule, stack: Stack, context: Context) -> Iterator[tuple[str,
         "for that domain's tenants."
     ),
     remediation=(
-        "Fix what the raised rule reports (its own remediation says how): the tenant's domain "
-        "requires it. The domain's platform squad owns domains/<domain>.yaml; a domain can raise "
-        "a rule for its tenants, never lower one."
+        "Fix what the raised rule reports, as its own remediation says: the tenant's domain "
+        "requires it (domains/<domain>.yaml, `policies`). A domain can raise a rule for its "
+        "tenants, never lower one; the environment's pack config governs this rule itself."
     ),
     severity=HIGH,
     level=MANDATORY,
