@@ -6,6 +6,7 @@ never for another domain's tenants or the platform — and can never lower a rul
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import json
 import os
 import runpy
@@ -21,6 +22,7 @@ from pulumi.runtime import proto
 from pulumi.runtime.config import set_all_config
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from components import kubernetes as program
 from pavedroad.check import check_resources
 from pavedroad.plan import render_plan_json
 from policies.paved_road_policies import crossguard, domains, registry
@@ -47,8 +49,12 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-# payments belongs to commerce, search to discovery; storefront has no domain.
-TENANT_DOMAINS = {"payments": "commerce", "search": "discovery"}
+# Each tenant's domain, from its tenant file: payments and storefront are commerce's, search is
+# discovery's.
+TENANT_DOMAINS = {
+    path.stem: yaml.safe_load(path.read_text()).get("domain")
+    for path in (ROOT / "tenants").glob("*.yaml")
+}
 
 
 def write_domain(root: Path, name: str, policies: Any, **extra: Any) -> Path:
@@ -71,21 +77,21 @@ def tenant_name(resources: list[dict[str, Any]], resource: dict[str, Any]) -> Op
     return None
 
 
-def labelled(stack: str = "dev") -> list[dict[str, Any]]:
-    """The shipped plan's resources with each tenant's domain where the Tenant component writes
-    it, on its namespaces and its tagged AWS resources only: the workloads themselves carry no
-    domain here, so a finding on one is attributed through its Tenant."""
-    resources = [copy.deepcopy(r.to_json()) for r in shipped_plan(stack).resources]
+def planned(stack: str = "dev") -> list[dict[str, Any]]:
+    """The shipped plan's resources (a copy to edit), with the domains the Tenant component
+    writes on its tenants' objects and tagged AWS resources."""
+    return [copy.deepcopy(r.to_json()) for r in shipped_plan(stack).resources]
+
+
+def unmark(resources: list[dict[str, Any]], keep: Any = lambda resource: False) -> None:
+    """Remove the domain label and tag from every resource but those `keep` accepts."""
     for resource in resources:
-        domain = TENANT_DOMAINS.get(tenant_name(resources, resource) or "")
-        if domain is None:
+        if keep(resource):
             continue
-        inputs = resource["inputs"]
-        if resource["type"] == NAMESPACE:
-            inputs["metadata"].setdefault("labels", {})[DOMAIN_LABEL] = domain
-        elif isinstance(inputs.get("tags"), dict):
-            inputs["tags"][DOMAIN_TAG] = domain
-    return resources
+        resource["inputs"].get("metadata", {}).get("labels", {}).pop(DOMAIN_LABEL, None)
+        tags = resource["inputs"].get("tags")
+        if isinstance(tags, dict):
+            tags.pop(DOMAIN_TAG, None)
 
 
 def named(resources: list[dict[str, Any]], type_: str, name: str) -> dict[str, Any]:
@@ -97,8 +103,8 @@ def named(resources: list[dict[str, Any]], type_: str, name: str) -> dict[str, A
 
 
 def one_pod_apps(resources: list[dict[str, Any]]) -> dict[str, str]:
-    """The same violation in a tenant of each kind: payments (commerce), search (discovery) and
-    storefront (no domain) each let an app scale down to one pod. Their workloads' urns."""
+    """The same violation in every tenant: payments and storefront (commerce) and search
+    (discovery) each let an app scale down to one pod. Their workloads' urns."""
     urns = {}
     for tenant, workload in (
         ("payments", "checkout-api"),
@@ -132,7 +138,7 @@ def found(violations: Any, rule: str) -> dict[str, tuple[str, str]]:
 def test_an_app_down_to_one_pod_is_advised_against_in_every_tenant() -> None:
     """What a tenant file does to break the rule: `replicas: 1` (the autoscaler's floor), or a
     budget that no longer selects the app's pods. Without a domain, advice only."""
-    resources = labelled()
+    resources = planned()
     urns = one_pod_apps(resources)
     named(resources, PDB, "search-api")["inputs"]["spec"]["selector"] = {
         "matchLabels": {"app.kubernetes.io/name": "other"}
@@ -158,8 +164,29 @@ def test_an_app_down_to_one_pod_is_advised_against_in_every_tenant() -> None:
 # Raising, and isolation -------------------------------------------------------------------------
 
 
+def test_the_tenants_resources_name_their_domain_where_the_pack_looks() -> None:
+    """The program's contract with the pack: every Kubernetes object and tagged AWS resource a
+    Tenant creates names the tenant's domain, with the pack's own label and tag."""
+    assert (DOMAIN_LABEL, DOMAIN_TAG) == (program.DOMAIN_LABEL, program.DOMAIN_TAG)
+    assert set(TENANT_DOMAINS.values()) == {"commerce", "discovery"}
+    resources = planned()
+    ownership = Ownership(Stack(views(resources)))
+    tenant_resources = 0
+    for resource, view in zip(resources, views(resources)):
+        tenant = tenant_name(resources, resource)
+        if tenant and resource["type"].startswith("kubernetes:") and resource.get("custom", True):
+            named = resource["inputs"].get("metadata", {}).get("labels", {}).get(DOMAIN_LABEL)
+            assert named == TENANT_DOMAINS[tenant], resource["urn"]
+        # The platform's resources, a domain's own (its squad's AppProject) included, are no
+        # tenant's: a domain's levels are for its tenants.
+        expected = {TENANT_DOMAINS[tenant]} if tenant and view.in_tenant else set()
+        assert ownership.domains_of(view) == expected, resource["urn"]
+        tenant_resources += bool(expected)
+    assert tenant_resources > 100
+
+
 def test_a_domain_makes_the_rule_mandatory_for_its_tenants_only() -> None:
-    resources = labelled()
+    resources = planned()
     urns = one_pod_apps(resources)
     levels = {"commerce": {RULE: "mandatory"}, "discovery": {}}
     violations = evaluate(registry.RULES, views(resources), domains=levels)
@@ -167,9 +194,9 @@ def test_a_domain_makes_the_rule_mandatory_for_its_tenants_only() -> None:
     assert {u: level for u, (level, _) in found(violations, RULE).items()} == {
         u: "advisory" for u in urns.values()
     }
-    # Only commerce's tenant (payments) is held to it: not discovery's, not a domainless one.
+    # Only commerce's tenants (payments, storefront) are held to it, not discovery's (search).
     raised = found(violations, META_RULE)
-    assert list(raised) == [urns["payments"]]
+    assert sorted(raised) == sorted([urns["payments"], urns["storefront"]])
     level, message = raised[urns["payments"]]
     assert level == "mandatory"
     assert message.startswith(
@@ -179,14 +206,18 @@ def test_a_domain_makes_the_rule_mandatory_for_its_tenants_only() -> None:
     # Raised by discovery too: each domain's own tenant, each named by its domain.
     levels["discovery"] = {RULE: "mandatory"}
     raised = found(evaluate(registry.RULES, views(resources), domains=levels), META_RULE)
-    assert sorted(raised) == sorted([urns["payments"], urns["search"]])
+    assert sorted(raised) == sorted(urns.values())
     assert raised[urns["search"]][1].startswith("domain discovery makes k8s-serving-redundant")
+    # A tenant whose resources name no domain is held to no domain's levels.
+    unmark(resources, keep=lambda r: tenant_name(resources, r) != "storefront")
+    raised = found(evaluate(registry.RULES, views(resources), domains=levels), META_RULE)
+    assert sorted(raised) == sorted([urns["payments"], urns["search"]])
 
 
 def test_a_platform_resource_stays_advisory_whatever_it_carries() -> None:
     """A domain raising a rule the platform breaks changes nothing for the platform, even for a
     platform resource that names the domain."""
-    resources = labelled()
+    resources = planned()
     template = next(r for r in resources if r["type"] == LAUNCH_TEMPLATE)
     template["inputs"]["metadataOptions"]["httpPutResponseHopLimit"] = 2
     template["inputs"]["tags"][DOMAIN_TAG] = "commerce"
@@ -196,28 +227,33 @@ def test_a_platform_resource_stays_advisory_whatever_it_carries() -> None:
     assert found(violations, META_RULE) == {}
 
 
-def test_a_resource_names_its_domain_or_inherits_its_tenants() -> None:
-    resources = labelled()
+def test_a_resource_without_the_label_inherits_its_tenants_domain() -> None:
+    """Only the tenant's namespaces keep the label here: the app's workload is attributed through
+    its Tenant component (components have no inputs to carry it)."""
+    resources = planned()
+    urns = one_pod_apps(resources)
+    unmark(resources, keep=lambda r: r["type"] == NAMESPACE)
     stack = Stack(views(resources))
     ownership = Ownership(stack)
-    rollout = next(r for r in stack if r.name == "payments/checkout-api/rollout")
-    assert DOMAIN_LABEL not in rollout.labels and ownership.domains_of(rollout) == {"commerce"}
-    storefront = next(r for r in stack if r.name == "storefront/recommendations/rollout")
-    assert ownership.domains_of(storefront) == set()
-    labelled_itself = Resource(
-        type=rollout.type,
-        urn=storefront.urn,
-        name=storefront.name,
-        inputs={"metadata": {"labels": {DOMAIN_LABEL: "commerce"}}},
-        parent=storefront.parent,
+    rollout = stack.get(urns["payments"])
+    assert rollout is not None and DOMAIN_LABEL not in rollout.labels
+    assert ownership.domains_of(rollout) == {"commerce"}
+    raised = found(
+        evaluate(registry.RULES, views(resources), domains={"discovery": {RULE: "mandatory"}}),
+        META_RULE,
     )
-    assert ownership.domains_of(labelled_itself) == {"commerce"}
-    platform = next(r for r in stack if r.type == LAUNCH_TEMPLATE)
-    assert ownership.domains_of(platform) == set()
+    assert list(raised) == [urns["search"]]
+    # A resource's own label counts too, and only under a Tenant.
+    unmark(resources)
+    stack = Stack(views(resources))
+    search = stack.get(urns["search"])
+    assert search is not None and Ownership(stack).domains_of(search) == set()
+    itself = replace(search, inputs={"metadata": {"labels": {DOMAIN_LABEL: "discovery"}}})
+    assert Ownership(stack).domains_of(itself) == {"discovery"}
 
 
 def test_raising_what_is_already_mandatory_or_advisory_adds_nothing() -> None:
-    resources = labelled()
+    resources = planned()
     one_pod_apps(resources)
     plain = evaluate(registry.RULES, views(resources))
     same = {"commerce": {RULE: "advisory", "k8s-images-pinned": "mandatory"}}
@@ -225,7 +261,7 @@ def test_raising_what_is_already_mandatory_or_advisory_adds_nothing() -> None:
 
 
 def test_the_environment_pack_config_governs_the_domain_rule_itself() -> None:
-    resources = labelled()
+    resources = planned()
     urns = one_pod_apps(resources)
     config = PackConfig.parse({META_RULE: "advisory"}, "policies/config/dev.json", registry.RULES)
     levels = {"commerce": {RULE: "mandatory"}}
@@ -238,7 +274,7 @@ def test_the_environment_pack_config_governs_the_domain_rule_itself() -> None:
 
 def plan_with_one_pod_apps(tmp_path: Path) -> Path:
     document = json.loads(render_plan_json(shipped_plan("dev")))
-    document["resources"] = labelled()
+    document["resources"] = planned()
     one_pod_apps(document["resources"])
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(document))
@@ -264,8 +300,8 @@ def test_check_fails_a_tenant_of_a_domain_that_raised_the_rule(tmp_path: Path) -
         "$kubernetes:argoproj.io/v1alpha1:Rollout::payments/checkout-api/rollout"
     )
     assert lines[index + 1].strip().startswith("domain commerce makes k8s-serving-redundant")
-    assert sum(line.startswith(f"  mandatory {META_RULE}") for line in lines) == 1
-    assert "1 mandatory policy violation(s)" in failed.stderr
+    assert sum(line.startswith(f"  mandatory {META_RULE}") for line in lines) == 2
+    assert "2 mandatory policy violation(s)" in failed.stderr
 
 
 @pytest.mark.parametrize(
@@ -311,6 +347,51 @@ def test_plan_with_a_domain_lowering_a_rule_plans_nothing(tmp_path: Path) -> Non
     assert not (project / "build").exists()
 
 
+def test_plan_holds_a_tenant_to_its_domains_levels(tmp_path: Path) -> None:
+    """End to end through the real program: the tenant file says `replicas: 1`, the Tenant
+    labels its objects with its domain, and the domain's file makes the advice mandatory."""
+    project = make_project(tmp_path, stack_config("dev"), "test")
+    shutil.copy(ROOT / "governance.yaml", project / "governance.yaml")
+    shutil.copytree(ROOT / "domains", project / "domains")
+    payments = project / "tenants" / "payments.yaml"
+    payments.write_text(payments.read_text().replace("    replicas: 3\n", "    replicas: 1\n", 1))
+    search = project / "tenants" / "search.yaml"
+    search.write_text(
+        search.read_text().replace(
+            "    template: api-service\n", "    template: api-service\n" "    replicas: 1\n", 1
+        )
+    )
+    advised = pavedroad("plan", "test", "-C", str(project))
+    assert advised.returncode == 0, advised.stdout + advised.stderr
+    advice = [line for line in advised.stdout.splitlines() if line.startswith("  advisory ")]
+    assert advice == [
+        f"  advisory  {RULE}  {urn}"
+        for urn in sorted(
+            "urn:pulumi:test::paved-road::paved-road:index:Platform$paved-road:tenants:Tenant$"
+            + workload
+            for workload in (
+                # The active color only: the idle one serves nothing until the switch.
+                "kubernetes:apps/v1:Deployment::search/search-api/green-deployment",
+                "kubernetes:argoproj.io/v1alpha1:Rollout::payments/checkout-api/rollout",
+            )
+        )
+    ]
+    commerce = project / "domains" / "commerce.yaml"
+    commerce.write_text(commerce.read_text() + f"policies:\n  {RULE}: mandatory\n")
+    held = pavedroad("plan", "test", "-C", str(project))
+    assert held.returncode == 1, held.stdout + held.stderr
+    mandatory = [line for line in held.stdout.splitlines() if line.startswith("  mandatory ")]
+    assert mandatory == [
+        f"  mandatory {META_RULE}  urn:pulumi:test::paved-road::paved-road:index:Platform"
+        "$paved-road:tenants:Tenant$kubernetes:argoproj.io/v1alpha1:Rollout::payments/"
+        "checkout-api/rollout"
+    ]
+    assert "domain commerce makes k8s-serving-redundant mandatory: Rollout checkout-api" in (
+        held.stdout
+    )
+    assert [line for line in held.stdout.splitlines() if line.startswith("  advisory ")] == advice
+
+
 # CrossGuard -------------------------------------------------------------------------------------
 
 
@@ -334,12 +415,12 @@ def test_crossguard_reports_what_the_offline_engine_reports(
 ) -> None:
     write_domain(tmp_path, "commerce", {RULE: "mandatory"})
     write_domain(tmp_path, "discovery", {"nodes-imds-hop-limit-one": "mandatory"})
-    resources = labelled()
+    resources = planned()
     urns = one_pod_apps(resources)
     diagnostics = [
         d for d in analyze_stack(analyzer_for(tmp_path), resources) if d.policyName == META_RULE
     ]
-    assert [d.urn for d in diagnostics] == [urns["payments"]]
+    assert sorted(d.urn for d in diagnostics) == sorted([urns["payments"], urns["storefront"]])
     assert diagnostics[0].enforcementLevel == proto.MANDATORY
     offline = check_resources(resources, "dev", tmp_path)
     # CrossGuard prefixes each message with the rule's description.
