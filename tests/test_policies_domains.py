@@ -352,7 +352,7 @@ def test_plan_holds_a_tenant_to_its_domains_levels(tmp_path: Path) -> None:
     labels its objects with its domain, and the domain's file makes the advice mandatory."""
     project = make_project(tmp_path, stack_config("dev"), "test")
     shutil.copy(ROOT / "governance.yaml", project / "governance.yaml")
-    shutil.copytree(ROOT / "domains", project / "domains")
+    shutil.copytree(ROOT / "domains", project / "domains", dirs_exist_ok=True)
     payments = project / "tenants" / "payments.yaml"
     payments.write_text(payments.read_text().replace("    replicas: 3\n", "    replicas: 1\n", 1))
     search = project / "tenants" / "search.yaml"
