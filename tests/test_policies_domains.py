@@ -41,7 +41,15 @@ from policies.paved_road_policies.domains import (
     load_domain_levels,
 )
 from policies.paved_road_policies.runner import evaluate
-from tests.conftest import ROOT, make_project, pavedroad, shipped_plan, stack_config
+from pavedroad.engine import PlanEngine
+from tests.conftest import (
+    ROOT,
+    assert_refused,
+    make_project,
+    pavedroad,
+    shipped_plan,
+    stack_config,
+)
 from tests.test_policies_pack import analyze_stack
 
 RULE = "k8s-serving-redundant"
@@ -390,6 +398,23 @@ def test_plan_holds_a_tenant_to_its_domains_levels(tmp_path: Path) -> None:
         held.stdout
     )
     assert [line for line in held.stdout.splitlines() if line.startswith("  advisory ")] == advice
+
+
+def test_the_program_refuses_the_domain_file_the_pack_refuses(tmp_path: Path) -> None:
+    """`pulumi up` reads the same domain files: the program's config asks the pack's own
+    `level_issues`, so it refuses a lowered rule with the same file, field and words."""
+    project = make_project(tmp_path, stack_config("dev"), "dev")
+    shutil.copy(ROOT / "governance.yaml", project / "governance.yaml")
+    shutil.copytree(ROOT / "domains", project / "domains", dirs_exist_ok=True)
+    commerce = project / "domains" / "commerce.yaml"
+    commerce.write_text(commerce.read_text() + "policies:\n  k8s-images-pinned: advisory\n")
+    assert_refused(
+        PlanEngine("dev", project),
+        "domains/commerce.yaml",
+        "policies.k8s-images-pinned",
+        "k8s-images-pinned is mandatory for every tenant; a domain may raise a rule, never "
+        "lower one",
+    )
 
 
 # CrossGuard -------------------------------------------------------------------------------------
