@@ -5,17 +5,18 @@ The rules are the pack's own (`policies/paved_road_policies`), run over the reco
 exactly as CrossGuard runs them over a preview: resource rules per resource, stack rules over all.
 Levels and options come from the environment's pack config, `policies/config/<stack>.json` — the
 file a user hands `pulumi preview --policy-pack-config` — and the stack's `paved-road:production`
-tells rules whether they judge production. Mandatory violations fail (exit 1); advisory ones are
-printed and pass.
+tells rules whether they judge production. The domains' stricter levels come from the project's
+`domains/*.yaml` (a broken one is bad input, exit 2). Mandatory violations fail (exit 1); advisory
+ones are printed and pass.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from pulumi.runtime.mocks import MockResourceArgs
 
@@ -23,6 +24,7 @@ from pavedroad.engine import ROOT, StackFileError, load_stack_config
 from pavedroad.mocks import PlatformMocks
 from policies.paved_road_policies.config import PackConfig, PolicyConfigError
 from policies.paved_road_policies.core import Resource
+from policies.paved_road_policies.domains import load_domain_levels, raised
 from policies.paved_road_policies.registry import RULES
 from policies.paved_road_policies.runner import Violation, evaluate
 
@@ -43,6 +45,8 @@ class PolicyReport:
     production: Optional[bool]
     config: PackConfig
     violations: tuple[Violation, ...]
+    # Each domain's levels (domains/*.yaml): domain → rule → level.
+    domains: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -125,13 +129,16 @@ def check_resources(
     stack: str,
     root: Path = ROOT,
     config: Optional[PackConfig] = None,
+    domains: Optional[dict[str, dict[str, str]]] = None,
 ) -> PolicyReport:
-    """Every rule over plan resources (as plan.json holds them)."""
+    """Every rule over plan resources (as plan.json holds them), with the domains' levels (read
+    from `root/domains/` unless given)."""
     config = config if config is not None else pack_config(root, stack)
+    domains = domains if domains is not None else load_domain_levels(root)
     production = stack_production(root, stack)
     views = resources_from_plan({"resources": list(resources)})
-    violations = evaluate(RULES, views, config, bool(production))
-    return PolicyReport(stack, len(views), production, config, tuple(violations))
+    violations = evaluate(RULES, views, config, bool(production), domains)
+    return PolicyReport(stack, len(views), production, config, tuple(violations), domains)
 
 
 def render(report: PolicyReport) -> str:
@@ -145,6 +152,13 @@ def render(report: PolicyReport) -> str:
         f"Policies: {len(RULES)} rules over {report.resources} resources of stack "
         f"{report.stack!r} ({environment}; {source})"
     )
+    by_domain: dict[str, list[str]] = {}
+    for rule, domains in raised(report.domains).items():
+        for domain in domains:
+            by_domain.setdefault(domain, []).append(rule)
+    if by_domain:
+        listed = ", ".join(f"{d} ({', '.join(rules)})" for d, rules in sorted(by_domain.items()))
+        header += f"\nMandatory for a domain's tenants: {listed}"
     if not report.violations:
         return f"{header}\nNo policy violations."
     mandatory = len(report.mandatory)

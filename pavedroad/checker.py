@@ -8,8 +8,8 @@ program runs, schema-checks each Kubernetes object as soon as it is recorded and
 document of kubernetes.yaml, and runs the policy pack over the finished plan while the first
 process writes plan.json.
 
-Nothing is skipped or reordered for the user: the pack config is still read (and a bad one still
-stops everything with exit 2) before anything is registered, every schema and policy check runs
+Nothing is skipped or reordered for the user: the pack config and the domains' levels are still
+read (and a bad one still stops everything with exit 2) before anything is registered, every schema and policy check runs
 on exactly the resources written to plan.json, and the results come back to be printed in the
 same order as before. The checks are the same functions `pavedroad check` and the tests call, and
 kubernetes.yaml is the same bytes `pavedroad.plan.render_kubernetes_yaml` gives.
@@ -148,10 +148,11 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
     it."""
     try:
         from pavedroad.check import PolicyConfigError, check_resources, mandatory_notice
-        from pavedroad.check import pack_config, render
+        from pavedroad.check import load_domain_levels, pack_config, render
 
         try:
             config = pack_config(Path(root), stack)
+            domains = load_domain_levels(Path(root))
         except PolicyConfigError as error:
             connection.send(("config-error", str(error)))
             return
@@ -183,7 +184,7 @@ def _serve(connection: Connection, root: str, stack: str) -> None:
                 break
         if planned_version != version:  # checked against another version (or none yet)
             found = {i: _violation(violation_in(m, planned_version)) for i, m in objects.items()}
-        report = check_resources(resources, stack, Path(root), config)
+        report = check_resources(resources, stack, Path(root), config, domains)
         result = CheckResult(
             schema_violations=[found[i] for i in order if found[i] is not None],  # type: ignore
             policy_report=render(report),

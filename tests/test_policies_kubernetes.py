@@ -566,3 +566,134 @@ def test_shipped_production_passes_only_with_its_declared_repositories() -> None
     workloads = [r for r in resources if r.type in WORKLOAD_TYPES]
     assert len(bare) >= len(workloads) >= 5
     assert messages(IMMUTABLE_RULE, views(DEV)) == [], "dev and staging are not production"
+
+
+# Serving workloads --------------------------------------------------------------------------------
+
+SERVING = "k8s-serving-redundant"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+
+
+def stateful_set(replicas: Any = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "serviceName": "ledger",
+        "selector": {"matchLabels": {"app": "ledger"}},
+        "template": {
+            "metadata": {"labels": {"app": "ledger", "tier": "data"}},
+            "spec": {"containers": [{"name": "ledger", "image": "ledger:1.0.0"}]},
+        },
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return valid(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "ledger", "namespace": "payments"},
+            "spec": spec,
+        }
+    )
+
+
+def ledger_service(namespace: str = "payments", type_: str = "ClusterIP") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": type_, "selector": {"app": "ledger"}, "ports": [{"port": 80}]}
+    if type_ == "ExternalName":
+        spec = {"type": type_, "externalName": "ledger.example.com"}
+    return valid(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "ledger", "namespace": namespace},
+            "spec": spec,
+        }
+    )
+
+
+def budget(selector: dict[str, Any]) -> dict[str, Any]:
+    return valid(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "ledger", "namespace": "payments"},
+            "spec": {"maxUnavailable": 1, "selector": selector},
+        }
+    )
+
+
+def scaled_object(**spec: Any) -> dict[str, Any]:
+    manifest = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "ledger", "namespace": "payments"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "ledger"},
+            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
+            **spec,
+        },
+    }
+    assert crd_errors(manifest) == []
+    return manifest
+
+
+def test_shipped_serving_workloads_are_redundant() -> None:
+    for stack in (DEV, "staging", PROD):
+        assert messages(SERVING, views(stack)) == [], stack
+
+
+def test_a_served_workload_runs_two_pods_under_a_disruption_budget() -> None:
+    resources = views(DEV)
+
+    def objects(*manifests: tuple[str, dict[str, Any]]) -> list[Resource]:
+        return [k8s_object(resources, t, f"ledger-{i}", m) for i, (t, m) in enumerate(manifests)]
+
+    svc, pdb = "kubernetes:core/v1:Service", "kubernetes:policy/v1:PodDisruptionBudget"
+    single = objects((STATEFUL_SET, stateful_set()), (svc, ledger_service()))
+    assert messages(SERVING, [*resources, *single]) == [
+        "StatefulSet ledger serves Service ledger and no PodDisruptionBudget selects its pods: a "
+        "node drain may evict them all at once",
+        "StatefulSet ledger serves Service ledger with 1 pod(s) at the fewest (no replicas set "
+        "and no autoscaler: Kubernetes runs 1): run at least 2, or one pod's restart is an outage",
+    ]
+    violation, _ = violations(SERVING, [*resources, *single])
+    assert violation.level == "advisory" and violation.urn == single[0].urn
+    covered = {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["data"]}]}
+    redundant = objects(
+        (STATEFUL_SET, stateful_set(3)), (svc, ledger_service()), (pdb, budget(covered))
+    )
+    assert messages(SERVING, [*resources, *redundant]) == []
+    # Not behind a Service (another namespace's, or an ExternalName one): not judged.
+    for unserved in (ledger_service("search"), ledger_service(type_="ExternalName")):
+        assert (
+            messages(
+                SERVING, [*resources, *objects((STATEFUL_SET, stateful_set()), (svc, unserved))]
+            )
+            == []
+        )
+    # A budget that selects other pods covers nothing.
+    elsewhere = {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["data"]}]}
+    uncovered = objects(
+        (STATEFUL_SET, stateful_set(2)), (svc, ledger_service()), (pdb, budget(elsewhere))
+    )
+    assert [m.split(":")[0] for m in messages(SERVING, [*resources, *uncovered])] == [
+        "StatefulSet ledger serves Service ledger and no PodDisruptionBudget selects its pods"
+    ]
+
+
+def test_an_autoscaler_floor_is_the_fewest_pods() -> None:
+    resources = views(DEV)
+    scaler = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+    svc, pdb = "kubernetes:core/v1:Service", "kubernetes:policy/v1:PodDisruptionBudget"
+    base = [
+        k8s_object(resources, STATEFUL_SET, "ledger", stateful_set(4)),
+        k8s_object(resources, svc, "ledger-svc", ledger_service()),
+        k8s_object(resources, pdb, "ledger-pdb", budget({"matchLabels": {"app": "ledger"}})),
+    ]
+    assert messages(SERVING, [*resources, *base]) == []
+    # KEDA scales to zero unless told otherwise: its floor, not `replicas`, is what runs.
+    keda = k8s_object(resources, scaler, "ledger-keda", scaled_object())
+    assert messages(SERVING, [*resources, *base, keda]) == [
+        "StatefulSet ledger serves Service ledger with 0 pod(s) at the fewest (ScaledObject "
+        "ledger minReplicaCount 0): run at least 2, or one pod's restart is an outage"
+    ]
+    floor = k8s_object(resources, scaler, "ledger-keda", scaled_object(minReplicaCount=2))
+    assert messages(SERVING, [*resources, *base, floor]) == []

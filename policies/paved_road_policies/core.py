@@ -24,6 +24,10 @@ TENANT_LABEL = "paved-road/tenant"
 PLATFORM_LABEL = "paved-road/platform"
 ENVIRONMENT_TAG = "paved-road:environment"
 TENANT_TAG = "paved-road:tenant"
+# The domain a tenant belongs to (domains/<domain>.yaml), on every object and tagged AWS resource
+# the Tenant component creates: how a domain's stricter levels find its tenants' resources.
+DOMAIN_LABEL = "paved-road/domain"
+DOMAIN_TAG = "paved-road:domain"
 
 
 class _Unknown:
@@ -190,10 +194,12 @@ class Stack:
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know besides the resources: its configured options and the environment."""
+    """What a rule may know besides the resources: its configured options, the environment, and
+    the levels each domain sets for its tenants (domain → rule → level, from `domains/*.yaml`)."""
 
     options: Mapping[str, Any] = field(default_factory=dict)
     production: bool = False
+    domains: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def option(self, name: str) -> Any:
         return self.options.get(name)

@@ -5,10 +5,14 @@ runner builds from a plan, then calls the rule's own function. CrossGuard hands 
 provider wire names behind a proxy that raises on values unknown during a preview; the adapter
 unwraps them, marks unknowns as `UNKNOWN` (rules skip what they cannot see; `pulumi up` checks it
 again once known) and turns whole numbers back into integers, as the plan does.
+
+The domains' stricter levels (`domains/*.yaml`, see domains.py) are read once, when the pack is
+built, from the checkout the pack runs from: the same files `pavedroad plan` reads.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pulumi
@@ -28,7 +32,12 @@ from pulumi_policy import proxy
 from pulumi_policy.deserialize import serialize_properties
 
 from .core import UNKNOWN, Resource, ResourceRule, Rule, Stack, StackRule
+from .domains import load_domain_levels
 from .runner import context_for
+
+# The checkout the pack runs from: policies/paved_road_policies/ is two levels below it.
+PACK_ROOT = Path(__file__).resolve().parents[2]
+Domains = Mapping[str, Mapping[str, str]]
 
 _UNKNOWNS = frozenset(
     {
@@ -143,24 +152,30 @@ def resource_policy(
     return ResourceValidationPolicy(validate=validate, **_metadata(rule))
 
 
-def stack_policy(rule: StackRule, production: Callable[[], bool] = stack_production) -> Policy:
+def stack_policy(
+    rule: StackRule,
+    production: Callable[[], bool] = stack_production,
+    domains: Optional[Domains] = None,
+) -> Policy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         stack = Stack(resource_from_stack(r) for r in args.resources)
-        context = context_for(rule, _options(rule, args.get_config()), production())
+        context = context_for(rule, _options(rule, args.get_config()), production(), domains)
         for finding in rule.violations(stack, context):
             report_violation(finding.message, finding.urn or None)
 
     return StackValidationPolicy(validate=validate, **_metadata(rule))
 
 
-def policies(rules: Iterable[Rule]) -> list[Policy]:
-    """One pulumi_policy policy per rule, in the registry's order."""
+def policies(rules: Iterable[Rule], root: Path = PACK_ROOT) -> list[Policy]:
+    """One pulumi_policy policy per rule, in the registry's order, with the levels of the domains
+    in `root/domains/` (PolicyConfigError, naming file and field, when one is wrong)."""
+    domains = load_domain_levels(root)
     built: list[Policy] = []
     for rule in rules:
         if isinstance(rule, ResourceRule):
             built.append(resource_policy(rule))
         elif isinstance(rule, StackRule):
-            built.append(stack_policy(rule))
+            built.append(stack_policy(rule, domains=domains))
         else:
             raise TypeError(f"{rule.name}: neither a resource nor a stack rule")
     return built

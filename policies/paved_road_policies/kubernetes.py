@@ -1,6 +1,7 @@
 """Kubernetes: every namespace Pod Security `restricted` bar a listed few, tenant namespaces
 isolated, no privileged pods, pinned images, no public Services
-outside the platform, and progressive delivery with analysis in production.
+outside the platform, progressive delivery with analysis in production, and (advised) redundant
+serving workloads.
 
 Rules read objects as the Kubernetes provider receives them (`apiVersion`, `kind`, `metadata`,
 `spec` in wire names), so they hold for any object of the right kind — the tenants', the delivery
@@ -15,6 +16,7 @@ import re
 from typing import Any, Iterator, Mapping, Optional
 
 from .core import (
+    ADVISORY,
     CRITICAL,
     HIGH,
     MEDIUM,
@@ -556,3 +558,140 @@ def ingress_https(resource: Resource, context: Context) -> Iterator[str]:
         )
     if "HTTP" in protocols and not annotations.get(f"{ALB}ssl-redirect"):
         yield "internet-facing on plain HTTP: an HTTP listener without ssl-redirect to HTTPS"
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+SERVING_WORKLOADS = (DEPLOYMENT, STATEFUL_SET, ROLLOUT)
+AUTOSCALERS = (
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:autoscaling/v1:HorizontalPodAutoscaler",
+)
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+DISRUPTION_BUDGET = "kubernetes:policy/v1:PodDisruptionBudget"
+# Two pods: one can be drained, rescheduled or crash while the other serves.
+MIN_SERVING_REPLICAS = 2
+
+
+def selects(selector: Any, labels: Mapping[str, Any]) -> Any:
+    """Whether a LabelSelector (matchLabels, matchExpressions) selects pods labelled `labels`;
+    an empty selector selects every pod, None none. UNKNOWN when the engine does not know."""
+    if selector is None:
+        return False
+    if is_unknown(selector) or not isinstance(selector, Mapping):
+        return UNKNOWN if is_unknown(selector) else False
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if is_unknown(match_labels) or is_unknown(expressions):
+        return UNKNOWN
+    if not isinstance(match_labels, Mapping) or any(
+        labels.get(key) != value for key, value in match_labels.items()
+    ):
+        return False
+    for expression in as_list(expressions):
+        if not isinstance(expression, Mapping):
+            return False
+        key, operator = expression.get("key"), expression.get("operator")
+        values = as_list(expression.get("values"))
+        present = key in labels
+        if not {
+            "In": present and labels.get(key) in values,
+            "NotIn": not present or labels.get(key) not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(str(operator), False):
+            return False
+    return True
+
+
+def _in_namespace(resource: Resource) -> Any:
+    namespace = resource.namespace
+    return "default" if namespace is None else namespace
+
+
+def _fewest_pods(workload: Resource, kind: str, stack: Stack) -> Optional[tuple[int, str]]:
+    """The fewest pods a workload runs and what says so: its autoscalers' floor (an HPA's
+    `minReplicas`, default 1; a KEDA ScaledObject's `minReplicaCount`, default 0), else its own
+    `replicas` (default 1). None when a value is unknown during a preview."""
+    name, namespace = workload.object_name, _in_namespace(workload)
+    floors: list[tuple[int, str]] = []
+    for scaler in stack.of_type(*AUTOSCALERS, SCALED_OBJECT):
+        target = scaler.get("spec", "scaleTargetRef")
+        if not isinstance(target, Mapping) or _in_namespace(scaler) != namespace:
+            continue
+        keda = scaler.type == SCALED_OBJECT
+        if target.get("name") != name or target.get("kind", "Deployment" if keda else None) != kind:
+            continue
+        field_name, default = ("minReplicaCount", 0) if keda else ("minReplicas", 1)
+        floor = scaler.get("spec", field_name)
+        if is_unknown(floor):
+            return None
+        floor = default if floor is None else floor
+        floors.append((floor, f"{scaler.get('kind')} {scaler.object_name} {field_name} {floor}"))
+    if floors:
+        return min(floors, key=lambda f: f[0])
+    replicas = workload.get("spec", "replicas")
+    if is_unknown(replicas):
+        return None
+    if replicas is None:
+        return 1, "no replicas set and no autoscaler: Kubernetes runs 1"
+    return replicas, f"replicas {replicas}"
+
+
+@stack_rule(
+    name="k8s-serving-redundant",
+    description=(
+        "A workload behind a Service runs at least two pods (at its autoscaler's floor) and a "
+        "PodDisruptionBudget covers them."
+    ),
+    remediation=(
+        "Set the app's `replicas` to 2 or more in the tenant file (it is also the autoscaler's "
+        "floor); the platform's app templates add the PodDisruptionBudget. A hand-written "
+        "workload sets `replicas` (or its HorizontalPodAutoscaler's `minReplicas`) to 2 or more "
+        "and gets a PodDisruptionBudget selecting its pods."
+    ),
+    severity=MEDIUM,
+    level=ADVISORY,
+)
+def serving_redundant(stack: Stack, context: Context) -> Iterator[Finding]:
+    """One pod behind a Service is an outage at every node drain, upgrade or crash; pods that a
+    drain may evict all at once are the same outage, planned."""
+    services = [
+        s for s in stack.of_type(SERVICE) if dig(s.inputs, "spec", "type") != "ExternalName"
+    ]
+    budgets = stack.of_type(DISRUPTION_BUDGET)
+    for workload in stack.of_type(*SERVING_WORKLOADS):
+        labels = workload.get("spec", "template", "metadata", "labels")
+        name, namespace = workload.object_name, _in_namespace(workload)
+        if not isinstance(labels, Mapping) or is_unknown(name) or is_unknown(namespace):
+            continue
+        serving = [
+            s
+            for s in services
+            if _in_namespace(s) == namespace
+            and isinstance(dig(s.inputs, "spec", "selector"), Mapping)
+            and dig(s.inputs, "spec", "selector")
+            and selects({"matchLabels": dig(s.inputs, "spec", "selector")}, labels) is True
+        ]
+        if not serving:
+            continue
+        kind = workload.get("kind") or workload.type.rsplit(":", 1)[-1]
+        where = f"{kind} {name} serves Service {serving[0].object_name}"
+        fewest = _fewest_pods(workload, kind, stack)
+        if fewest is not None and fewest[0] < MIN_SERVING_REPLICAS:
+            yield Finding(
+                workload.urn,
+                f"{where} with {fewest[0]} pod(s) at the fewest ({fewest[1]}): run at least "
+                f"{MIN_SERVING_REPLICAS}, or one pod's restart is an outage",
+            )
+        covered = [
+            selects(b.get("spec", "selector"), labels)
+            for b in budgets
+            if _in_namespace(b) == namespace
+        ]
+        if not any(c is True or is_unknown(c) for c in covered):
+            yield Finding(
+                workload.urn,
+                f"{where} and no PodDisruptionBudget selects its pods: a node drain may evict "
+                "them all at once",
+            )

@@ -2,7 +2,8 @@
 
 It applies the same semantics CrossGuard does: resource rules see each resource of their types,
 stack rules see them all, levels come from the pack config, and a rule's `production` option,
-when the config sets it, wins over the stack's `paved-road:production`.
+when the config sets it, wins over the stack's `paved-road:production`. The domains' levels
+(`domains/*.yaml`) reach every rule's context; only `domains-raised-levels` reads them.
 """
 
 from __future__ import annotations
@@ -27,13 +28,20 @@ class Violation:
         return self.level == MANDATORY
 
 
-def context_for(rule: Rule, options: Mapping[str, Any], stack_production: bool) -> Context:
+def context_for(
+    rule: Rule,
+    options: Mapping[str, Any],
+    stack_production: bool,
+    domains: Optional[Mapping[str, Mapping[str, str]]] = None,
+) -> Context:
     """The options a rule runs with, and whether the stack is production: the rule's `production`
-    option when configured, else the stack's own `paved-road:production`."""
+    option when configured, else the stack's own `paved-road:production`. `domains` are the
+    levels each domain sets for its tenants (`domains.load_domain_levels`)."""
     production = options.get("production")
     return Context(
         options=dict(options),
         production=production if isinstance(production, bool) else stack_production,
+        domains=dict(domains or {}),
     )
 
 
@@ -42,6 +50,7 @@ def evaluate(
     resources: Iterable[Resource],
     config: Optional[PackConfig] = None,
     production: bool = False,
+    domains: Optional[Mapping[str, Mapping[str, str]]] = None,
 ) -> list[Violation]:
     config = config or PackConfig()
     stack = Stack(resources)
@@ -50,7 +59,7 @@ def evaluate(
         if not config.enabled(rule):
             continue
         level = config.reported_level(rule)
-        context = context_for(rule, config.options(rule), production)
+        context = context_for(rule, config.options(rule), production, domains)
         if isinstance(rule, ResourceRule):
             reports = [(r.urn, m) for r in stack for m in rule.violations(r, context)]
         elif isinstance(rule, StackRule):
