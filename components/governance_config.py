@@ -177,8 +177,11 @@ def load_domains(root: Path) -> tuple[list[DomainConfig], list[ConfigIssue]]:
     domains, issues = [], []
     for entry in names:
         relative = f"{DOMAINS_DIR}/{entry}"
-        if entry_kind(root / relative) != "file":
-            issues.append(ConfigIssue(relative, "(file)", "is not a regular file: refused"))
+        kind = entry_kind(root / relative)
+        if kind != "file":
+            issues.append(
+                ConfigIssue(relative, "(file)", f"is {kind or 'gone'}, not a regular file: refused")
+            )
             continue
         if not entry.endswith(SUFFIX) or entry == SUFFIX:
             issues.append(

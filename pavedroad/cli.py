@@ -30,6 +30,11 @@ def _plan(args: argparse.Namespace) -> int:
         try:
             config_error = checker.config_error()
             if config_error is not None:
+                # The program reads the same input files (domains/) more closely: its account,
+                # with lines and fields, comes first when it has one.
+                from pavedroad.catalog import load_stack
+
+                load_stack(args.stack, project_dir)
                 raise _BadInput(config_error)
             observer = _Observer(checker)
             run = run_program(args.stack, project_dir, observer)

@@ -566,6 +566,41 @@ def _many_fragments(project: Project) -> None:
 
 case("201 fragments", "fragments", "tenants/search/apps", "more than 200")(_many_fragments)
 
+# --------------------------------------------------------------------------------------------------
+# Ownership files: a domain file is written by people other than the core team
+
+DOMAIN = "domains/discovery.yaml"
+DISCOVERY = 'name: discovery\nsquad: {github: "@acme/discovery-platform"}\n'
+
+
+def domain_case(name: str, text: str | bytes, where: str, file: str = DOMAIN) -> None:
+    case(name, "ownership", file, where)(lambda p: p.write(file, text))
+
+
+domain_case("domain in latin-1", DISCOVERY.encode() + b"displayName: caf\xe9\n", "line 3")
+domain_case("domain NUL byte", DISCOVERY + "displayName: a\x00b\n", "line 3")
+domain_case("domain is a list", "- " + DISCOVERY.replace("\n", "\n  "), "(file)")
+domain_case("domain billion laughs", DISCOVERY + billion_laughs(), "aliases")
+domain_case("domain duplicate key", DISCOVERY + "name: other\n", "name (line 3")
+domain_case("domain lowers a rule", DISCOVERY + "policies: {tags-tenant: advisory}\n", "policies")
+domain_case("domain names no rule", DISCOVERY + "policies: {no-such-rule: mandatory}\n", "policies")
+domain_case("domain squad handle", DISCOVERY.replace("@acme/", "acme/"), "squad.github")
+domain_case("domain over 64 KiB", DISCOVERY + "#" * (65 * 1024) + "\n", "(file)")
+domain_case(
+    "governance unknown field",
+    'core: {github: "@acme/core"}\nsecurity: {github: "@acme/sec"}\nowner: me\n',
+    "owner",
+    "governance.yaml",
+)
+case("domain linked outside", "ownership", DOMAIN, "symbolic link")(_linked(DOMAIN, "credentials"))
+case("domains folder is a file", "ownership", "domains", "(directory)")(
+    lambda p: p.write("domains", DISCOVERY)
+)
+case("tenant names no domain", "ownership", TENANT, "domain")(
+    lambda p: p.tenant(SEARCH.replace("domain: discovery", "domain: nowhere"))
+)
+
+
 ALSO_NAMED = {
     "errors in both files at once": f"{TENANT}: quota.pods",
     "cross-tenant conflict with a broken file": "tenants/storefront.yaml: decommission",

@@ -340,7 +340,7 @@ def test_domain_folder_entries_are_files_only(tmp_path: Path) -> None:
     engine = PlanEngine("dev", root)
     assert_refused(engine, "domains/notes.txt", "(file)", "<domain>.yaml files only")
     engine = PlanEngine("dev", root)
-    assert_refused(engine, "domains/linked.yaml", "(file)", "not a regular file")
+    assert_refused(engine, "domains/linked.yaml", "(file)", "a symbolic link, not a regular file")
 
 
 def test_cli_refuses_a_bad_domain_with_exit_2(tmp_path: Path) -> None:
