@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.access import namespaced_access
 from components.core.base import ClusterContext
 from components.governance_config import DomainConfig
 from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS
@@ -108,27 +108,18 @@ class Domain(pulumi.ComponentResource):
         )
 
     def _access_entries(self, group: str) -> None:
-        args = self._args
-        domain, context = args.domain, args.context
+        domain = self._args.domain
         _, access_policy = ACCESS[domain.squad.access]
-        tags = {**context.tags, DOMAIN_TAG: domain.name}
         for index, principal in enumerate(domain.squad.principals):
-            entry = aws.eks.AccessEntry(
-                f"{domain.name}-squad-{index}-access",
-                cluster_name=context.cluster_name,
-                principal_arn=principal,
-                kubernetes_groups=[group],
-                type="STANDARD",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[context.cluster]),
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{domain.name}-squad-{index}-access-policy",
-                cluster_name=context.cluster_name,
-                principal_arn=principal,
-                policy_arn=f"arn:aws:eks::aws:cluster-access-policy/{access_policy}",
-                access_scope={"type": "namespace", "namespaces": list(self.namespaces)},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            namespaced_access(
+                f"{domain.name}-squad-{index}",
+                self._args.context,
+                principal=principal,
+                group=group,
+                access_policy=access_policy,
+                namespaces=self.namespaces,
+                tags={**self._args.context.tags, DOMAIN_TAG: domain.name},
+                parent=self,
             )
 
     def _app_project(self, gitops_namespace: str, argo_cd: pulumi.Resource) -> None:

@@ -79,26 +79,14 @@ class GovernanceConfig(Model):
     security: Team = Field(description="The security team: owns the policy pack.")
 
 
-class SquadConfig(Model):
-    """A domain's platform squad."""
+class SquadConfig(Team):
+    """A domain's platform squad: a team (GitHub handle, IAM principals) with a scope."""
 
-    github: str = Field(description="The squad's GitHub handle, '@org/team'.")
-    principals: list[str] = Field(default_factory=list, max_length=20)
     # `view` by default: a squad helps its teams; `edit` lets it change their workloads too.
     access: Literal["view", "edit"] = "view"
     # Groups of the SSO `groups` claim that act as the squad in Argo CD (its domain's project).
     sso_groups: list[str] = Field(default_factory=list, max_length=10)
     alerts: AlertsConfig = AlertsConfig()
-
-    @field_validator("github")
-    @classmethod
-    def _github(cls, value: str) -> str:
-        return check_github_team(value)
-
-    @field_validator("principals")
-    @classmethod
-    def _principals(cls, value: list[str]) -> list[str]:
-        return check_principals(value)
 
     @field_validator("sso_groups")
     @classmethod

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.access import namespaced_access
 from components.apps import AppTarget, render_app
 from components.apps_config import (
     AppConfig,
@@ -545,26 +546,18 @@ class Tenant(pulumi.ComponentResource):
         )
 
     def _access_entries(self) -> None:
-        tenant, context = self._tenant, self._context
+        tenant = self._tenant
         for role, (_, access_policy) in ROLES.items():
             for index, principal in enumerate(getattr(tenant, role)):
-                entry = aws.eks.AccessEntry(
-                    f"{tenant.name}-{role}-{index}-access",
-                    cluster_name=context.cluster_name,
-                    principal_arn=principal,
-                    kubernetes_groups=[group_name(tenant.name, role)],
-                    type="STANDARD",
+                namespaced_access(
+                    f"{tenant.name}-{role}-{index}",
+                    self._context,
+                    principal=principal,
+                    group=group_name(tenant.name, role),
+                    access_policy=access_policy,
+                    namespaces=self.namespaces,
                     tags=self._tags,
-                    # The EKS cluster, not its nodes: access entries are control-plane objects.
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[context.cluster]),
-                )
-                aws.eks.AccessPolicyAssociation(
-                    f"{tenant.name}-{role}-{index}-access-policy",
-                    cluster_name=context.cluster_name,
-                    principal_arn=principal,
-                    policy_arn=f"arn:aws:eks::aws:cluster-access-policy/{access_policy}",
-                    access_scope={"type": "namespace", "namespaces": list(self.namespaces)},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                    parent=self,
                 )
 
     def _dns_names(self) -> dict[str, tuple[tuple[str, Optional[pulumi.Output[str]]], ...]]:
