@@ -68,7 +68,13 @@ TENANT_DOMAINS = {
 def write_domain(root: Path, name: str, policies: Any, **extra: Any) -> Path:
     path = root / "domains" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"name": name, "displayName": name.title(), **extra}
+    # A whole domain file, as the program reads it too (its squad is the program's business).
+    document = {
+        "name": name,
+        "displayName": name.title(),
+        "squad": {"github": f"@acme/{name}-platform"},
+        **extra,
+    }
     if policies is not None:
         document["policies"] = policies
     path.write_text(yaml.safe_dump(document))
@@ -369,6 +375,11 @@ def test_plan_holds_a_tenant_to_its_domains_levels(tmp_path: Path) -> None:
             "    template: api-service\n", "    template: api-service\n" "    replicas: 1\n", 1
         )
     )
+    # The shipped commerce domain already raises the rule: start from a commerce that does not.
+    commerce = project / "domains" / "commerce.yaml"
+    document = yaml.safe_load(commerce.read_text())
+    document.pop("policies", None)
+    commerce.write_text(yaml.safe_dump(document))
     advised = pavedroad("plan", "test", "-C", str(project))
     assert advised.returncode == 0, advised.stdout + advised.stderr
     advice = [line for line in advised.stdout.splitlines() if line.startswith("  advisory ")]
@@ -384,7 +395,6 @@ def test_plan_holds_a_tenant_to_its_domains_levels(tmp_path: Path) -> None:
             )
         )
     ]
-    commerce = project / "domains" / "commerce.yaml"
     commerce.write_text(commerce.read_text() + f"policies:\n  {RULE}: mandatory\n")
     held = pavedroad("plan", "test", "-C", str(project))
     assert held.returncode == 1, held.stdout + held.stderr
@@ -407,7 +417,9 @@ def test_the_program_refuses_the_domain_file_the_pack_refuses(tmp_path: Path) ->
     shutil.copy(ROOT / "governance.yaml", project / "governance.yaml")
     shutil.copytree(ROOT / "domains", project / "domains", dirs_exist_ok=True)
     commerce = project / "domains" / "commerce.yaml"
-    commerce.write_text(commerce.read_text() + "policies:\n  k8s-images-pinned: advisory\n")
+    document = yaml.safe_load(commerce.read_text())
+    document["policies"] = {"k8s-images-pinned": "advisory"}
+    commerce.write_text(yaml.safe_dump(document))
     assert_refused(
         PlanEngine("dev", project),
         "domains/commerce.yaml",
