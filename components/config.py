@@ -762,6 +762,10 @@ class PlatformConfig(Model):
     governance: Optional[GovernanceConfig] = None
     domains: tuple[DomainConfig, ...] = ()
 
+    def tenants_of(self, domain: str) -> list[TenantConfig]:
+        """The stack's tenants whose file names `domain`: its squad's scope in this stack."""
+        return [tenant for tenant in self.tenants if tenant.domain == domain]
+
     @property
     def prefix(self) -> str:
         """Physical-name prefix of every AWS resource: `<project>-<env>`."""

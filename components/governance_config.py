@@ -36,12 +36,11 @@ from components.config_base import (
     github_org,
     issues_from,
 )
-from components.tenant_fragments import entry_kind, list_folder
+from components.tenant_fragments import SUFFIX, entry_kind, list_folder
 from components.tenants_config import AlertsConfig, TenantConfig, receiver_issues
 
 GOVERNANCE_FILE = "governance.yaml"
 DOMAINS_DIR = "domains"
-SUFFIX = ".yaml"
 MAX_DOMAIN_BYTES = 64 * 1024
 # Names build on the domain's (`domain-<name>` AppProject, `paved-road:domain:<name>:<access>`).
 DOMAIN_NAME_MAX = 30

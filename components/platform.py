@@ -229,9 +229,7 @@ class Platform(pulumi.ComponentResource):
                     domains=tuple(
                         DomainAlerts(
                             domain=domain.name,
-                            tenants=tuple(
-                                t.name for t in config.tenants if t.domain == domain.name
-                            ),
+                            tenants=tuple(t.name for t in config.tenants_of(domain.name)),
                             receivers=tuple(domain.squad.alerts.receivers),
                         )
                         for domain in config.domains
@@ -279,7 +277,7 @@ def _domain_args(
     domain: DomainConfig, config: PlatformConfig, shared: TenantPlatform, tenants: list[Tenant]
 ) -> DomainArgs:
     """The squad's scope in this stack: its tenants' namespaces and repositories, as plain data."""
-    members = [t for t in config.tenants if t.domain == domain.name]
+    members = config.tenants_of(domain.name)
     names = {t.name for t in members}
     return DomainArgs(
         domain=domain,

@@ -28,7 +28,7 @@ from components.governance_config import (
     load_governance,
     ownership_issues,
 )
-from components.tenant_fragments import entry_kind, list_folder
+from components.tenant_fragments import SUFFIX, entry_kind, list_folder
 from components.tenants_config import TENANTS_DIR, TenantConfig, load_tenant_file
 
 CODEOWNERS = ".github/CODEOWNERS"
@@ -36,7 +36,6 @@ EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 # The program and its configuration: the core team's alone.
 CORE_PATHS = ("/__main__.py", "/components/", "/stacks/", f"/{GOVERNANCE_FILE}", f"/{DOMAINS_DIR}/")
 POLICY_PATHS = ("/policies/",)
-SUFFIX = ".yaml"
 
 
 def _tenant_names(root: Path) -> tuple[list[str], list[ConfigIssue]]:

@@ -8,7 +8,6 @@ input is refused with file and field before anything is registered.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
