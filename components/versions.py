@@ -47,7 +47,26 @@ EKS_ADDONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 
-SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(sorted(EKS_ADDONS))
+# The EKS-optimized AL2023 AMI release each node group runs, per minor (`releaseVersion` of a
+# managed node group, the "Release version" column of awslabs/amazon-eks-ami's release notes):
+# release v20260714. Without it a node group takes whatever AMI is newest when it is created or
+# updated, and two node groups of one cluster drift apart.
+NODE_AMI_RELEASE_VERSIONS: Mapping[str, str] = MappingProxyType(
+    {"1.34": "1.34.9-20260714", "1.35": "1.35.6-20260714", "1.36": "1.36.2-20260714"}
+)
+
+# A minor is supported when every pin it needs is there: add-on builds and a node AMI release.
+SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(
+    sorted(
+        set(EKS_ADDONS) & set(NODE_AMI_RELEASE_VERSIONS),
+        key=lambda v: tuple(map(int, v.split("."))),
+    )
+)
+
+# Kubernetes' version skew policy (since 1.28): a kubelet may be up to three minors older than
+# the API server, never newer. Node groups roll after the control plane, so they lag it for the
+# length of an upgrade.
+MAX_NODE_SKEW = 3
 
 # The Kubernetes cluster autoscaler's image, per minor: its minor must equal the cluster's (each
 # release is built and tested against the Kubernetes minor of the same number). Latest patches of
@@ -69,6 +88,9 @@ class Chart:
     version: str
     repository: str
     app_version: str
+    # The chart's own `kubeVersion` constraint (Helm semver syntax; "" when its Chart.yaml sets
+    # none): `pavedroad upgrade` refuses a target Kubernetes version outside it.
+    kube_version: str = ""
 
 
 # Helm charts of the core services and the delivery layer. Charts that bring CRDs are pinned to
@@ -82,50 +104,96 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "1.13.2",
                 "https://aws.github.io/eks-charts",
                 "v2.13.2",
+                # No kubeVersion (Chart.yaml of 1.13.3 read).
             ),
+            # No kubeVersion in the chart's template (deploy/charts/cert-manager/Chart.template.yaml);
+            # not re-read at v1.21.1.
             Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io", "v1.21.1"),
             Chart(
                 "external-dns",
                 "1.21.1",
                 "https://kubernetes-sigs.github.io/external-dns/",
                 "v0.21.0",
+                # No kubeVersion (Chart.yaml of 1.5.1 read; not re-read at 1.21.1).
             ),
             Chart(
                 "kube-prometheus-stack",
                 "90.2.0",
                 "https://prometheus-community.github.io/helm-charts",
                 "v0.93.0",
+                # Chart.yaml of 88.5.3 read; not re-read at 90.2.0.
+                kube_version=">=1.25.0-0",
             ),
+            # No kubeVersion (Chart.yaml of 0.2.0 read).
             Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", "3.2.1"),
-            Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
-            Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
-            Chart("argo-cd", "10.4.0", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+            # Chart.yaml of 2.0.0 read; not re-read at 2.9.0.
+            Chart(
+                "external-secrets",
+                "2.9.0",
+                "https://charts.external-secrets.io",
+                "v2.9.0",
+                kube_version=">= 1.19.0-0",
+            ),
+            # Chart.yaml of 3.3.2 read; not re-read at 3.9.0.
+            Chart(
+                "kyverno",
+                "3.9.0",
+                "https://kyverno.github.io/kyverno/",
+                "v1.19.0",
+                kube_version=">=1.25.0-0",
+            ),
+            # Chart.yaml of 10.1.1 read; not re-read at 10.4.0.
+            Chart(
+                "argo-cd",
+                "10.4.0",
+                "https://argoproj.github.io/argo-helm",
+                "v3.5.1",
+                kube_version=">=1.25.0-0",
+            ),
             # metrics-server 0.8 serves the Metrics API on Kubernetes 1.31 and later.
             Chart(
                 "metrics-server",
                 "3.13.1",
                 "https://kubernetes-sigs.github.io/metrics-server/",
                 "0.8.1",
+                # No kubeVersion (Chart.yaml of 3.8.1 read; not re-read at 3.13.1).
             ),
             # Runs the image of the cluster's minor (CLUSTER_AUTOSCALER), not the chart's default.
+            # No kubeVersion (Chart.yaml of 9.38.0 read; not re-read at 9.59.0).
             Chart(
                 "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
             ),
             # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
             # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
-            Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "2.20.2"),
-            # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
+            # Chart.yaml of 2.11.0 read; not re-read at 2.20.2.
+            Chart(
+                "keda",
+                "2.20.2",
+                "https://kedacore.github.io/charts",
+                "2.20.2",
+                kube_version=">=v1.23.0-0",
+            ),
+            # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds). No
+            # kubeVersion (Chart.yaml of 2.41.0 read).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
             # Backstage's official chart (backstage/charts charts/backstage). It has no
             # appVersion: Backstage publishes no production image, each organisation runs its
             # own build (paved-road:core.portal.image).
-            Chart("backstage", "2.8.2", "https://backstage.github.io/charts", ""),
+            # Chart.yaml of 2.5.1 read; not re-read at 2.8.2.
+            Chart(
+                "backstage",
+                "2.8.2",
+                "https://backstage.github.io/charts",
+                "",
+                kube_version=">= 1.19.0-0",
+            ),
             # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.
             Chart(
                 "opentelemetry-collector",
                 "0.170.0",
                 "https://open-telemetry.github.io/opentelemetry-helm-charts",
                 "0.158.0",
+                # No kubeVersion (Chart.yaml of 0.158.3 read; not re-read at 0.170.0).
             ),
         )
     }
