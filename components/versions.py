@@ -95,6 +95,8 @@ class Chart:
 
 # Helm charts of the core services and the delivery layer. Charts that bring CRDs are pinned to
 # the app versions whose CRDs ../shared/crds holds, so the tests validate against what installs.
+# `kube_version` is the `kubeVersion` of each chart's Chart.yaml at the pinned version (none set:
+# the chart declares no range), so moving a chart moves its recorded range in the same change.
 CHARTS: Mapping[str, Chart] = MappingProxyType(
     {
         chart.name: chart
@@ -104,29 +106,29 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "1.13.2",
                 "https://aws.github.io/eks-charts",
                 "v2.13.2",
-                # No kubeVersion (Chart.yaml of 1.13.3 read).
             ),
-            # No kubeVersion in the chart's template (deploy/charts/cert-manager/Chart.template.yaml);
-            # not re-read at v1.21.1.
-            Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io", "v1.21.1"),
+            Chart(
+                "cert-manager",
+                "v1.21.1",
+                "https://charts.jetstack.io",
+                "v1.21.1",
+                kube_version=">= 1.22.0-0",
+            ),
             Chart(
                 "external-dns",
                 "1.21.1",
                 "https://kubernetes-sigs.github.io/external-dns/",
                 "v0.21.0",
-                # No kubeVersion (Chart.yaml of 1.5.1 read; not re-read at 1.21.1).
             ),
             Chart(
                 "kube-prometheus-stack",
                 "90.2.0",
                 "https://prometheus-community.github.io/helm-charts",
                 "v0.93.0",
-                # Chart.yaml of 88.5.3 read; not re-read at 90.2.0.
+                # The constraint of chart 88.5.3; 90.2.0's Chart.yaml is still to be checked.
                 kube_version=">=1.25.0-0",
             ),
-            # No kubeVersion (Chart.yaml of 0.2.0 read).
             Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", "3.2.1"),
-            # Chart.yaml of 2.0.0 read; not re-read at 2.9.0.
             Chart(
                 "external-secrets",
                 "2.9.0",
@@ -134,7 +136,6 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "v2.9.0",
                 kube_version=">= 1.19.0-0",
             ),
-            # Chart.yaml of 3.3.2 read; not re-read at 3.9.0.
             Chart(
                 "kyverno",
                 "3.9.0",
@@ -142,12 +143,12 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "v1.19.0",
                 kube_version=">=1.25.0-0",
             ),
-            # Chart.yaml of 10.1.1 read; not re-read at 10.4.0.
             Chart(
                 "argo-cd",
                 "10.4.0",
                 "https://argoproj.github.io/argo-helm",
                 "v3.5.1",
+                # The constraint of chart 10.1.1; 10.4.0's Chart.yaml is still to be checked.
                 kube_version=">=1.25.0-0",
             ),
             # metrics-server 0.8 serves the Metrics API on Kubernetes 1.31 and later.
@@ -156,16 +157,13 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "3.13.1",
                 "https://kubernetes-sigs.github.io/metrics-server/",
                 "0.8.1",
-                # No kubeVersion (Chart.yaml of 3.8.1 read; not re-read at 3.13.1).
             ),
             # Runs the image of the cluster's minor (CLUSTER_AUTOSCALER), not the chart's default.
-            # No kubeVersion (Chart.yaml of 9.38.0 read; not re-read at 9.59.0).
             Chart(
                 "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
             ),
             # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
             # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
-            # Chart.yaml of 2.11.0 read; not re-read at 2.20.2.
             Chart(
                 "keda",
                 "2.20.2",
@@ -173,13 +171,11 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "2.20.2",
                 kube_version=">=v1.23.0-0",
             ),
-            # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds). No
-            # kubeVersion (Chart.yaml of 2.41.0 read).
+            # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
             # Backstage's official chart (backstage/charts charts/backstage). It has no
             # appVersion: Backstage publishes no production image, each organisation runs its
             # own build (paved-road:core.portal.image).
-            # Chart.yaml of 2.5.1 read; not re-read at 2.8.2.
             Chart(
                 "backstage",
                 "2.8.2",
@@ -193,7 +189,6 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "0.170.0",
                 "https://open-telemetry.github.io/opentelemetry-helm-charts",
                 "0.158.0",
-                # No kubeVersion (Chart.yaml of 0.158.3 read; not re-read at 0.170.0).
             ),
         )
     }
