@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import MappingProxyType
 
@@ -56,6 +59,37 @@ def test_a_chart_that_excludes_the_target_blocks_and_is_named(
     out = capsys.readouterr().out
     assert "BLOCKED: 1 blocker(s)" in out
     assert "chart kyverno 3.9.0: kubeVersion '>=1.25.0-0 <1.36.0-0' excludes 1.36" in out
+
+
+def test_a_checkout_pinning_a_chart_that_excludes_the_target_exits_1_naming_it(
+    tmp_path: Path,
+) -> None:
+    """End to end, as a user would meet it: a checkout whose versions.py records a chart range
+    that stops before 1.36."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in ("components", "pavedroad", "policies", "stacks", "tenants", "domains"):
+        shutil.copytree(ROOT / name, checkout / name)
+    for name in ("Pulumi.yaml", "__main__.py", "governance.yaml", "pyproject.toml"):
+        shutil.copy(ROOT / name, checkout / name)
+    pins = checkout / "components" / "versions.py"
+    text = pins.read_text()
+    assert text.count('kube_version=">=1.25.0-0",') == 3
+    pins.write_text(
+        text.replace(
+            '"v1.19.0",\n                kube_version=">=1.25.0-0",',
+            '"v1.19.0",\n' '                kube_version=">=1.25.0-0 <1.36.0-0",',
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pavedroad", "upgrade", "prod", "--to", "1.36"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    blockers = result.stdout.split("BLOCKED: 1 blocker(s)")[1]
+    assert "chart kyverno 3.9.0: kubeVersion '>=1.25.0-0 <1.36.0-0' excludes 1.36" in blockers
 
 
 def test_a_jump_of_two_minors_blocks(tmp_path: Path) -> None:
