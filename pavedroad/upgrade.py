@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -100,8 +100,8 @@ class Report:
         ]
         lines += ["", "What changes together:"]
         lines += [f"  - {change}" for change in self.changes] or ["  (nothing)"]
-        lines += ["", f"Kubernetes objects checked against the {self.target} schemas: "]
-        lines[-1] += f"{self.objects_checked}"
+        checked = f"Kubernetes objects checked against the {self.target} schemas"
+        lines += ["", f"{checked}: {self.objects_checked}"]
         lines += [f"  - {note}" for note in self.api_notes] or [
             "  no removed, deprecated or invalid API in use"
         ]
@@ -249,47 +249,61 @@ def _check_objects(report: Report, run: Any) -> None:
         report.api_notes.append(f"{violation}")
 
 
-def stack_config_change(root: Path, stack: str, target: str) -> tuple[Path, int, str, str]:
-    """The stack file, the line number, and the `version:` line of `paved-road:cluster` before
-    (empty when the default applies and the line must be added) and after."""
+@dataclass(frozen=True)
+class ConfigEdit:
+    """The `version:` line of the stack file's `paved-road:cluster` block: its 1-based number and
+    text before (empty: the line is added there) and after. None when the block is not written
+    in block style, so no line edit is safe and the change is only printed."""
+
+    path: Path
+    number: int
+    old: str
+    new: str
+
+
+def stack_config_edit(root: Path, stack: str, target: str) -> Optional[ConfigEdit]:
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
     lines = path.read_text().splitlines()
     start = next((n for n, line in enumerate(lines) if line.strip() == f"{CLUSTER_KEY}:"), None)
-    new_line = f'version: "{target}"'
     if start is None:
-        return path, 0, "", f"{CLUSTER_KEY}:\n    {new_line}"
-    indent = len(lines[start]) - len(lines[start].lstrip())
-    for number in range(start + 1, len(lines)):
-        line = lines[number]
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+        return None
+    depth = len(lines[start]) - len(lines[start].lstrip())
+    children = [
+        (n, line)
+        for n, line in enumerate(lines[start + 1 :], start + 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    block = []
+    for number, line in children:
+        if len(line) - len(line.lstrip()) <= depth:
             break
-        if re.match(r"^\s+version:", line):
-            child = line[: len(line) - len(line.lstrip())]
-            return path, number + 1, line, f"{child}{new_line}"
-    child = " " * (indent + 2)
-    return path, start + 2, "", f"{child}{new_line}"
+        block.append((number, line))
+    indent = len(block[0][1]) - len(block[0][1].lstrip()) if block else depth + 2
+    new = f'{" " * indent}version: "{target}"'
+    for number, line in block:
+        if len(line) - len(line.lstrip()) == indent and re.match(r"^\s*version\s*:", line):
+            return ConfigEdit(path, number + 1, line, new)
+    return ConfigEdit(path, start + 2, "", new)
 
 
 def _config_change(report: Report, root: Path, write: bool) -> None:
-    path, number, old, new = stack_config_change(root, report.stack, report.target)
-    shown = f"stacks/{path.name}"
-    if number == 0:
-        report.config_change += [f"{shown}: add under config:", f"+   {new.splitlines()[0]}"]
-        report.config_change += [f"+{line}" for line in new.splitlines()[1:]]
-    else:
-        report.config_change.append(f"{shown}:{number}")
-        if old:
-            report.config_change.append(f"- {old}")
-        report.config_change.append(f"+ {new}")
+    report.config_change.append(f'{CLUSTER_KEY}.version: "{report.current}" → "{report.target}"')
+    edit = stack_config_edit(root, report.stack, report.target)
+    shown = f"stacks/Pulumi.{report.stack}.yaml"
+    if edit is None:
+        report.config_change.append(f"{shown}: set it by hand (no `{CLUSTER_KEY}:` block)")
+        return
+    report.config_change.append(f"{shown}:{edit.number}")
+    if edit.old:
+        report.config_change.append(f"- {edit.old}")
+    report.config_change.append(f"+ {edit.new}")
     if write and not report.blockers:
-        lines = path.read_text().splitlines(keepends=True)
-        if number == 0:
-            lines.append(f'  {CLUSTER_KEY}:\n    version: "{report.target}"\n')
-        elif old:
-            lines[number - 1] = new + "\n"
+        lines = edit.path.read_text().splitlines(keepends=True)
+        if edit.old:
+            lines[edit.number - 1] = edit.new + "\n"
         else:
-            lines.insert(number - 1, new + "\n")
-        path.write_text("".join(lines))
+            lines.insert(edit.number - 1, edit.new + "\n")
+        edit.path.write_text("".join(lines))
         report.config_change.append(f"written to {shown}")
 
 

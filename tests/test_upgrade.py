@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+import yaml
 
 from components import versions
 from pavedroad import upgrade
@@ -217,3 +218,14 @@ def test_every_supported_minor_has_every_pin() -> None:
         assert versions.NODE_AMI_RELEASE_VERSIONS[version].startswith(f"{version}.")
         assert set(versions.EKS_ADDONS[version]) == set(versions.EKS_ADDONS["1.35"])
         assert versions.CLUSTER_AUTOSCALER[version].startswith(f"v{version}.")
+
+
+def test_write_adds_the_version_line_when_the_stack_takes_the_default(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    del config["paved-road:cluster"]["version"]
+    root = make_project(tmp_path, config, "staging")
+    result = pavedroad("upgrade", "staging", "--to", "1.36", "--write", "-C", str(root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Kubernetes {versions.DEFAULT_KUBERNETES_VERSION} → 1.36" in result.stdout
+    written = yaml.safe_load((root / "stacks" / "Pulumi.staging.yaml").read_text())["config"]
+    assert written["paved-road:cluster"] == {**config["paved-road:cluster"], "version": "1.36"}
