@@ -93,6 +93,7 @@ class Report:
     steps: list[str] = field(default_factory=list)
     config_change: list[str] = field(default_factory=list)
     objects_checked: int = 0
+    graph_note: str = ""
 
     def render(self) -> str:
         lines = [
@@ -107,6 +108,8 @@ class Report:
         ]
         lines += ["", "Order of operations:"]
         lines += [f"  {number}. {step}" for number, step in enumerate(self.steps, 1)]
+        if self.graph_note:
+            lines.append(f"  {self.graph_note}")
         lines += ["", "Stack-config change (the whole upgrade pull request):"]
         lines += [f"  {line}" for line in self.config_change]
         lines.append("")
@@ -342,8 +345,34 @@ def preflight(stack: str, target: str, root: Path, write: bool = False) -> Repor
         "node groups, rolling (new nodes first, old ones drained within max unavailable): "
         + (", ".join(groups) or "none"),
     ]
+    report.graph_note = _graph_note(run)
     _config_change(report, root, write)
     return report
+
+
+def _graph_note(run: Any) -> str:
+    """Where one `pulumi up` of the change departs from the order above: resources that depend on
+    the node groups (they run as pods, or need nodes to be reached) wait for them to roll."""
+    groups = {group.urn for group in run.by_type(NODE_GROUP_TYPE)}
+    waiting = sorted(
+        addon.inputs["addonName"]
+        for addon in run.by_type(ADDON_TYPE)
+        if groups & set(addon.dependencies)
+    )
+    providers = [
+        p.urn for p in run.by_type("pulumi:providers:kubernetes") if groups & set(p.dependencies)
+    ]
+    charts = [r for r in run.by_type(RELEASE_TYPE) if r.provider.rpartition("::")[0] in providers]
+    parts = [f"the EKS add-ons {' and '.join(waiting)}"] if waiting else []
+    if charts:
+        parts.append(f"the {len(charts)} charts (their Kubernetes provider needs nodes)")
+    if not parts:
+        return ""
+    return (
+        "In one `pulumi up` of this change the resource graph makes "
+        + ", and ".join(parts)
+        + ", wait for the node groups to roll."
+    )
 
 
 def main(stack: str, target: str, root: Path, write: bool = False) -> int:
