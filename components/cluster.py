@@ -402,7 +402,10 @@ class SecureCluster(pulumi.ComponentResource):
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=group.min_size, max_size=group.max_size, desired_size=group.desired
             ),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+            # Pinned like every other version: the group never floats to a newer AMI, and a new
+            # Kubernetes minor brings its own release in the same reviewed change.
+            release_version=versions.NODE_AMI_RELEASE_VERSIONS[self._args.config.version],
+            update_config=self._update_config(group),
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
@@ -425,6 +428,13 @@ class SecureCluster(pulumi.ComponentResource):
                 ),
             ),
         )
+
+    @staticmethod
+    def _update_config(group: NodeGroupConfig) -> aws.eks.NodeGroupUpdateConfigArgs:
+        field, value = group.rolling
+        if field == "maxUnavailable":
+            return aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=value)
+        return aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=value)
 
     def _default_storage_class(self, name: str) -> k8s.storage.v1.StorageClass:
         """EKS ships gp2 without a default annotation since 1.30; volumes default to encrypted gp3."""

@@ -194,6 +194,10 @@ class TaintConfig(Model):
         return check_pattern(value, LABEL_VALUE, "a taint value (at most 63 characters)")
 
 
+# A third of a node group rolls at once unless its stack file says otherwise.
+DEFAULT_MAX_UNAVAILABLE_PERCENTAGE = 33
+
+
 class NodeGroupConfig(Model):
     name: str
     instance_types: list[str] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
@@ -205,6 +209,10 @@ class NodeGroupConfig(Model):
     metadata_hop_limit: int = Field(default=1, ge=1, le=2)
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[TaintConfig] = Field(default_factory=list)
+    # How many nodes a rolling update (a new AMI release, a new Kubernetes minor) may take out of
+    # service at once: a share of the group, or a count (EKS takes one or the other, up to 100).
+    max_unavailable_percentage: Optional[int] = Field(default=None, ge=1, le=100)
+    max_unavailable: Optional[int] = Field(default=None, ge=1, le=100)
 
     @field_validator("name")
     @classmethod
@@ -232,11 +240,23 @@ class NodeGroupConfig(Model):
             raise ValueError(
                 f"desiredSize {desired} is outside minSize..maxSize ({self.min_size}..{self.max_size})"
             )
+        if self.max_unavailable is not None and self.max_unavailable_percentage is not None:
+            raise ValueError("set maxUnavailable or maxUnavailablePercentage, not both")
         return self
 
     @property
     def desired(self) -> int:
         return self.min_size if self.desired_size is None else self.desired_size
+
+    @property
+    def rolling(self) -> tuple[str, int]:
+        """The node group's update limit as EKS names it; a third of the group unless set."""
+        if self.max_unavailable is not None:
+            return "maxUnavailable", self.max_unavailable
+        percentage = self.max_unavailable_percentage
+        return "maxUnavailablePercentage", (
+            DEFAULT_MAX_UNAVAILABLE_PERCENTAGE if percentage is None else percentage
+        )
 
 
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}\Z")

@@ -47,7 +47,26 @@ EKS_ADDONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 
-SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(sorted(EKS_ADDONS))
+# The EKS-optimized AL2023 AMI release each node group runs, per minor (`releaseVersion` of a
+# managed node group, the "Release version" column of awslabs/amazon-eks-ami's release notes):
+# release v20260714. Without it a node group takes whatever AMI is newest when it is created or
+# updated, and two node groups of one cluster drift apart.
+NODE_AMI_RELEASE_VERSIONS: Mapping[str, str] = MappingProxyType(
+    {"1.34": "1.34.9-20260714", "1.35": "1.35.6-20260714", "1.36": "1.36.2-20260714"}
+)
+
+# A minor is supported when every pin it needs is there: add-on builds and a node AMI release.
+SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(
+    sorted(
+        set(EKS_ADDONS) & set(NODE_AMI_RELEASE_VERSIONS),
+        key=lambda v: tuple(map(int, v.split("."))),
+    )
+)
+
+# Kubernetes' version skew policy (since 1.28): a kubelet may be up to three minors older than
+# the API server, never newer. Node groups roll after the control plane, so they lag it for the
+# length of an upgrade.
+MAX_NODE_SKEW = 3
 
 # The Kubernetes cluster autoscaler's image, per minor: its minor must equal the cluster's (each
 # release is built and tested against the Kubernetes minor of the same number). Latest patches of
@@ -69,10 +88,15 @@ class Chart:
     version: str
     repository: str
     app_version: str
+    # The chart's own `kubeVersion` constraint (Helm semver syntax; "" when its Chart.yaml sets
+    # none): `pavedroad upgrade` refuses a target Kubernetes version outside it.
+    kube_version: str = ""
 
 
 # Helm charts of the core services and the delivery layer. Charts that bring CRDs are pinned to
 # the app versions whose CRDs ../shared/crds holds, so the tests validate against what installs.
+# `kube_version` is the `kubeVersion` of each chart's Chart.yaml at the pinned version (none set:
+# the chart declares no range), so moving a chart moves its recorded range in the same change.
 CHARTS: Mapping[str, Chart] = MappingProxyType(
     {
         chart.name: chart
@@ -83,7 +107,13 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "https://aws.github.io/eks-charts",
                 "v2.13.2",
             ),
-            Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io", "v1.21.1"),
+            Chart(
+                "cert-manager",
+                "v1.21.1",
+                "https://charts.jetstack.io",
+                "v1.21.1",
+                kube_version=">= 1.22.0-0",
+            ),
             Chart(
                 "external-dns",
                 "1.21.1",
@@ -95,11 +125,32 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "90.2.0",
                 "https://prometheus-community.github.io/helm-charts",
                 "v0.93.0",
+                # The constraint of chart 88.5.3; 90.2.0's Chart.yaml is still to be checked.
+                kube_version=">=1.25.0-0",
             ),
             Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", "3.2.1"),
-            Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io", "v2.9.0"),
-            Chart("kyverno", "3.9.0", "https://kyverno.github.io/kyverno/", "v1.19.0"),
-            Chart("argo-cd", "10.4.0", "https://argoproj.github.io/argo-helm", "v3.5.1"),
+            Chart(
+                "external-secrets",
+                "2.9.0",
+                "https://charts.external-secrets.io",
+                "v2.9.0",
+                kube_version=">= 1.19.0-0",
+            ),
+            Chart(
+                "kyverno",
+                "3.9.0",
+                "https://kyverno.github.io/kyverno/",
+                "v1.19.0",
+                kube_version=">=1.25.0-0",
+            ),
+            Chart(
+                "argo-cd",
+                "10.4.0",
+                "https://argoproj.github.io/argo-helm",
+                "v3.5.1",
+                # The constraint of chart 10.1.1; 10.4.0's Chart.yaml is still to be checked.
+                kube_version=">=1.25.0-0",
+            ),
             # metrics-server 0.8 serves the Metrics API on Kubernetes 1.31 and later.
             Chart(
                 "metrics-server",
@@ -113,13 +164,25 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             ),
             # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
             # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
-            Chart("keda", "2.20.2", "https://kedacore.github.io/charts", "2.20.2"),
+            Chart(
+                "keda",
+                "2.20.2",
+                "https://kedacore.github.io/charts",
+                "2.20.2",
+                kube_version=">=v1.23.0-0",
+            ),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
             # Backstage's official chart (backstage/charts charts/backstage). It has no
             # appVersion: Backstage publishes no production image, each organisation runs its
             # own build (paved-road:core.portal.image).
-            Chart("backstage", "2.8.2", "https://backstage.github.io/charts", ""),
+            Chart(
+                "backstage",
+                "2.8.2",
+                "https://backstage.github.io/charts",
+                "",
+                kube_version=">= 1.19.0-0",
+            ),
             # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.
             Chart(
                 "opentelemetry-collector",

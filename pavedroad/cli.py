@@ -163,6 +163,12 @@ def _diff(args: argparse.Namespace) -> int:
     return diff.main([args.base, args.head, *(["--markdown"] if args.markdown else [])])
 
 
+def _upgrade(args: argparse.Namespace) -> int:
+    from pavedroad import upgrade
+
+    return upgrade.main(args.stack, args.to, Path(args.project_dir), args.write)
+
+
 def _dora(args: argparse.Namespace) -> int:
     from pavedroad import dora
 
@@ -303,6 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _project_dir_option(doctor, "Pulumi.yaml and stacks/")
     doctor.set_defaults(handler=_doctor)
+
+    upgrade = commands.add_parser(
+        "upgrade", help="preflight of a Kubernetes upgrade of a stack (a plan, never an apply)"
+    )
+    upgrade.add_argument("stack", help="stack name (stacks/Pulumi.STACK.yaml)")
+    upgrade.add_argument("--to", required=True, help="target Kubernetes minor, e.g. 1.36")
+    upgrade.add_argument(
+        "--write",
+        action="store_true",
+        help="when nothing blocks, write the cluster.version change into the stack file",
+    )
+    _project_dir_option(upgrade, "Pulumi.yaml, stacks/ and tenants/")
+    upgrade.set_defaults(handler=_upgrade)
 
     _add_dora(commands)
     return parser

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
+from pathlib import Path
 
+import pytest
 import yaml
 
 from components import versions
-from pavedroad.engine import SECRET, PlanRun
+from pavedroad.engine import SECRET, PlanEngine, PlanRun
 from pavedroad.mocks import PlatformMocks, digest
 from policies.paved_road_policies.tags import TAGS_ARE_NOT_TAGS
-from tests.conftest import ROOT, as_list, one, policy_statements, stack_config
+from tests.conftest import (
+    ROOT,
+    as_list,
+    assert_refused,
+    make_project,
+    one,
+    policy_statements,
+    stack_config,
+)
 from tests.irsa import assert_irsa_trust, issuer_path
 
 CLUSTER = "eks:index:Cluster"
@@ -187,6 +198,49 @@ def test_node_groups_are_private_hardened_and_as_configured(plan: PlanRun, stack
         assert root_volume["ebs"]["volumeType"] == "gp3"
         scaling = group.inputs["scalingConfig"]
         assert (scaling["minSize"], scaling["maxSize"]) == (config["minSize"], config["maxSize"])
+        # Nodes never float: the AMI release is the one pinned for the cluster's minor.
+        version = cluster_of(plan).inputs["version"]
+        assert group.inputs["releaseVersion"] == versions.NODE_AMI_RELEASE_VERSIONS[version]
+        assert group.inputs["updateConfig"] == {"maxUnavailablePercentage": 33}
+
+
+@pytest.mark.parametrize(
+    "rolling, expected",
+    [
+        ({"maxUnavailable": 2}, {"maxUnavailable": 2}),
+        ({"maxUnavailablePercentage": 10}, {"maxUnavailablePercentage": 10}),
+    ],
+)
+def test_node_groups_roll_by_the_stack_files_max_unavailable(
+    tmp_path: Path, rolling: dict[str, int], expected: dict[str, int]
+) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:cluster"]["nodeGroups"][0].update(rolling)
+    plan = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    (group,) = [
+        g for g in plan.by_type("aws:eks/nodeGroup:NodeGroup") if g.name == "cluster-ng-system"
+    ]
+    assert group.inputs["updateConfig"] == expected
+
+
+@pytest.mark.parametrize(
+    "rolling, message",
+    [
+        ({"maxUnavailable": 2, "maxUnavailablePercentage": 10}, "not both"),
+        ({"maxUnavailablePercentage": 0}, "greater than or equal to 1"),
+        ({"maxUnavailable": 101}, "less than or equal to 100"),
+    ],
+)
+def test_a_bad_max_unavailable_is_refused(
+    tmp_path: Path, rolling: dict[str, int], message: str
+) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:cluster"]["nodeGroups"][0].update(rolling)
+    engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
+    field = "paved-road:cluster.nodeGroups[0]"
+    if len(rolling) == 1:
+        field += "." + next(iter(rolling))
+    assert_refused(engine, "stacks/Pulumi.dev.yaml", field, message)
 
 
 def test_private_subnets_route_through_nat_and_carry_load_balancer_tags(
