@@ -22,6 +22,7 @@ from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from policies.paved_road_policies import registry
 from policies.paved_road_policies.runner import evaluate
 from tests.conftest import (
+    PRODUCTION_CLUSTER,
     as_list,
     assert_refused,
     make_project,
@@ -108,13 +109,15 @@ def test_karpenter_replaces_the_cluster_autoscaler_and_node_groups_keep_their_si
         assert "ignoreChanges" not in group.options
 
 
-def test_the_pinned_chart_runs_in_kube_system_off_its_own_nodes(plan: PlanRun) -> None:
+def test_the_pinned_chart_runs_in_the_autoscaling_namespace_off_its_own_nodes(
+    plan: PlanRun,
+) -> None:
     chart = versions.CHARTS["karpenter"]
     release = named(plan, RELEASE, "karpenter-release")
     assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert release.inputs["version"] == chart.version == "1.14.1"
     assert "repositoryOpts" not in release.inputs
-    assert release.inputs["namespace"] == "kube-system"
+    assert release.inputs["namespace"] == "autoscaling"
     values = release.inputs["values"]
     assert paths(values) <= CHART_KEYS
     terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
@@ -132,7 +135,7 @@ def test_the_pinned_chart_runs_in_kube_system_off_its_own_nodes(plan: PlanRun) -
     }
     trust = policy_statements(role.inputs["assumeRolePolicy"])[0]
     subjects = [v for k, v in trust["Condition"]["StringEquals"].items() if k.endswith(":sub")]
-    assert subjects == ["system:serviceaccount:kube-system:karpenter"]
+    assert subjects == ["system:serviceaccount:autoscaling:karpenter"]
 
 
 def test_custom_resources_validate_against_the_crds(plan: PlanRun) -> None:
@@ -318,3 +321,21 @@ def test_spot_system_node_group_is_found(plan: PlanRun) -> None:
 def test_every_rule_passes_the_karpenter_plan(plan: PlanRun) -> None:
     found = evaluate(list(registry.BY_NAME.values()), views(plan), None, False)
     assert [(v.rule, v.urn) for v in found] == []
+
+
+def test_production_runs_two_controllers_and_the_custom_resources_wait_for_the_chart(
+    tmp_path: Path, plan: PlanRun
+) -> None:
+    assert named(plan, RELEASE, "karpenter-release").inputs["values"]["replicas"] == 1
+    release = named(plan, RELEASE, "karpenter-release")
+    entry = named(plan, "aws:eks/accessEntry:AccessEntry", "karpenter-node-access")
+    for resource in [*plan.by_type(NODE_POOL), *plan.by_type(NODE_CLASS)]:
+        assert {release.urn, entry.urn} <= set(resource.dependencies)
+    config = karpenter_config()
+    config["paved-road:production"] = True
+    config["paved-road:cluster"].update(PRODUCTION_CLUSTER)
+    config["paved-road:core"]["policy"].pop("mode", None)
+    production = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    values = named(production, RELEASE, "karpenter-release").inputs["values"]
+    assert values["replicas"] == 2
+    assert values["podDisruptionBudget"] == {"name": "karpenter", "maxUnavailable": 1}

@@ -150,7 +150,13 @@ class Autoscaling(pulumi.ComponentResource):
             assert args.cluster_security_group_id is not None, "CoreServicesArgs"
             self.karpenter = Karpenter(
                 f"{name}-karpenter",
-                KarpenterArgs(context, config.karpenter, args.cluster_security_group_id),
+                KarpenterArgs(
+                    context,
+                    config.karpenter,
+                    args.cluster_security_group_id,
+                    namespace_name=NAMESPACE,
+                    namespace=namespace.metadata.name,
+                ),
                 pulumi.ResourceOptions(parent=self),
                 depends_on=ordered_after(opts),
             )

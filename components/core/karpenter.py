@@ -31,8 +31,6 @@ from components.iam import allow, aws_managed_policy, policy_document, service_t
 from components.kubernetes import MANAGED_BY_LABELS
 
 KARPENTER = "karpenter"
-# Upstream installs the controller in kube-system: it is a cluster-critical add-on.
-NAMESPACE = "kube-system"
 DISCOVERY_TAG = "karpenter.sh/discovery"
 NODE_CLASS = "default"
 ON_DEMAND_POOL = "on-demand"
@@ -268,6 +266,10 @@ class KarpenterArgs:
     config: KarpenterConfig
     # The cluster's security group, which EKS creates: tagged here so the EC2NodeClass finds it.
     cluster_security_group_id: pulumi.Input[str]
+    # The platform namespace the controller runs in: its name (for the IRSA trust) and the
+    # created namespace's name (so the release waits for it).
+    namespace_name: str
+    namespace: pulumi.Input[str]
 
 
 class Karpenter(pulumi.ComponentResource):
@@ -374,7 +376,7 @@ class Karpenter(pulumi.ComponentResource):
             f"{name}-controller",
             context,
             role_suffix=KARPENTER,
-            namespace=NAMESPACE,
+            namespace=args.namespace_name,
             service_account=KARPENTER,
             policy=pulumi.Output.all(context.account_id, node_role.arn, queue.arn).apply(
                 lambda a: controller_policy(
@@ -390,7 +392,7 @@ class Karpenter(pulumi.ComponentResource):
         self.release = helm_release(
             f"{name}-release",
             versions.CHARTS[KARPENTER],
-            namespace=NAMESPACE,
+            namespace=args.namespace,
             values=karpenter_values(context, role.arn, queue.name),
             parent=self,
             provider=context.provider,
