@@ -339,3 +339,40 @@ def test_production_runs_two_controllers_and_the_custom_resources_wait_for_the_c
     values = named(production, RELEASE, "karpenter-release").inputs["values"]
     assert values["replicas"] == 2
     assert values["podDisruptionBudget"] == {"name": "karpenter", "maxUnavailable": 1}
+
+
+def test_physical_names_fit_aws_limits_at_the_longest_prefix_a_stack_can_have(
+    tmp_path: Path,
+) -> None:
+    """The node group name check (components/config.py) caps `<project>-<environment>`: a
+    one-letter group leaves it NODE_GROUP_NAME_MAX - NAME_PREFIX_SUFFIX - 3 characters. At that
+    length every name Karpenter's resources get still fits AWS's limits."""
+    from components.config import NAME_PREFIX_SUFFIX, NODE_GROUP_NAME_MAX
+
+    longest = NODE_GROUP_NAME_MAX - NAME_PREFIX_SUFFIX - 3
+    project = "paved-road-platform-team"
+    config = karpenter_config()
+    config["paved-road:environment"] = "e" * (longest - len(project) - 1)
+    config["paved-road:cluster"]["nodeGroups"][0]["name"] = "s"
+    config["paved-road:tenants"] = []
+    make_project(tmp_path, config, "dev")
+    manifest = tmp_path / "Pulumi.yaml"
+    manifest.write_text(manifest.read_text().replace("name: paved-road", f"name: {project}"))
+    plan = PlanEngine("dev", tmp_path).run()
+    ours = [r for r in plan.resources if "karpenter" in r.name]
+    names = {r.type: [] for r in ours}
+    for resource in ours:
+        if isinstance(resource.inputs.get("name"), str):
+            names[resource.type].append(resource.inputs["name"])
+    limits = {
+        "aws:cloudwatch/eventRule:EventRule": 64,
+        "aws:sqs/queue:Queue": 80,
+        "aws:iam/role:Role": 64,
+    }
+    for type_, limit in limits.items():
+        assert all(n.startswith(f"{project}-eee") for n in names[type_])
+        assert names[type_] and max(map(len, names[type_])) <= limit, (type_, names[type_])
+    document = named(plan, "aws:iam/rolePolicy:RolePolicy", "karpenter-controller-policy")
+    # IAM counts an inline policy without whitespace; a role's inline policies share 10,240.
+    compact = json.dumps(json.loads(document.inputs["policy"]), separators=(",", ":"))
+    assert len(compact) < 10240

@@ -46,15 +46,13 @@ NODE_POLICIES = (
 ROOT_DEVICE = "/dev/xvda"
 ROOT_VOLUME = "50Gi"
 # Each kind of event that takes an instance away or announces it, as EventBridge names them.
+# Keys are short: each rule is named `<cluster>-karpenter-<key>`, within EventBridge's 64.
 INTERRUPTION_EVENTS = {
-    "scheduled-change": ("aws.health", "AWS Health Event"),
-    "spot-interruption": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
+    "health": ("aws.health", "AWS Health Event"),
+    "spot": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
     "rebalance": ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
-    "instance-state-change": ("aws.ec2", "EC2 Instance State-change Notification"),
-    "capacity-reservation-interruption": (
-        "aws.ec2",
-        "EC2 Capacity Reservation Instance Interruption Warning",
-    ),
+    "state-change": ("aws.ec2", "EC2 Instance State-change Notification"),
+    "reservation": ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
 }
 # Karpenter acts on an event within seconds; older messages describe nodes already gone.
 QUEUE_RETENTION_SECONDS = 300
