@@ -511,8 +511,9 @@ class KarpenterConfig(Model):
     spot: bool = True
     spot_limits: KarpenterLimitsConfig = KarpenterLimitsConfig()
     consolidate_after: str = "1m"
-    # Instance categories Karpenter may choose from (general purpose, compute, memory).
-    instance_categories: list[Literal["c", "m", "r", "t"]] = Field(
+    # Instance categories Karpenter may choose from (compute, general purpose, memory). Never the
+    # t family: security groups for pods need a trunk interface, which it lacks.
+    instance_categories: list[Literal["c", "m", "r"]] = Field(
         default_factory=lambda: ["c", "m", "r"], min_length=1
     )
 

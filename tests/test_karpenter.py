@@ -164,6 +164,10 @@ def test_node_pools_consolidate_and_stop_at_their_limits(plan: PlanRun) -> None:
             if r["key"].endswith("capacity-type")
         )
         assert capacity["values"] == [name]
+        # Pod security groups need a trunk interface: Nitro only, never the t family.
+        requirements = {r["key"]: r for r in spec["template"]["spec"]["requirements"]}
+        assert requirements["karpenter.k8s.aws/instance-hypervisor"]["values"] == ["nitro"]
+        assert requirements["karpenter.k8s.aws/instance-category"]["values"] == ["c", "m", "r"]
     # Only pods that tolerate the taint land on spot; on-demand has none.
     assert pools["spot"]["template"]["spec"]["taints"] == [SPOT_TAINT]
     assert "taints" not in pools["on-demand"]["template"]["spec"]
@@ -265,7 +269,7 @@ def test_spot_can_be_left_out(tmp_path: Path) -> None:
     [
         ({"onDemand": {"cpu": "lots"}}, "karpenter.onDemand.cpu", "Kubernetes quantity"),
         ({"consolidateAfter": "Never"}, "karpenter.consolidateAfter", "duration"),
-        ({"instanceCategories": ["x"]}, "karpenter.instanceCategories[0]", "'c'"),
+        ({"instanceCategories": ["t"]}, "karpenter.instanceCategories[0]", "'c'"),
     ],
 )
 def test_bad_karpenter_config_is_refused(

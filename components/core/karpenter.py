@@ -521,6 +521,9 @@ def node_pool(pool: str, limits: KarpenterLimitsConfig, config: KarpenterConfig)
                 "operator": "In",
                 "values": list(config.instance_categories),
             },
+            # Tenants' pods get security groups of their own (their data stores admit only
+            # those): that needs a trunk interface, which Nitro instances have and Xen ones lack.
+            {"key": "karpenter.k8s.aws/instance-hypervisor", "operator": "In", "values": ["nitro"]},
         ],
         # Nodes are replaced at least monthly, so they pick up patched AMIs.
         "expireAfter": "720h",
