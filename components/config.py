@@ -510,15 +510,69 @@ class ClusterAutoscalerConfig(Model):
     expander: Literal["least-waste", "least-nodes", "most-pods", "random"] = "least-waste"
 
 
+class KarpenterLimitsConfig(Model):
+    """The most a NodePool may launch in total: a runaway Deployment stops at the bill's ceiling."""
+
+    cpu: str = "64"
+    memory: str = "256Gi"
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        return check_pattern(value, QUANTITY, "a Kubernetes quantity (e.g. '64' or '256Gi')")
+
+
+class KarpenterConfig(Model):
+    """Karpenter's NodePools (components/core/karpenter.py): on-demand always, spot when `spot` is
+    on (tainted, so only pods that tolerate interruption land there). Each pool has its own
+    limits; nodes are consolidated when empty or underutilized after `consolidateAfter`."""
+
+    on_demand: KarpenterLimitsConfig = KarpenterLimitsConfig()
+    spot: bool = True
+    spot_limits: KarpenterLimitsConfig = KarpenterLimitsConfig()
+    consolidate_after: str = "1m"
+    # Instance categories Karpenter may choose from (compute, general purpose, memory). Never the
+    # t family: security groups for pods need a trunk interface, which it lacks.
+    instance_categories: list[Literal["c", "m", "r"]] = Field(
+        default_factory=lambda: ["c", "m", "r"], min_length=1
+    )
+
+    @field_validator("consolidate_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return check_pattern(value, KARPENTER_DURATION, "a duration such as '30s', '5m' or '1h'")
+
+
+# The NodePool CRD's pattern for `consolidateAfter` (or `Never`, which this platform refuses:
+# a pool that never consolidates is the cost problem Karpenter is here to solve).
+KARPENTER_DURATION = re.compile(r"^([0-9]+(s|m|h))+\Z")
+
+
 class AutoscalingConfig(Model):
-    """metrics-server (the resource metrics HPAs scale on) and the cluster autoscaler (node groups'
-    size between their minSize and maxSize). Off: HPAs never scale and node groups stay at the
-    size they were created with."""
+    """metrics-server (the resource metrics HPAs scale on) and a node autoscaler: the cluster
+    autoscaler (node groups' size between their minSize and maxSize, the default) or Karpenter
+    (`nodeAutoscaler: karpenter`: nodes launched to fit pending pods, beside the node groups,
+    which then keep the system pods). Off: HPAs never scale and node groups stay at the size
+    they were created with."""
 
     enabled: bool = True
+    node_autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
     cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
+    karpenter: KarpenterConfig = KarpenterConfig()
     # KEDA: tenants' event consumers scale on their queue's depth (components/resources/keda.py).
     keda: bool = True
+
+    @property
+    def runs_cluster_autoscaler(self) -> bool:
+        return (
+            self.enabled
+            and self.node_autoscaler == "cluster-autoscaler"
+            and self.cluster_autoscaler.enabled
+        )
+
+    @property
+    def runs_karpenter(self) -> bool:
+        return self.enabled and self.node_autoscaler == "karpenter"
 
 
 class TracingConfig(Model):

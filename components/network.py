@@ -19,6 +19,8 @@ from components.iam import allow, policy_document, service_trust_policy
 
 ELB_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
+# How Karpenter finds the subnets for its nodes (value: the cluster's name, which is the prefix).
+NODE_DISCOVERY_TAG = "karpenter.sh/discovery"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,10 @@ class Network(pulumi.ComponentResource):
                 cidr_block=private_cidrs[index],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags=self._tags(f"private-{index}", {INTERNAL_ELB_ROLE_TAG: "1"}),
+                tags=self._tags(
+                    f"private-{index}",
+                    {INTERNAL_ELB_ROLE_TAG: "1", NODE_DISCOVERY_TAG: self._args.prefix},
+                ),
                 opts=child,
             )
             nat = nat_gateways[index] if config.nat_gateways == "perAz" else nat_gateways[0]

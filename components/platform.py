@@ -67,10 +67,7 @@ class Platform(pulumi.ComponentResource):
                 tags=config.tags,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
-                node_autoscaler=(
-                    config.core.autoscaling.enabled
-                    and config.core.autoscaling.cluster_autoscaler.enabled
-                ),
+                node_autoscaler=config.core.autoscaling.runs_cluster_autoscaler,
                 core_admins=tuple(config.governance.core.principals if config.governance else ()),
                 auditors=tuple(config.governance.security.principals if config.governance else ()),
             ),

@@ -76,6 +76,11 @@ CLUSTER_AUTOSCALER: Mapping[str, str] = MappingProxyType(
     {"1.34": "v1.34.5", "1.35": "v1.35.2", "1.36": "v1.36.1"}
 )
 
+# The AMI Karpenter's nodes boot: the EKS-optimized AL2023 image of the cluster's minor, which
+# Karpenter resolves from the alias. `latest` follows AWS's releases (nodes roll over to a new
+# release through drift); pin `al2023@v<YYYYMMDD>` here to hold a release.
+KARPENTER_AMI_ALIAS = "al2023@latest"
+
 # The EKS-optimized AMI family for managed node groups (AL2 is retired from 1.33 on).
 NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
@@ -162,6 +167,9 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             Chart(
                 "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
             ),
+            # Karpenter (aws/karpenter-provider-aws, an OCI chart): its crds/ are those of
+            # ../shared/crds/karpenter (NodePool and EC2NodeClass v1 of 1.14.1).
+            Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter", "1.14.1"),
             # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
             # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
             Chart(

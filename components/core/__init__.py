@@ -201,7 +201,11 @@ class CoreServices(pulumi.ComponentResource):
         if config.autoscaling.enabled:
             scaling = autoscaling.Autoscaling(
                 "autoscaling",
-                autoscaling.AutoscalingArgs(context, config.autoscaling),
+                autoscaling.AutoscalingArgs(
+                    context,
+                    config.autoscaling,
+                    cluster_security_group_id=args.cluster_security_group_id,
+                ),
                 after_ingress,
             )
             self.keda, self.keda_role_arn = scaling.keda, scaling.keda_role_arn

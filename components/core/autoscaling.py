@@ -1,4 +1,5 @@
-"""Autoscaling: metrics-server feeds HorizontalPodAutoscalers, the cluster autoscaler sizes nodes.
+"""Autoscaling: metrics-server feeds HorizontalPodAutoscalers; the cluster autoscaler (the default)
+or Karpenter (`nodeAutoscaler: karpenter`, components/core/karpenter.py) sizes nodes.
 
 Tenants' apps come with HPAs, and an HPA without the Metrics API never scales: metrics-server
 serves it. When pods no longer fit, the Kubernetes cluster autoscaler grows the managed node
@@ -27,6 +28,7 @@ from components.core.base import (
     resources,
     service_role,
 )
+from components.core.karpenter import Karpenter, KarpenterArgs
 from components.iam import allow, policy_document
 
 NAMESPACES = ("autoscaling",)
@@ -100,6 +102,8 @@ def autoscaler_policy(cluster_name: str) -> str:
 class AutoscalingArgs:
     context: ClusterContext
     config: AutoscalingConfig
+    # The cluster's security group: Karpenter's nodes join it (None: Karpenter is not chosen).
+    cluster_security_group_id: Optional[pulumi.Input[str]] = None
 
 
 def keda_policy(account_id: str, prefix: str) -> str:
@@ -118,6 +122,7 @@ def keda_policy(account_id: str, prefix: str) -> str:
 class Autoscaling(pulumi.ComponentResource):
     metrics_server: k8s.helm.v3.Release
     cluster_autoscaler: Optional[k8s.helm.v3.Release]
+    karpenter: Optional[Karpenter]
     keda: Optional[k8s.helm.v3.Release]
     keda_role_arn: Optional[pulumi.Output[str]]
 
@@ -140,7 +145,23 @@ class Autoscaling(pulumi.ComponentResource):
         )
         self.cluster_autoscaler = None
         outputs: dict[str, Any] = {}
-        if config.cluster_autoscaler.enabled:
+        self.karpenter = None
+        if config.runs_karpenter:
+            assert args.cluster_security_group_id is not None, "CoreServicesArgs"
+            self.karpenter = Karpenter(
+                f"{name}-karpenter",
+                KarpenterArgs(
+                    context,
+                    config.karpenter,
+                    args.cluster_security_group_id,
+                    namespace_name=NAMESPACE,
+                    namespace=namespace.metadata.name,
+                ),
+                pulumi.ResourceOptions(parent=self),
+                depends_on=ordered_after(opts),
+            )
+            outputs["karpenterNodeRoleArn"] = self.karpenter.node_role_arn
+        if config.runs_cluster_autoscaler:
             role = service_role(
                 f"{name}-cluster-autoscaler",
                 context,

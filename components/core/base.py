@@ -145,12 +145,14 @@ def helm_release(
     Controller's release for any chart with a Service (its Service webhook fails closed), the
     release bringing a CRD the chart uses (a ServiceMonitor needs kube-prometheus-stack).
     """
+    # An OCI registry names the chart by its full reference; a Helm repository by repo and name.
+    oci = chart.repository.startswith("oci://")
     return k8s.helm.v3.Release(
         name,
         name=release_name or chart.name,
-        chart=chart.name,
+        chart=f"{chart.repository}/{chart.name}" if oci else chart.name,
         version=chart.version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
         namespace=namespace,
         values=values,
         atomic=True,

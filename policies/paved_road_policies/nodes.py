@@ -184,3 +184,72 @@ def private_subnets(stack: Stack, context: Context) -> Iterator[Finding]:
             reason = _public_reason(subnet)
             if reason:
                 yield Finding(group.urn, f"node group subnet {subnet.name} {reason}")
+
+
+def _group_name(resource: Resource) -> Any:
+    """The node group's name as the stack file gave it: EKS appends a suffix to the prefix."""
+    name = resource.get("nodeGroupName")
+    if isinstance(name, str):
+        return name
+    prefix = resource.get("nodeGroupNamePrefix")
+    return prefix.rstrip("-") if isinstance(prefix, str) else prefix
+
+
+@resource_rule(
+    name="nodes-system-on-demand",
+    description="The system node group never runs on spot capacity.",
+    remediation=(
+        "Set `capacityType: ON_DEMAND` on the system node group; put interruptible work on a "
+        "separate node group or Karpenter's spot NodePool."
+    ),
+    severity=HIGH,
+    types=(NODE_GROUP,),
+    options={
+        "systemGroups": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["system"],
+            "description": "Names of the node groups that carry the platform's own pods.",
+        }
+    },
+)
+def system_on_demand(resource: Resource, context: Context) -> Iterator[str]:
+    """CoreDNS, the admission webhooks and the node autoscaler itself run there: a spot
+    reclaim would take them all away at once, and with them the means to recover."""
+    name, capacity = _group_name(resource), resource.get("capacityType")
+    if is_unknown(name) or is_unknown(capacity) or not isinstance(name, str):
+        return
+    system = any(
+        name == group or name.endswith(f"-{group}") for group in context.option("systemGroups")
+    )
+    if system and capacity == "SPOT":
+        yield f"node group {name!r} is a system node group on SPOT capacity"
+
+
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+@resource_rule(
+    name="nodes-karpenter-pool-limits",
+    description="Every Karpenter NodePool has CPU and memory limits.",
+    remediation=(
+        "Set `spec.limits.cpu` and `spec.limits.memory` (paved-road:core.autoscaling.karpenter "
+        "onDemand / spotLimits)."
+    ),
+    severity=HIGH,
+    types=(NODE_POOL,),
+)
+def nodepool_limits(resource: Resource, context: Context) -> Iterator[str]:
+    """Without limits a runaway Deployment (or a bad HPA) makes Karpenter launch nodes until
+    the account's quota stops it: the bill has no ceiling."""
+    spec = resource.get("spec")
+    if is_unknown(spec):
+        return
+    limits = spec.get("limits") if isinstance(spec, dict) else None
+    if is_unknown(limits):
+        return
+    limits = limits if isinstance(limits, dict) else {}
+    for resource_name in ("cpu", "memory"):
+        value = limits.get(resource_name)
+        if not is_unknown(value) and value in (None, ""):
+            yield f"spec.limits.{resource_name} is not set: the pool can grow without bound"
