@@ -28,6 +28,7 @@ from components.apps_config import _image as check_image
 from components.apps_config import default_host, serves_ingress
 from components.resources_config import NAME_LIMITS, dns_host, physical_name
 from components.tenants_config import (
+    BudgetConfig,
     AlertReceiverConfig,
     TenantConfig,
     check_secret_name,
@@ -727,6 +728,8 @@ class InsightsConfig(Model):
     `email`: the mail server of every `email` receiver, the teams' included.
     `devopsGuru`: Amazon DevOps Guru over the stack's resources, notifying the receivers (opt-in:
     it is billed per analysed resource hour).
+    `budget`: the whole environment's monthly AWS budget (components/cost.py), over the
+    `paved-road:environment` cost-allocation tag.
     """
 
     runbook_base_url: str = "https://github.com/paved-road/paved-road/blob/main/README.md"
@@ -735,6 +738,7 @@ class InsightsConfig(Model):
     receivers: list[AlertReceiverConfig] = Field(default_factory=list, max_length=10)
     email: Optional[MailServerConfig] = None
     devops_guru: bool = False
+    budget: Optional[BudgetConfig] = None
 
     @field_validator("runbook_base_url")
     @classmethod

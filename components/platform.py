@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import SecureCluster, SecureClusterArgs
+from components.cost import Cost, CostArgs, TenantBudget
 from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.ingress_hosts import TenantHosts
@@ -47,6 +48,7 @@ class Platform(pulumi.ComponentResource):
     delivery: Optional[Delivery]
     tenants: list[Tenant]
     domains: list[Domain]
+    cost: Cost
 
     def __init__(
         self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -175,6 +177,21 @@ class Platform(pulumi.ComponentResource):
             data_store_cidrs=_data_store_cidrs(config),
         )
         self._insights(config, context)
+        self.cost = Cost(
+            "cost",
+            CostArgs(
+                prefix=config.prefix,
+                environment=config.environment,
+                tags=config.tags,
+                environment_budget=config.insights.budget,
+                tenant_budgets=tuple(
+                    TenantBudget(tenant.name, tenant.budget)
+                    for tenant in config.tenants
+                    if tenant.budget is not None
+                ),
+            ),
+            opts=child,
+        )
         self.tenants = [
             Tenant(
                 tenant.name,

@@ -1,0 +1,168 @@
+"""Cost: the cost-allocation tags, each team's AWS Budget and the environment's.
+
+Sources: pulumi-aws `aws.costexplorer.CostAllocationTag` (tagKey, status Active|Inactive) and
+`aws.budgets.Budget` (budgetType, timeUnit, limitAmount, limitUnit, costFilters name/values,
+notifications comparisonOperator/notificationType/threshold/thresholdType/
+subscriberEmailAddresses); the AWS Budgets API's `TagKeyValue` cost filter, whose values are
+`user:<tag key>$<tag value>` for user-defined cost-allocation tags.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.cost import COST_ALLOCATION_TAGS
+from components.tenants_config import load_tenant_file
+from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
+from tests.conftest import (
+    ROOT,
+    assert_refused,
+    make_project,
+    one,
+    project_with_tenant_bad,
+    shipped_plan,
+    stack_config,
+)
+
+BUDGET = "aws:budgets/budget:Budget"
+TAG = "aws:costexplorer/costAllocationTag:CostAllocationTag"
+COST = "paved-road:cost:Cost"
+
+
+def budgets(plan: PlanRun) -> dict[str, RecordedResource]:
+    return {r.inputs["name"]: r for r in plan.by_type(BUDGET)}
+
+
+def shipped_tenants(stack: str) -> list[str]:
+    return [
+        e if isinstance(e, str) else e["name"] for e in stack_config(stack)["paved-road:tenants"]
+    ]
+
+
+def assert_alerts(budget: RecordedResource, notify: list[str]) -> None:
+    """80% actually spent and 100% forecast, both to the same addresses."""
+    alerts = sorted(
+        (n["notificationType"], n["threshold"], n["comparisonOperator"], n["thresholdType"])
+        for n in budget.inputs["notifications"]
+    )
+    assert alerts == [
+        ("ACTUAL", 80.0, "GREATER_THAN", "PERCENTAGE"),
+        ("FORECASTED", 100.0, "GREATER_THAN", "PERCENTAGE"),
+    ]
+    for notification in budget.inputs["notifications"]:
+        assert notification["subscriberEmailAddresses"] == notify
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_tenant_that_sets_a_budget_gets_one_over_its_tenant_tag(stack: str) -> None:
+    plan = shipped_plan(stack)
+    found = budgets(plan)
+    prefix = f"paved-road-{stack}"
+    tenants_with_budgets = []
+    for name in shipped_tenants(stack):
+        tenant, issues = load_tenant_file(ROOT, name)
+        assert tenant is not None and not issues
+        if tenant.budget is None:
+            assert f"{prefix}-{name}" not in found
+            continue
+        tenants_with_budgets.append(name)
+        budget = found[f"{prefix}-{name}"]
+        assert budget.inputs["budgetType"] == "COST"
+        assert budget.inputs["timeUnit"] == "MONTHLY"
+        assert budget.inputs["limitUnit"] == "USD"
+        assert float(budget.inputs["limitAmount"]) == tenant.budget.monthly_usd
+        assert budget.inputs["costFilters"] == [
+            {"name": "TagKeyValue", "values": [f"user:paved-road:tenant${name}"]}
+        ]
+        assert_alerts(budget, list(tenant.budget.notify))
+        assert budget.inputs["tags"]["paved-road:tenant"] == name
+        assert budget.inputs["tags"]["paved-road:environment"] == stack
+        assert COST in budget.urn
+    # The shipped tenants all set one (production requires it: policy tenant-budget-in-production).
+    assert tenants_with_budgets == shipped_tenants(stack)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_cost_allocation_tags_are_activated_before_any_budget_filters_by_them(
+    stack: str,
+) -> None:
+    plan = shipped_plan(stack)
+    tags = plan.by_type(TAG)
+    assert sorted(t.inputs["tagKey"] for t in tags) == sorted(COST_ALLOCATION_TAGS)
+    assert {t.inputs["status"] for t in tags} == {"Active"}
+    assert {"paved-road:tenant", "paved-road:cost-center"} <= set(COST_ALLOCATION_TAGS)
+    for budget in plan.by_type(BUDGET):
+        assert {t.urn for t in tags} <= set(budget.dependencies)
+
+
+def test_the_production_environment_has_a_budget_over_its_environment_tag() -> None:
+    plan = shipped_plan("prod")
+    expected = stack_config("prod")["paved-road:insights"]["budget"]
+    budget = budgets(plan)["paved-road-prod"]
+    assert float(budget.inputs["limitAmount"]) == expected["monthlyUsd"]
+    assert budget.inputs["costFilters"] == [
+        {"name": "TagKeyValue", "values": ["user:paved-road:environment$prod"]}
+    ]
+    assert_alerts(budget, expected["notify"])
+    assert "paved-road-dev" not in budgets(shipped_plan("dev"))
+
+
+def test_a_tenant_without_a_budget_gets_none(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    root = make_project(tmp_path, config, "dev")
+    path = root / "tenants" / "search.yaml"
+    document = yaml.safe_load(path.read_text())
+    del document["budget"]
+    path.write_text(yaml.safe_dump(document))
+    found = budgets(PlanEngine("dev", root).run())
+    assert "paved-road-dev-search" not in found
+    assert "paved-road-dev-payments" in found
+
+
+@pytest.mark.parametrize(
+    ("budget", "field", "message"),
+    [
+        ({"monthlyUsd": 0, "notify": ["a@example.com"]}, "budget.monthlyUsd", "greater than"),
+        ({"monthlyUsd": "2000", "notify": ["a@example.com"]}, "budget.monthlyUsd", "integer"),
+        ({"monthlyUsd": 2000.5, "notify": ["a@example.com"]}, "budget.monthlyUsd", "integer"),
+        ({"monthlyUsd": True, "notify": ["a@example.com"]}, "budget.monthlyUsd", "integer"),
+        ({"monthlyUsd": 10**12, "notify": ["a@example.com"]}, "budget.monthlyUsd", "less than"),
+        ({"monthlyUsd": 2000, "notify": []}, "budget.notify", "at least 1"),
+        ({"monthlyUsd": 2000, "notify": ["not-an-address"]}, "budget.notify", "e-mail"),
+        ({"monthlyUsd": 2000, "notify": ["a@example.com"] * 2}, "budget.notify", "twice"),
+        ({"monthlyUsd": 2000, "notify": [7]}, "budget.notify[0]", "string"),
+        ({"monthlyUsd": 2000}, "budget.notify", "required"),
+        ({"notify": ["a@example.com"]}, "budget.monthlyUsd", "required"),
+        ({"monthlyUsd": 2000, "notify": ["a@example.com"], "weekly": 1}, "budget.weekly", ""),
+        ("2000", "budget", ""),
+    ],
+)
+def test_a_bad_budget_is_refused_naming_file_and_field(
+    tmp_path: Path, budget: Any, field: str, message: str
+) -> None:
+    root, _ = project_with_tenant_bad(tmp_path, {"budget": budget})
+    engine = PlanEngine("dev", root)
+    assert_refused(engine, "tenants/bad.yaml", field, message)
+
+
+def test_a_bad_environment_budget_names_the_stack_file_and_field(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config.setdefault("paved-road:insights", {})["budget"] = {"monthlyUsd": -5, "notify": ["x"]}
+    root = make_project(tmp_path, config, "dev")
+    engine = PlanEngine("dev", root)
+    assert_refused(engine, "stacks/Pulumi.dev.yaml", "paved-road:insights.budget.monthlyUsd", "")
+    assert_refused(engine, "stacks/Pulumi.dev.yaml", "paved-road:insights.budget.notify", "e-mail")
+
+
+def test_one_budget_per_name_and_the_component_is_their_parent() -> None:
+    plan = shipped_plan("prod")
+    names = [r.inputs["name"] for r in plan.by_type(BUDGET)]
+    assert len(names) == len(set(names))
+    component = one(plan.by_type(COST))
+    for resource in [*plan.by_type(BUDGET), *plan.by_type(TAG)]:
+        assert resource.parent == component.urn
