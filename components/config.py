@@ -502,6 +502,13 @@ class AutoscalingConfig(Model):
     keda: bool = True
 
 
+class CostConfig(Model):
+    """OpenCost (components/core/opencost.py): what each namespace's pods cost, as metrics in
+    the in-cluster Prometheus, which it reads and which scrapes it; it needs observability on."""
+
+    enabled: bool = True
+
+
 class TracingConfig(Model):
     """An OpenTelemetry collector exporting apps' traces to AWS X-Ray (components/core/tracing.py).
     Off: no collector, and apps get no OpenTelemetry environment."""
@@ -612,6 +619,7 @@ class CoreConfig(Model):
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     tracing: TracingConfig = TracingConfig()
     portal: PortalConfig = PortalConfig()
+    cost: CostConfig = CostConfig()
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""
@@ -902,6 +910,15 @@ def _cross_checks(
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
+    if config.core.cost.enabled and not config.core.observability.enabled:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{PROJECT}:core.cost.enabled",
+                "OpenCost reads and is scraped by the in-cluster Prometheus; enable "
+                f"{PROJECT}:core.observability or set core.cost.enabled: false",
+            )
+        )
     issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:

@@ -166,3 +166,106 @@ def test_one_budget_per_name_and_the_component_is_their_parent() -> None:
     component = one(plan.by_type(COST))
     for resource in [*plan.by_type(BUDGET), *plan.by_type(TAG)]:
         assert resource.parent == component.urn
+
+
+# OpenCost -------------------------------------------------------------------------------------
+# Source: opencost/opencost-helm-chart charts/opencost (Chart.yaml version 2.5.17, appVersion
+# 1.120.1; values.yaml `opencost.prometheus.internal.{serviceName,namespaceName,port,scheme}`,
+# `clusterName` as the Service DNS suffix in the Prometheus address (_helpers.tpl),
+# `opencost.metrics.serviceMonitor.enabled`, `opencost.ui.enabled`, `opencost.mcp.enabled`,
+# `opencost.exporter.{securityContext,extraVolumeMounts}`, top-level `extraVolumes`).
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def opencost_release(plan: PlanRun) -> RecordedResource:
+    return one(r for r in plan.by_type(RELEASE) if r.inputs["chart"] == "opencost")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_opencost_is_the_pinned_chart_reading_the_in_cluster_prometheus(stack: str) -> None:
+    from components import versions
+    from components.core import observability
+
+    plan = shipped_plan(stack)
+    release = opencost_release(plan)
+    chart = versions.CHARTS["opencost"]
+    assert (chart.version, chart.app_version) == ("2.5.17", "1.120.1")
+    assert release.inputs["version"] == chart.version
+    assert release.inputs["repositoryOpts"]["repo"] == chart.repository
+    assert release.inputs["namespace"] == "opencost"
+    values = release.inputs["values"]
+    internal = values["opencost"]["prometheus"]["internal"]
+    # The address the chart builds is the one Prometheus serves at.
+    built = (
+        f"{internal['scheme']}://{internal['serviceName']}.{internal['namespaceName']}"
+        f".svc.{values['clusterName']}:{internal['port']}"
+    )
+    assert built == observability.prometheus_address()
+    assert values["opencost"]["metrics"]["serviceMonitor"]["enabled"] is True
+    assert values["opencost"]["ui"]["enabled"] is False
+    assert values["opencost"]["mcp"]["enabled"] is False
+    assert values["opencost"]["exporter"]["defaultClusterId"] == f"paved-road-{stack}"
+    # The ServiceMonitor needs the Prometheus Operator's CRD.
+    stack_release = one(
+        r for r in plan.by_type(RELEASE) if r.inputs["chart"] == "kube-prometheus-stack"
+    )
+    assert stack_release.urn in release.dependencies
+
+
+def test_opencost_runs_restricted_in_a_default_deny_namespace() -> None:
+    plan = shipped_plan("prod")
+    values = opencost_release(plan).inputs["values"]
+    pod = values["podSecurityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = values["opencost"]["exporter"]["securityContext"]
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    mounts = values["opencost"]["exporter"]["extraVolumeMounts"]
+    volumes = {v["name"]: v for v in values["extraVolumes"]}
+    assert [m["mountPath"] for m in mounts] == ["/var/configs"]
+    assert volumes[mounts[0]["name"]] == {"name": "configs", "emptyDir": {}}
+    namespace = one(
+        r for r in plan.by_type(NAMESPACE) if r.inputs["metadata"]["name"] == "opencost"
+    )
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
+    policies = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in plan.by_type(POLICY)
+        if r.inputs["metadata"].get("namespace") == "opencost"
+    }
+    assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policies["allow-prometheus-queries"]["egress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 9090}
+    ]
+    monitoring = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in plan.by_type(POLICY)
+        if r.inputs["metadata"].get("namespace") == "monitoring"
+    }
+    rule = monitoring["allow-opencost-queries"]["ingress"][0]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "opencost"}}}
+    ]
+
+
+def test_opencost_can_be_switched_off_and_needs_observability(tmp_path: Path) -> None:
+    (tmp_path / "off").mkdir()
+    (tmp_path / "bad").mkdir()
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:core"].setdefault("cost", {})["enabled"] = False
+    plan = PlanEngine("dev", make_project(tmp_path / "off", config, "dev")).run()
+    assert not [r for r in plan.by_type(RELEASE) if r.inputs["chart"] == "opencost"]
+    assert not [r for r in plan.by_type(NAMESPACE) if r.inputs["metadata"]["name"] == "opencost"]
+
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:core"].setdefault("observability", {})["enabled"] = False
+    config["paved-road:delivery"] = {"enabled": False}
+    engine = PlanEngine("dev", make_project(tmp_path / "bad", config, "dev"))
+    assert_refused(engine, "stacks/Pulumi.dev.yaml", "paved-road:core.cost.enabled", "Prometheus")
