@@ -115,3 +115,31 @@ def test_a_week_of_quarter_used_requests_reads_as_a_quarter(tmp_path: Path) -> N
         interval="5m",
         evaluation_interval="5m",
     )
+
+
+def test_every_tenant_dashboard_has_a_rightsizing_row_on_its_own_records() -> None:
+    from components.insight import dashboards
+    from tests.test_insight_dashboards import tenant_dashboards
+
+    models = {meta["name"]: model for meta, model in tenant_dashboards(shipped_plan("dev"))}
+    assert models
+    for name, model in models.items():
+        tenant = name.removeprefix(dashboards.CONFIG_MAP_PREFIX)
+        rows = [p for p in model["panels"] if p["type"] == "row"]
+        assert rows[-1]["title"] == dashboards.RIGHTSIZING_ROW
+        at = model["panels"].index(rows[-1])
+        panels = model["panels"][at + 1 :]
+        assert [p["title"] for p in panels] == [
+            "CPU used / requested",
+            "Memory used / requested",
+            "Quota headroom",
+        ]
+        assert [p["targets"][0]["expr"] for p in panels] == [
+            f'{rightsizing.ratio_record("cpu")}{{tenant="{tenant}"}}',
+            f'{rightsizing.ratio_record("memory")}{{tenant="{tenant}"}}',
+            f'{rightsizing.HEADROOM}{{tenant="{tenant}"}}',
+        ]
+        above = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in model["panels"][:at])
+        assert rows[-1]["gridPos"]["y"] >= above
+        ids = [p["id"] for p in model["panels"]]
+        assert len(ids) == len(set(ids))
