@@ -25,6 +25,7 @@ from components.delivery import Delivery, DeliveryArgs
 from components.domain import Domain, DomainArgs
 from components.governance_config import DomainConfig
 from components.insight.platform_rules import platform_rules
+from components.insight.cost import cost_rules
 from components.config import DEVOPS_GURU_TAG
 from components.insight.devops_guru import DevOpsGuru, DevOpsGuruArgs, email_addresses
 from components.insight.routing import (
@@ -148,6 +149,13 @@ class Platform(pulumi.ComponentResource):
                 operator=self.core.prometheus_operator,
                 config=config.insights,
             )
+            if self.core.opencost_url is not None:
+                cost_rules(
+                    self,
+                    context.provider,
+                    namespace=self.core.monitoring_namespace,
+                    operator=self.core.prometheus_operator,
+                )
         shared = TenantPlatform(
             context=context,
             load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),

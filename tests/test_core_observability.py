@@ -424,6 +424,9 @@ def test_observability_off_removes_exactly_its_resources(
             if under(urn)
             or under(urn, "paved-road:delivery:Delivery")
             or under(urn, "paved-road:core:OpenCost")
+            or urn.endswith(
+                "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::cost-allocation-rules"
+            )
             or urn.endswith(platform_rules)
             or (urn.endswith("-dashboard") and "$kubernetes:core/v1:ConfigMap::" in urn)
         }

@@ -269,3 +269,96 @@ def test_opencost_can_be_switched_off_and_needs_observability(tmp_path: Path) ->
     config["paved-road:delivery"] = {"enabled": False}
     engine = PlanEngine("dev", make_project(tmp_path / "bad", config, "dev"))
     assert_refused(engine, "stacks/Pulumi.dev.yaml", "paved-road:core.cost.enabled", "Prometheus")
+
+
+# Cost allocation as PromQL -----------------------------------------------------------------
+
+
+def test_cost_records_are_planned_beside_prometheus_and_pass_promtool_check(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from components.core import observability
+    from components.insight import cost
+    from pavedroad.plan import kubernetes_objects
+    from tests.test_analysis_promtool import require_promtool
+
+    objects = kubernetes_objects(shipped_plan("prod").resources)
+    (rule,) = [
+        o for o in objects if o["kind"] == "PrometheusRule" and o["metadata"]["name"] == cost.NAME
+    ]
+    assert rule["metadata"]["namespace"] == "monitoring"
+    assert rule["spec"]["groups"] == cost.rule_groups()
+    ksm = one(
+        r
+        for r in shipped_plan("prod").by_type(RELEASE)
+        if r.inputs["chart"] == "kube-prometheus-stack"
+    ).inputs["values"]["kube-state-metrics"]
+    assert ksm["metricLabelsAllowlist"] == ["namespaces=[paved-road/tenant,paved-road/cost-center]"]
+    assert observability.NAMESPACE_LABELS_EXPORTED == (
+        "paved-road/tenant",
+        "paved-road/cost-center",
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": cost.rule_groups()}))
+    promtool = require_promtool()
+    run = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_cost_per_namespace_tenant_and_cost_center_from_fed_series(tmp_path: Path) -> None:
+    """Two nodes at $0.04 and $0.05 per core-hour and $0.005 per GiB-hour; payments runs a
+    2-core 4GiB container on the first and a 1-core 2GiB one on the second, payments-jobs a
+    1-core 1GiB one on the first; search runs 1 core on the second and carries another cost
+    center; kube-system has no tenant label and reaches no tenant."""
+    from components.insight import cost
+    from tests.test_insight_anomaly_capacity import promtool_test
+
+    gib = 1024**3
+    series = {
+        'node_cpu_hourly_cost{node="n1", instance_type="m6i.xlarge"}': "0.04x20",
+        'node_cpu_hourly_cost{node="n2", instance_type="m6i.2xlarge"}': "0.05x20",
+        'node_ram_hourly_cost{node="n1", instance_type="m6i.xlarge"}': "0.005x20",
+        'node_ram_hourly_cost{node="n2", instance_type="m6i.2xlarge"}': "0.005x20",
+    }
+    containers = [
+        ("payments", "a", "n1", 2, 4),
+        ("payments", "b", "n2", 1, 2),
+        ("payments-jobs", "c", "n1", 1, 1),
+        ("search", "d", "n2", 1, 0),
+        ("kube-system", "e", "n1", 1, 1),
+    ]
+    for namespace, pod, node, cores, gibs in containers:
+        labels = f'namespace="{namespace}", pod="{pod}", container="app", node="{node}"'
+        series[f"container_cpu_allocation{{{labels}}}"] = f"{cores}x20"
+        if gibs:
+            series[f"container_memory_allocation_bytes{{{labels}}}"] = f"{gibs * gib}x20"
+    for namespace, tenant, center in (
+        ("payments", "payments", "cc-1234"),
+        ("payments-jobs", "payments", "cc-1234"),
+        ("search", "search", "cc-3050"),
+    ):
+        series[
+            f'kube_namespace_labels{{namespace="{namespace}", label_paved_road_tenant="{tenant}",'
+            f' label_paved_road_cost_center="{center}"}}'
+        ] = "1x20"
+    series['kube_namespace_labels{namespace="kube-system"}'] = "1x20"
+    # payments: 2*0.04 + 4*0.005 + 1*0.05 + 2*0.005 = 0.16; payments-jobs: 0.04 + 0.005;
+    # search: 0.05 (CPU only).
+    checks = [
+        (f'round(sum({cost.NAMESPACE}{{namespace="payments"}}), 0.0001)', "5m", 0.16),
+        (f'round(sum({cost.NAMESPACE}{{namespace="search"}}), 0.0001)', "5m", 0.05),
+        (f'round(sum({cost.TENANT}{{tenant="payments"}}), 0.0001)', "5m", 0.205),
+        (f'round(sum({cost.COST_CENTER}{{cost_center="cc-3050"}}), 0.0001)', "5m", 0.05),
+        (f"count({cost.TENANT})", "5m", 2),
+        (f'round(sum({cost.NAMESPACE}{{namespace="kube-system"}}), 0.0001)', "5m", 0.045),
+    ]
+    promtool_test(
+        tmp_path,
+        cost.rule_groups(),
+        series,
+        checks,
+        interval="1m",
+        evaluation_interval="1m",
+    )
