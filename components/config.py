@@ -504,7 +504,8 @@ class AutoscalingConfig(Model):
 
 class CostConfig(Model):
     """OpenCost (components/core/opencost.py): what each namespace's pods cost, as metrics in
-    the in-cluster Prometheus, which it reads and which scrapes it; it needs observability on."""
+    the in-cluster Prometheus, which it reads and which scrapes it: it runs only where
+    observability does (like Grafana's dashboards, it follows its Prometheus)."""
 
     enabled: bool = True
 
@@ -910,15 +911,6 @@ def _cross_checks(
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
-    if config.core.cost.enabled and not config.core.observability.enabled:
-        issues.append(
-            ConfigIssue(
-                file,
-                f"{PROJECT}:core.cost.enabled",
-                "OpenCost reads and is scraped by the in-cluster Prometheus; enable "
-                f"{PROJECT}:core.observability or set core.cost.enabled: false",
-            )
-        )
     issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:

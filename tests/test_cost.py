@@ -255,7 +255,7 @@ def test_opencost_runs_restricted_in_a_default_deny_namespace() -> None:
     ]
 
 
-def test_opencost_can_be_switched_off_and_needs_observability(tmp_path: Path) -> None:
+def test_opencost_can_be_switched_off_and_follows_observability(tmp_path: Path) -> None:
     (tmp_path / "off").mkdir()
     (tmp_path / "bad").mkdir()
     config = copy.deepcopy(stack_config("dev"))
@@ -267,8 +267,11 @@ def test_opencost_can_be_switched_off_and_needs_observability(tmp_path: Path) ->
     config = copy.deepcopy(stack_config("dev"))
     config["paved-road:core"].setdefault("observability", {})["enabled"] = False
     config["paved-road:delivery"] = {"enabled": False}
-    engine = PlanEngine("dev", make_project(tmp_path / "bad", config, "dev"))
-    assert_refused(engine, "stacks/Pulumi.dev.yaml", "paved-road:core.cost.enabled", "Prometheus")
+    config.pop("paved-road:tenants")  # their rollouts need delivery, which needs Prometheus
+    plan = PlanEngine("dev", make_project(tmp_path / "bad", config, "dev")).run()
+    # It follows its Prometheus: no OpenCost, no cost records without observability.
+    assert not [r for r in plan.by_type(RELEASE) if r.inputs["chart"] == "opencost"]
+    assert not [r for r in plan.resources if r.name == "cost-allocation-rules"]
 
 
 # Cost allocation as PromQL -----------------------------------------------------------------
