@@ -28,6 +28,7 @@ from components.apps_config import _image as check_image
 from components.apps_config import default_host, serves_ingress
 from components.resources_config import NAME_LIMITS, dns_host, physical_name
 from components.tenants_config import (
+    BudgetConfig,
     AlertReceiverConfig,
     TenantConfig,
     check_secret_name,
@@ -575,6 +576,14 @@ class AutoscalingConfig(Model):
         return self.enabled and self.node_autoscaler == "karpenter"
 
 
+class CostConfig(Model):
+    """OpenCost (components/core/opencost.py): what each namespace's pods cost, as metrics in
+    the in-cluster Prometheus, which it reads and which scrapes it: it runs only where
+    observability does (like Grafana's dashboards, it follows its Prometheus)."""
+
+    enabled: bool = True
+
+
 class TracingConfig(Model):
     """An OpenTelemetry collector exporting apps' traces to AWS X-Ray (components/core/tracing.py).
     Off: no collector, and apps get no OpenTelemetry environment."""
@@ -685,6 +694,7 @@ class CoreConfig(Model):
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     tracing: TracingConfig = TracingConfig()
     portal: PortalConfig = PortalConfig()
+    cost: CostConfig = CostConfig()
 
     def resolved(self, production: bool) -> "CoreConfig":
         """Defaults that depend on the environment, made explicit so components never guess."""
@@ -801,6 +811,8 @@ class InsightsConfig(Model):
     `email`: the mail server of every `email` receiver, the teams' included.
     `devopsGuru`: Amazon DevOps Guru over the stack's resources, notifying the receivers (opt-in:
     it is billed per analysed resource hour).
+    `budget`: the whole environment's monthly AWS budget (components/cost.py), over the
+    `paved-road:environment` cost-allocation tag.
     """
 
     runbook_base_url: str = "https://github.com/paved-road/paved-road/blob/main/README.md"
@@ -809,6 +821,7 @@ class InsightsConfig(Model):
     receivers: list[AlertReceiverConfig] = Field(default_factory=list, max_length=10)
     email: Optional[MailServerConfig] = None
     devops_guru: bool = False
+    budget: Optional[BudgetConfig] = None
 
     @field_validator("runbook_base_url")
     @classmethod

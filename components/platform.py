@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import SecureCluster, SecureClusterArgs
+from components.cost import Cost, CostArgs, TenantBudget
 from components.config import PlatformConfig
 from components.core import CoreServices, CoreServicesArgs
 from components.core.ingress_hosts import TenantHosts
@@ -24,6 +25,7 @@ from components.delivery import Delivery, DeliveryArgs
 from components.domain import Domain, DomainArgs
 from components.governance_config import DomainConfig
 from components.insight.platform_rules import platform_rules
+from components.insight.cost import cost_rules
 from components.config import DEVOPS_GURU_TAG
 from components.insight.devops_guru import DevOpsGuru, DevOpsGuruArgs, email_addresses
 from components.insight.routing import (
@@ -47,6 +49,7 @@ class Platform(pulumi.ComponentResource):
     delivery: Optional[Delivery]
     tenants: list[Tenant]
     domains: list[Domain]
+    cost: Cost
 
     def __init__(
         self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -143,6 +146,13 @@ class Platform(pulumi.ComponentResource):
                 operator=self.core.prometheus_operator,
                 config=config.insights,
             )
+            if self.core.opencost_url is not None:
+                cost_rules(
+                    self,
+                    context.provider,
+                    namespace=self.core.monitoring_namespace,
+                    operator=self.core.prometheus_operator,
+                )
         shared = TenantPlatform(
             context=context,
             load_balancer_cidrs=tuple(config.network.load_balancer_cidrs),
@@ -172,6 +182,21 @@ class Platform(pulumi.ComponentResource):
             data_store_cidrs=_data_store_cidrs(config),
         )
         self._insights(config, context)
+        self.cost = Cost(
+            "cost",
+            CostArgs(
+                prefix=config.prefix,
+                environment=config.environment,
+                tags=config.tags,
+                environment_budget=config.insights.budget,
+                tenant_budgets=tuple(
+                    TenantBudget(tenant.name, tenant.budget)
+                    for tenant in config.tenants
+                    if tenant.budget is not None
+                ),
+            ),
+            opts=child,
+        )
         self.tenants = [
             Tenant(
                 tenant.name,

@@ -275,6 +275,36 @@ def receiver_issues(
 TENANT_NAME_MAX = 40
 
 
+# An AWS Budget's limit is a decimal amount of USD; a tenant's is whole dollars, within reason.
+BUDGET_MAX_USD = 10_000_000
+
+
+class BudgetConfig(Model):
+    """The team's monthly AWS spending limit: an AWS Budget over the cost-allocation tag
+    `paved-road:tenant`, whose alerts (80% spent, 100% forecast) go to `notify`."""
+
+    monthly_usd: int = Field(
+        ge=1,
+        le=BUDGET_MAX_USD,
+        strict=True,
+        description="The team's monthly AWS spending limit in US dollars (e.g. 2000).",
+    )
+    notify: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        description="Who is e-mailed when 80% of the budget is spent or 100% is forecast.",
+    )
+
+    @field_validator("notify")
+    @classmethod
+    def _notify(cls, value: list[str]) -> list[str]:
+        for address in value:
+            check_pattern(address, EMAIL, "an e-mail address")
+        if len(set(value)) != len(value):
+            raise ValueError("lists an address twice")
+        return value
+
+
 class TenantGithubConfig(Model):
     team: str = Field(
         description="The team's GitHub handle, '@org/team': it owns the tenant file in "
@@ -326,6 +356,10 @@ class TenantConfig(Model):
     allow_internet_egress: bool = False
     apps: list[AppConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
+    # The team's monthly AWS budget (components/cost.py); None: no budget of its own.
+    budget: Optional[BudgetConfig] = Field(
+        default=None, description="The team's monthly AWS budget and who its alerts go to."
+    )
     # Self-service infrastructure (components/resources/): databases, caches, names, triggers.
     resources: list[ResourceConfig] = Field(default_factory=list, max_length=20)
     # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's

@@ -191,6 +191,14 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "",
                 kube_version=">= 1.19.0-0",
             ),
+            # OpenCost (opencost/opencost-helm-chart charts/opencost): cost allocation from the
+            # in-cluster Prometheus; its images are pinned by the chart (tag and digest).
+            Chart(
+                "opencost",
+                "2.5.17",
+                "https://opencost.github.io/opencost-helm-chart",
+                "1.120.1",
+            ),
             # The upstream OpenTelemetry collector chart; runs the contrib image of its appVersion.
             Chart(
                 "opentelemetry-collector",

@@ -32,7 +32,14 @@ from components.apps_config import (
     AppConfig,
     KafkaConfig,
 )
-from components.config_base import DNS_LABEL, GITHUB_TEAM, IAM_PRINCIPAL_ARN, LABEL_VALUE, QUANTITY
+from components.config_base import (
+    DNS_LABEL,
+    EMAIL,
+    GITHUB_TEAM,
+    IAM_PRINCIPAL_ARN,
+    LABEL_VALUE,
+    QUANTITY,
+)
 from components.resources_config import (
     BUCKET,
     RESOURCE_NAME,
@@ -42,6 +49,7 @@ from components.resources_config import (
 )
 from components.tenants_config import (
     TENANT_NAME_MAX,
+    BudgetConfig,
     QuotaConfig,
     TenantConfig,
     TenantGithubConfig,
@@ -215,6 +223,7 @@ VALIDATED: dict[tuple[type[BaseModel], str], dict[str, Any]] = {
     (QuotaConfig, "cpu"): {"pattern": ecma(QUANTITY)},
     (QuotaConfig, "memory"): {"pattern": ecma(QUANTITY)},
     (QuotaConfig, "storage"): {"pattern": ecma(QUANTITY)},
+    (BudgetConfig, "notify"): {"items": {"pattern": ecma(EMAIL)}, "uniqueItems": True},
     (AppConfig, "name"): {"pattern": ecma(APP_NAME)},
     (AppConfig, "image"): {
         "pattern": ecma(IMAGE),

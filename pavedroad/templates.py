@@ -53,6 +53,7 @@ from components.resources_config import (
 from components.config_base import github_org as github_org_of
 from components.tenants_config import (
     SYSTEM_NAMESPACES,
+    BudgetConfig,
     QuotaConfig,
     TenantConfig,
     TenantGithubConfig,
@@ -631,7 +632,10 @@ def onboard_team(world: Landscape) -> Offering:
         parent=(TenantConfig, "quota"),
     )
     second = {"title": "Quota", "required": ["quota"], "properties": {"quota": quota}}
-    pages = [first, second]
+    # Production requires a team's budget (policy cost-tenant-budget-in-production).
+    budget = model_object(BudgetConfig, ["monthly_usd", "notify"], parent=(TenantConfig, "budget"))
+    third = {"title": "Budget", "required": ["budget"], "properties": {"budget": budget}}
+    pages = [first, second, third]
     properties, required = _merge_pages(pages)
     fragment = _fragment(
         f"Owned by team {_ref('values.name')}, onboarded in the developer portal "

@@ -30,7 +30,9 @@ SERVICES = {
     "autoscaling": "paved-road:core:Autoscaling",
     "tracing": "paved-road:core:Tracing",
     "portal": "paved-road:core:Portal",
+    "cost": "paved-road:core:OpenCost",
 }
+COST_RULES = "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::cost-allocation-rules"
 # Services the portal needs: switching one off is compared on a base without the portal.
 PORTAL_NEEDS = ("ingress", "secrets")
 
@@ -226,6 +228,9 @@ def _dev_without(service: str) -> dict[str, Any]:
     section["enabled"] = False
     if service == "certManager":
         section["issuer"] = "none"  # an issuer needs cert-manager: switching off means both
+    if service == "observability":
+        # OpenCost reads and is scraped by Prometheus: switching off means both.
+        config["paved-road:core"].setdefault("cost", {})["enabled"] = False
     return config
 
 
@@ -246,6 +251,9 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         urn
         for urn in base
         if under(urn, SERVICES[service])
+        or (service == "observability" and under(urn, SERVICES["cost"]))
+        # The cost records (components/insight/cost.py) read OpenCost's series.
+        or (service in ("observability", "cost") and urn.endswith(COST_RULES))
         or tenant_dependent(urn, service)
         or delivery_dependent(urn, service)
         or certificate_dependent(urn, service)

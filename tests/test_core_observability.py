@@ -76,8 +76,10 @@ def config_with(observability: dict[str, Any]) -> dict[str, Any]:
     config.pop("paved-road:tenants", None)
     config.setdefault("paved-road:core", {})["observability"] = observability
     if observability.get("enabled") is False:
-        # Delivery's analysis queries this Prometheus: switching it off means both.
+        # Delivery's analysis queries this Prometheus, OpenCost reads it: switching it off
+        # means all three.
         config["paved-road:delivery"] = {"enabled": False}
+        config["paved-road:core"]["cost"] = {"enabled": False}
     return config
 
 
@@ -421,6 +423,10 @@ def test_observability_off_removes_exactly_its_resources(
             for urn in on_urns
             if under(urn)
             or under(urn, "paved-road:delivery:Delivery")
+            or under(urn, "paved-road:core:OpenCost")
+            or urn.endswith(
+                "$kubernetes:monitoring.coreos.com/v1:PrometheusRule::cost-allocation-rules"
+            )
             or urn.endswith(platform_rules)
             or (urn.endswith("-dashboard") and "$kubernetes:core/v1:ConfigMap::" in urn)
         }

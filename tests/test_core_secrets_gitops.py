@@ -20,6 +20,7 @@ from components.core import gitops as gitops_module
 from components.core import portal as portal_module
 from components.core import secrets as secrets_module
 from components.core import tracing as tracing_module
+from components.core import opencost as opencost_module
 from components import delivery as delivery_module
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
@@ -68,6 +69,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         autoscaling_module,
         tracing_module,
         portal_module,
+        opencost_module,
         delivery_module,  # the rollout controller's namespace is the platform's too
     )
     for ns in module.NAMESPACES

@@ -27,6 +27,8 @@ ALB = "aws-load-balancer-controller"
 RELEASES_WAITED_FOR = {
     ALB: set(),
     "argo-rollouts": {ALB, "kube-prometheus-stack"},
+    # OpenCost's ServiceMonitor needs the Prometheus Operator's CRD.
+    "opencost": {ALB, "kube-prometheus-stack"},
     # The portal starts with its GitHub secret, an ExternalSecret (External Secrets' CRD and
     # webhook).
     "backstage": {ALB, "external-secrets"},

@@ -315,7 +315,8 @@ def tenant_capacity_rules() -> list[dict[str, Any]]:
 
 
 def quota_hours_left() -> str:
-    (group,) = tenant_capacity_rules()
+    # The alerts' group; the rightsizing records follow it (components/insight/rightsizing.py).
+    group = tenant_capacity_rules()[0]
     (rule,) = [r for r in group["rules"] if r.get("alert") == "TenantQuotaFillingUp"]
     return f"round(sum(({rule['expr']})) / 3600)"
 

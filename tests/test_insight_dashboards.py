@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from components.delivery import analysis
-from components.insight import contract, dashboards, release_dora
+from components.insight import contract, dashboards, release_dora, rightsizing
 from components.kubernetes import TENANT_LABEL
 from pavedroad.engine import PlanRun
 from tests.conftest import shipped_plan, stack_config
@@ -46,6 +46,10 @@ RECORDED = {
     release_dora.DEPLOYMENTS_RECORD,
     release_dora.FAILURES_RECORD,
     release_dora.RESTORE_RECORD,
+    # components/insight/rightsizing.py
+    rightsizing.ratio_record("cpu"),
+    rightsizing.ratio_record("memory"),
+    rightsizing.HEADROOM,
 }
 # The app metric contract (components/delivery/analysis.py).
 APP_METRICS = {analysis.REQUESTS, analysis.DURATION_BUCKETS}
@@ -170,10 +174,14 @@ def test_tenants_with_rollouts_get_a_releases_row_reading_their_own_records() ->
     models = {meta["name"]: model for meta, model in tenant_dashboards(shipped_plan("dev"))}
     payments = models["paved-road-dashboard-payments"]
     rows = [p for p in payments["panels"] if p["type"] == "row"]
-    assert [r["title"] for r in rows] == ["$app", dashboards.RELEASES_ROW]
+    assert [r["title"] for r in rows] == [
+        "$app",
+        dashboards.RELEASES_ROW,
+        dashboards.RIGHTSIZING_ROW,
+    ]
     assert "repeat" not in rows[1]
     at = payments["panels"].index(rows[1])
-    dora = payments["panels"][at + 1 :]
+    dora = payments["panels"][at + 1 : payments["panels"].index(rows[2])]
     assert [p["title"] for p in dora] == list(dashboards.RELEASE_PANELS)
     assert [p["targets"][0]["expr"].split("{")[0] for p in dora] == [
         release_dora.DEPLOYMENTS_RECORD,

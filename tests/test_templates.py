@@ -36,7 +36,7 @@ from components.resources_config import (
     EventSourceConfig,
     ResourceConfig,
 )
-from components.tenants_config import QuotaConfig, TenantConfig, TenantGithubConfig
+from components.tenants_config import BudgetConfig, QuotaConfig, TenantConfig, TenantGithubConfig
 from pavedroad import forms, templates
 from tests.conftest import ROOT, make_project, pavedroad, stack_config
 from tests.test_catalog import copy_project
@@ -215,6 +215,8 @@ FORM_FIELDS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
             f"quota.{QuotaConfig.model_fields[n].alias}": (QuotaConfig, n)
             for n in QuotaConfig.model_fields
         },
+        "budget.monthlyUsd": (BudgetConfig, "monthly_usd"),
+        "budget.notify": (BudgetConfig, "notify"),
     },
     **{f"add-app-{t}": {**APP_COMMON, **fields} for t, fields in APP_FIELDS.items()},
     **{
@@ -455,6 +457,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "owners": ["arn:aws:iam::123456789012:role/fraud-admins"],
         "domain": "commerce",
         "github": {"team": "@acme/fraud"},
+        "budget": {"monthlyUsd": 1500, "notify": ["fraud-leads@paved-road.example"]},
     },
     "add-app-api-service": {
         "team": "payments", "name": "refunds-api", "image": image("payments", "refunds-api"),

@@ -34,6 +34,7 @@ from components.core import (
     gitops,
     load_balancer,
     observability,
+    opencost,
     policy,
     portal,
     secrets,
@@ -56,6 +57,7 @@ def platform_namespaces(config: CoreConfig) -> list[str]:
         (config.autoscaling.enabled, autoscaling.NAMESPACES),
         (config.tracing.enabled, tracing.NAMESPACES),
         (config.portal.enabled, portal.NAMESPACES),
+        (config.cost.enabled and config.observability.enabled, opencost.NAMESPACES),
     ]
     return sorted({ns for on, namespaces in enabled if on for ns in namespaces})
 
@@ -114,6 +116,8 @@ class CoreServices(pulumi.ComponentResource):
     admission_engine: Optional[pulumi.Resource]
     # The developer portal's address (None: off).
     portal_url: Optional[str]
+    # OpenCost's allocation API (None: off); its metrics are in Prometheus.
+    opencost_url: Optional[str]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -145,6 +149,7 @@ class CoreServices(pulumi.ComponentResource):
         self.keda = self.keda_role_arn = None
         self.admission_engine = None
         self.portal_url = None
+        self.opencost_url = None
 
         # Every chart below creates Services: each waits for the controller's release.
         services_admitted: list[pulumi.Resource] = []
@@ -183,6 +188,13 @@ class CoreServices(pulumi.ComponentResource):
             )
             self.prometheus_url = monitoring.prometheus_url
             self.prometheus_operator = monitoring.release
+            if config.cost.enabled:
+                # Its ServiceMonitor needs the operator's CRD; its Service, the controller.
+                self.opencost_url = opencost.OpenCost(
+                    "opencost",
+                    opencost.OpenCostArgs(context, prometheus_operator=monitoring.release),
+                    after_ingress,
+                ).api_url
         if config.tracing.enabled:
             collector = tracing.Tracing(
                 "tracing", tracing.TracingArgs(context, config.tracing), after_ingress
@@ -280,5 +292,6 @@ class CoreServices(pulumi.ComponentResource):
                 "clusterSecretStoreName": self.cluster_secret_store_name,
                 "otlpEndpoint": self.otlp_endpoint,
                 "portalUrl": self.portal_url,
+                "opencostUrl": self.opencost_url,
             }
         )

@@ -144,6 +144,11 @@ OPENINGS: Mapping[str, Openings] = {
                 "from": [_namespace("argo-rollouts")],
                 "ports": _tcp(9090),
             },
+            # Cost allocation: OpenCost reads usage from Prometheus.
+            "allow-opencost-queries": {
+                "from": [_namespace("opencost")],
+                "ports": _tcp(9090),
+            },
         },
         why="scraping every namespace and node; alert receivers; its webhook",
     ),
@@ -171,6 +176,18 @@ OPENINGS: Mapping[str, Openings] = {
             "allow-load-balancer": _private(7007),
         },
         why="GitHub (catalog, org data, pull requests, sign-in); the ALB to Backstage",
+    ),
+    "opencost": Openings(
+        # AWS's public price list (pricing.us-east-1.amazonaws.com) and spot price feed, HTTPS.
+        internet_ports=(443,),
+        egress={
+            # Usage and allocation queries (kube-state-metrics, cAdvisor series).
+            "allow-prometheus-queries": {
+                "to": [_namespace(MONITORING)],
+                "ports": _tcp(9090),
+            },
+        },
+        why="queries to Prometheus; AWS's public price list",
     ),
     "tracing": Openings(
         # AWS X-Ray (and STS for the IRSA role) over HTTPS.

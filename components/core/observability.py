@@ -474,8 +474,15 @@ def _grafana_values() -> dict[str, Any]:
     }
 
 
+# Namespace labels kube-state-metrics exports on `kube_namespace_labels` (as
+# `label_paved_road_tenant`, `label_paved_road_cost_center`): cost by tenant and cost center
+# (components/insight/cost.py) joins on them.
+NAMESPACE_LABELS_EXPORTED = ("paved-road/tenant", "paved-road/cost-center")
+
+
 def _kube_state_metrics_values() -> dict[str, Any]:
     return {
+        "metricLabelsAllowlist": [f"namespaces=[{','.join(NAMESPACE_LABELS_EXPORTED)}]"],
         "resources": resources("50m", "128Mi", "200m"),
         "securityContext": {"enabled": True, **RESTRICTED_POD},
         "containerSecurityContext": RESTRICTED_CONTAINER,

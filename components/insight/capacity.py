@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.insight import contract
+from components.insight import contract, rightsizing
 from components.insight.anomaly import platform_dashboard
 from components.insight.rules import alert, platform_labels, tenant_labels
 
@@ -55,7 +55,8 @@ def tenant_rule_groups(
     runbook_base_url: str,
     grafana_url: str = contract.DEFAULT_GRAFANA_URL,
 ) -> list[dict[str, Any]]:
-    """A tenant namespace's quota and volume alerts."""
+    """A tenant namespace's quota and volume alerts, and its rightsizing records (delivered in
+    the same PrometheusRule: both read the namespace's quota)."""
     labels = tenant_labels(tenant, namespace, contract.KIND_CAPACITY)
     dashboard = contract.dashboard_url(grafana_url, tenant)
     selector = f'namespace="{namespace}", resource=~"{_quota_resources()}"'
@@ -116,7 +117,8 @@ def tenant_rule_groups(
                     for_=FOR,
                 ),
             ],
-        }
+        },
+        *rightsizing.tenant_rule_groups(tenant, namespace),
     ]
 
 

@@ -42,6 +42,7 @@ from components.core.observability import (
     GRAFANA_DASHBOARD_LABEL_VALUE,
     GRAFANA_DATASOURCE_UID,
 )
+from components.insight import rightsizing
 from components.insight.contract import (
     APP_LABEL,
     KIND_SLO,
@@ -210,6 +211,51 @@ def _panel(
     }
 
 
+# The "Rightsizing" row: title → (query of the tenant's records, unit, legend). Requests the
+# pods do not use over a week are the cheapest saving; the headroom is what the quota still allows.
+RIGHTSIZING_ROW = "Rightsizing (7d)"
+
+
+def rightsizing_queries(spec: DashboardSpec) -> dict[str, tuple[str, str, str]]:
+    tenant = f'{TENANT_LABEL}="{spec.tenant}"'
+    return {
+        "CPU used / requested": (
+            f"{rightsizing.ratio_record('cpu')}{{{tenant}}}",
+            "percentunit",
+            "{{namespace}}",
+        ),
+        "Memory used / requested": (
+            f"{rightsizing.ratio_record('memory')}{{{tenant}}}",
+            "percentunit",
+            "{{namespace}}",
+        ),
+        "Quota headroom": (
+            f"{rightsizing.HEADROOM}{{{tenant}}}",
+            "percentunit",
+            "{{namespace}} {{resource}}",
+        ),
+    }
+
+
+def _rightsizing_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
+    """The row and its three panels: a week's usage over requests (CPU, memory) and the quota's
+    headroom, one series per namespace."""
+    row = {
+        "id": first_id,
+        "title": RIGHTSIZING_ROW,
+        "type": "row",
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
+    }
+    panels = [row]
+    for index, (title, (expr, unit, legend)) in enumerate(rightsizing_queries(spec).items()):
+        panels.append(
+            _panel(first_id + 1 + index, title, expr, "timeseries", unit, 8 * index, y + 1, legend)
+        )
+    return panels
+
+
 def _releases_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
     """The row and its three stat panels, side by side, a value per app."""
     row = {
@@ -259,6 +305,7 @@ def dashboard(spec: DashboardSpec) -> dict[str, Any]:
         panels.append(_panel(index, title, exprs[title], kind, unit, x, y, legend))
     if spec.releases:
         panels += _releases_row(spec, len(panels) + 1, 13)
+    panels += _rightsizing_row(spec, len(panels) + 1, 20 if spec.releases else 13)
     names = [app.name for app in spec.apps]
     links = (
         [

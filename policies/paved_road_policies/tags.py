@@ -31,6 +31,7 @@ TAGGABLE_TYPES = frozenset(
         "aws:acm/certificate:Certificate",
         "aws:alb/loadBalancer:LoadBalancer",
         "aws:alb/targetGroup:TargetGroup",
+        "aws:budgets/budget:Budget",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
