@@ -281,6 +281,9 @@ def supports_pod_security_groups(instance_type: str) -> bool:
     return family not in NO_TRUNK_FAMILIES and not NO_TRUNK_FAMILY.fullmatch(family)
 
 
+NodeAutoscaler = Literal["cluster-autoscaler", "karpenter"]
+
+
 class ClusterConfig(Model):
     version: str = versions.DEFAULT_KUBERNETES_VERSION
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
@@ -294,6 +297,10 @@ class ClusterConfig(Model):
         default_factory=lambda: [NodeGroupConfig(name="system")], min_length=1
     )
     log_retention_days: int = 90
+    # Who adds nodes when pods do not fit: the cluster autoscaler grows the node groups, Karpenter
+    # launches right-sized nodes (on-demand, and spot for pods that tolerate it). Their settings
+    # are in paved-road:core.autoscaling, which runs either.
+    autoscaling: NodeAutoscaler = "cluster-autoscaler"
 
     @field_validator("version")
     @classmethod
@@ -550,30 +557,17 @@ KARPENTER_DURATION = re.compile(r"^([0-9]+(s|m|h))+\Z")
 
 
 class AutoscalingConfig(Model):
-    """metrics-server (the resource metrics HPAs scale on) and a node autoscaler: the cluster
-    autoscaler (node groups' size between their minSize and maxSize, the default) or Karpenter
-    (`nodeAutoscaler: karpenter`: nodes launched to fit pending pods, beside the node groups,
-    which then keep the system pods). Off: HPAs never scale and node groups stay at the size
-    they were created with."""
+    """metrics-server (the resource metrics HPAs scale on), KEDA, and the settings of the node
+    autoscaler `paved-road:cluster.autoscaling` chooses: the cluster autoscaler (node groups'
+    size between their minSize and maxSize) or Karpenter (nodes launched to fit pending pods,
+    beside the node groups, which then keep the system pods). Off: HPAs never scale and node
+    groups stay at the size they were created with."""
 
     enabled: bool = True
-    node_autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
     cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
     karpenter: KarpenterConfig = KarpenterConfig()
     # KEDA: tenants' event consumers scale on their queue's depth (components/resources/keda.py).
     keda: bool = True
-
-    @property
-    def runs_cluster_autoscaler(self) -> bool:
-        return (
-            self.enabled
-            and self.node_autoscaler == "cluster-autoscaler"
-            and self.cluster_autoscaler.enabled
-        )
-
-    @property
-    def runs_karpenter(self) -> bool:
-        return self.enabled and self.node_autoscaler == "karpenter"
 
 
 class CostConfig(Model):
@@ -849,6 +843,19 @@ class PlatformConfig(Model):
     governance: Optional[GovernanceConfig] = None
     domains: tuple[DomainConfig, ...] = ()
 
+    @property
+    def runs_karpenter(self) -> bool:
+        return self.core.autoscaling.enabled and self.cluster.autoscaling == "karpenter"
+
+    @property
+    def runs_cluster_autoscaler(self) -> bool:
+        autoscaling = self.core.autoscaling
+        return (
+            autoscaling.enabled
+            and self.cluster.autoscaling == "cluster-autoscaler"
+            and autoscaling.cluster_autoscaler.enabled
+        )
+
     def tenants_of(self, domain: str) -> list[TenantConfig]:
         """The stack's tenants whose file names `domain`: its squad's scope in this stack."""
         return [tenant for tenant in self.tenants if tenant.domain == domain]
@@ -1037,6 +1044,16 @@ def _cluster_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
                 f"the API endpoint is private and `pulumi up` has no way to reach it: list the "
                 f"security groups of deploy runners inside the VPC here, or CI's egress ranges "
                 f"in {key}.publicAccessCidrs",
+            )
+        )
+    if cluster.autoscaling == "karpenter" and not config.core.autoscaling.enabled:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{key}.autoscaling",
+                f"Karpenter runs as part of the core autoscaling service, which "
+                f"{PROJECT}:core.autoscaling.enabled turns off; enable it or choose "
+                "'cluster-autoscaler'",
             )
         )
     for index, group in enumerate(cluster.node_groups):

@@ -70,7 +70,7 @@ class Platform(pulumi.ComponentResource):
                 tags=config.tags,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
-                node_autoscaler=config.core.autoscaling.runs_cluster_autoscaler,
+                node_autoscaler=config.runs_cluster_autoscaler,
                 core_admins=tuple(config.governance.core.principals if config.governance else ()),
                 auditors=tuple(config.governance.security.principals if config.governance else ()),
             ),
@@ -111,6 +111,7 @@ class Platform(pulumi.ComponentResource):
                 private_subnet_ids=self.network.private_subnet_ids,
                 data_store_cidrs=_data_store_cidrs(config),
                 cluster_security_group_id=self.cluster.cluster_security_group_id,
+                node_autoscaler=config.cluster.autoscaling,
                 identities=PlatformIdentities(
                     principals=(
                         *config.cluster.admins,

@@ -76,10 +76,15 @@ CLUSTER_AUTOSCALER: Mapping[str, str] = MappingProxyType(
     {"1.34": "v1.34.5", "1.35": "v1.35.2", "1.36": "v1.36.1"}
 )
 
-# The AMI Karpenter's nodes boot: the EKS-optimized AL2023 image of the cluster's minor, which
-# Karpenter resolves from the alias. `latest` follows AWS's releases (nodes roll over to a new
-# release through drift); pin `al2023@v<YYYYMMDD>` here to hold a release.
-KARPENTER_AMI_ALIAS = "al2023@latest"
+
+# The AMI Karpenter's nodes boot: the EKS-optimized AL2023 image of the cluster's minor, of the
+# same release as the node groups' pin. Karpenter resolves `al2023@v<date>` for the minor the
+# cluster runs, so its nodes never float to a new release (`al2023@latest` would, through drift)
+# and they move to the next minor's image, by drift, when the control plane does.
+def karpenter_ami_alias(kubernetes_version: str) -> str:
+    release_date = NODE_AMI_RELEASE_VERSIONS[kubernetes_version].rsplit("-", 1)[1]
+    return f"al2023@v{release_date}"
+
 
 # The EKS-optimized AMI family for managed node groups (AL2 is retired from 1.33 on).
 NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
@@ -93,8 +98,10 @@ class Chart:
     version: str
     repository: str
     app_version: str
-    # The chart's own `kubeVersion` constraint (Helm semver syntax; "" when its Chart.yaml sets
-    # none): `pavedroad upgrade` refuses a target Kubernetes version outside it.
+    # The Kubernetes versions the release supports (Helm semver syntax): its Chart.yaml's
+    # `kubeVersion`, or the range of the project's own compatibility matrix where the chart sets
+    # none but one is published ("" when neither exists). `pavedroad upgrade` refuses a target
+    # Kubernetes version outside it.
     kube_version: str = ""
 
 
@@ -168,8 +175,16 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "1.35.0"
             ),
             # Karpenter (aws/karpenter-provider-aws, an OCI chart): its crds/ are those of
-            # ../shared/crds/karpenter (NodePool and EC2NodeClass v1 of 1.14.1).
-            Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter", "1.14.1"),
+            # ../shared/crds/karpenter (NodePool and EC2NodeClass v1 of 1.14.1). Its Chart.yaml
+            # sets no kubeVersion; the range is that of the v1.14 compatibility matrix
+            # (upgrading/compatibility.md: 1.30 from 0.37 on, up to 1.36 from 1.13 on).
+            Chart(
+                "karpenter",
+                "1.14.1",
+                "oci://public.ecr.aws/karpenter",
+                "1.14.1",
+                kube_version=">= 1.30.0-0, < 1.37.0-0",
+            ),
             # KEDA: scales tenants' queue consumers on queue depth; its CRDs (ScaledObject,
             # TriggerAuthentication) are those of ../shared/crds/keda (v2.20.2).
             Chart(

@@ -26,6 +26,8 @@ CLUSTER_TYPE = "eks:index:Cluster"
 ADDON_TYPE = "aws:eks/addon:Addon"
 NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+NODE_CLASS_TYPE = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+NODE_POOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
 AUTOSCALER_CHART = "cluster-autoscaler"
 
 
@@ -140,24 +142,31 @@ def _addon_changes(report: Report, run: Any, target: str) -> list[str]:
     return moved
 
 
+def chart_name(release: Any) -> str:
+    """The chart a Release installs: its name, or the last segment of an OCI reference
+    (`oci://public.ecr.aws/karpenter/karpenter`), which names the chart too."""
+    chart = str(release.inputs["chart"])
+    return chart.rsplit("/", 1)[-1] if chart.startswith("oci://") else chart
+
+
 def _chart_changes(report: Report, run: Any, current: str, target: str) -> list[str]:
     from components import versions
 
     minor = minor_of(target)
     moved = []
-    releases = sorted(run.by_type(RELEASE_TYPE), key=lambda r: r.inputs["chart"])
+    releases = sorted(run.by_type(RELEASE_TYPE), key=chart_name)
     for release in releases:
-        chart_name, pinned = release.inputs["chart"], release.inputs.get("version")
-        chart = versions.CHARTS.get(chart_name)
+        name, pinned = chart_name(release), release.inputs.get("version")
+        chart = versions.CHARTS.get(name)
         constraint = chart.kube_version if chart is not None else ""
         if chart is None:
-            report.blockers.append(f"chart {chart_name} {pinned}: not pinned in versions.py")
+            report.blockers.append(f"chart {name} {pinned}: not pinned in versions.py")
         elif not chart_supports(constraint, minor):
             report.blockers.append(
-                f"chart {chart_name} {pinned}: kubeVersion {constraint!r} excludes {target}; "
+                f"chart {name} {pinned}: kubeVersion {constraint!r} excludes {target}; "
                 "pin a release that supports it in versions.py"
             )
-        if chart_name == AUTOSCALER_CHART:
+        if name == AUTOSCALER_CHART:
             image = versions.CLUSTER_AUTOSCALER.get(target)
             if image is None:
                 report.blockers.append(f"cluster-autoscaler: no image pinned for {target}")
@@ -166,10 +175,10 @@ def _chart_changes(report: Report, run: Any, current: str, target: str) -> list[
                 report.changes.append(f"chart cluster-autoscaler {pinned}: image {old} → {image}")
                 moved.append(f"cluster-autoscaler image {image}")
     supported = [
-        f"{r.inputs['chart']} {r.inputs.get('version')}"
+        f"{chart_name(r)} {r.inputs.get('version')}"
         for r in releases
-        if r.inputs["chart"] in versions.CHARTS
-        and chart_supports(versions.CHARTS[r.inputs["chart"]].kube_version, minor)
+        if chart_name(r) in versions.CHARTS
+        and chart_supports(versions.CHARTS[chart_name(r)].kube_version, minor)
     ]
     report.changes.append(
         f"charts whose kubeVersion admits {target} (unchanged): {', '.join(supported) or 'none'}"
@@ -310,6 +319,26 @@ def _config_change(report: Report, root: Path, write: bool) -> None:
         report.config_change.append(f"written to {shown}")
 
 
+def _karpenter_changes(report: Report, run: Any, target: str) -> list[str]:
+    """Karpenter's nodes are not in a node group: they boot the EC2NodeClass's AMI alias, which
+    resolves for the minor the control plane runs, so they roll by drift once it has moved."""
+    from components import versions
+
+    classes = sorted(run.by_type(NODE_CLASS_TYPE), key=lambda r: r.name)
+    if not classes or target not in versions.NODE_AMI_RELEASE_VERSIONS:
+        return []
+    alias = versions.karpenter_ami_alias(target)
+    pools = sorted(pool.inputs["metadata"]["name"] for pool in run.by_type(NODE_POOL_TYPE))
+    for node_class in classes:
+        terms = node_class.inputs["spec"].get("amiSelectorTerms", [])
+        old = ", ".join(term.get("alias", "?") for term in terms)
+        report.changes.append(
+            f"Karpenter nodes (NodePools {', '.join(pools)}): AMI {old} of {report.current} → "
+            f"{alias} of {target}, replaced by drift after the control plane moves"
+        )
+    return [f"Karpenter NodePools {', '.join(pools)} (drift, within their disruption budgets)"]
+
+
 def preflight(stack: str, target: str, root: Path, write: bool = False) -> Report:
     """Plan `stack` as it is and judge a move of its cluster to `target`."""
     from components import versions
@@ -336,7 +365,7 @@ def preflight(stack: str, target: str, root: Path, write: bool = False) -> Repor
     report.changes.append(f"control plane: {current} → {target}")
     addons = _addon_changes(report, run, target)
     charts = _chart_changes(report, run, current, target)
-    groups = _node_group_changes(report, run, target)
+    groups = _node_group_changes(report, run, target) + _karpenter_changes(report, run, target)
     _check_objects(report, run)
     report.steps = [
         f"control plane: EKS updates the cluster in place to {target}",

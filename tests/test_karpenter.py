@@ -1,4 +1,4 @@
-"""Karpenter as the node autoscaler (`paved-road:core.autoscaling.nodeAutoscaler: karpenter`).
+"""Karpenter as the node autoscaler (`paved-road:cluster.autoscaling: karpenter`).
 
 Upstream facts are those of aws/karpenter-provider-aws at tag v1.14.1: the chart's
 `charts/karpenter/values.yaml` (the value paths below), the CRDs of `pkg/apis/crds` (identical to
@@ -38,7 +38,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 KARPENTER: dict[str, Any] = {
-    "nodeAutoscaler": "karpenter",
     "karpenter": {
         "onDemand": {"cpu": "48", "memory": "192Gi"},
         "spotLimits": {"cpu": "96", "memory": "384Gi"},
@@ -63,6 +62,7 @@ CHART_KEYS = {
 
 def karpenter_config(autoscaling: dict[str, Any] = KARPENTER) -> dict[str, Any]:
     config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:cluster"]["autoscaling"] = "karpenter"
     config["paved-road:core"]["autoscaling"] = copy.deepcopy(autoscaling)
     return config
 
@@ -191,6 +191,25 @@ def test_node_class_is_hardened_and_finds_tagged_subnets_and_group(plan: PlanRun
     assert (tag.inputs["key"], tag.inputs["value"]) == (DISCOVERY_TAG, "paved-road-dev")
 
 
+def test_nodes_boot_the_pinned_ami_release_of_the_clusters_minor(plan: PlanRun) -> None:
+    spec = one(plan.by_type(NODE_CLASS)).inputs["spec"]
+    (term,) = spec["amiSelectorTerms"]
+    minor = stack_config("dev")["paved-road:cluster"]["version"]
+    # The node groups' pin and Karpenter's alias name one AWS release: same date, same minor.
+    release = versions.NODE_AMI_RELEASE_VERSIONS[minor]
+    assert release.startswith(f"{minor}.")
+    assert term == {"alias": f"al2023@v{release.rsplit('-', 1)[1]}"}
+    assert "latest" not in term["alias"]
+
+
+@pytest.mark.parametrize("minor", versions.SUPPORTED_KUBERNETES_VERSIONS)
+def test_every_supported_minor_has_a_dated_karpenter_alias(minor: str) -> None:
+    alias = versions.karpenter_ami_alias(minor)
+    family, _, version = alias.partition("@")
+    assert family == "al2023" and len(alias) <= 30
+    assert version[0] == "v" and len(version) == 9 and version[1:].isdigit()
+
+
 def test_nodes_join_through_an_ec2_linux_access_entry(plan: PlanRun) -> None:
     entry = named(plan, "aws:eks/accessEntry:AccessEntry", "karpenter-node-access")
     role = named(plan, "aws:iam/role:Role", "karpenter-node-role")
@@ -259,7 +278,7 @@ def test_interruption_queue_is_encrypted_and_fed_by_the_rules(plan: PlanRun) -> 
 
 
 def test_spot_can_be_left_out(tmp_path: Path) -> None:
-    config = karpenter_config({"nodeAutoscaler": "karpenter", "karpenter": {"spot": False}})
+    config = karpenter_config({"karpenter": {"spot": False}})
     plan = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
     assert [r.inputs["metadata"]["name"] for r in plan.by_type(NODE_POOL)] == ["on-demand"]
 
@@ -275,9 +294,22 @@ def test_spot_can_be_left_out(tmp_path: Path) -> None:
 def test_bad_karpenter_config_is_refused(
     tmp_path: Path, karpenter: dict[str, Any], field: str, message: str
 ) -> None:
-    config = karpenter_config({"nodeAutoscaler": "karpenter", "karpenter": karpenter})
+    config = karpenter_config({"karpenter": karpenter})
     engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
     assert_refused(engine, FILE, f"paved-road:core.autoscaling.{field}", message)
+
+
+def test_karpenter_needs_the_autoscaling_service(tmp_path: Path) -> None:
+    config = karpenter_config({"enabled": False})
+    engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
+    assert_refused(engine, FILE, "paved-road:cluster.autoscaling", "core.autoscaling.enabled")
+
+
+def test_an_unknown_node_autoscaler_is_refused(tmp_path: Path) -> None:
+    config = karpenter_config()
+    config["paved-road:cluster"]["autoscaling"] = "keda"
+    engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
+    assert_refused(engine, FILE, "paved-road:cluster.autoscaling", "'karpenter'")
 
 
 # Policy rules ---------------------------------------------------------------------------------

@@ -107,6 +107,43 @@ def test_a_jump_of_two_minors_blocks(tmp_path: Path) -> None:
     assert "  - 1.34 → 1.36 skips a minor" in result.stdout.split("BLOCKED")[1]
 
 
+def test_karpenter_nodes_roll_by_drift_to_the_next_minors_pinned_image(tmp_path: Path) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    config["paved-road:cluster"]["autoscaling"] = "karpenter"
+    root = make_project(tmp_path, config, "prod")
+    result = pavedroad("upgrade", "prod", "--to", "1.36", "-C", str(root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    alias = versions.karpenter_ami_alias("1.36")
+    assert (
+        f"Karpenter nodes (NodePools on-demand, spot): AMI {versions.karpenter_ami_alias('1.35')} "
+        f"of 1.35 → {alias} of 1.36, replaced by drift after the control plane moves"
+    ) in result.stdout
+    steps = result.stdout.split("Order of operations:")[1]
+    assert "Karpenter NodePools on-demand, spot (drift, within their disruption budgets)" in steps
+    assert "charts whose kubeVersion admits 1.36 (unchanged):" in result.stdout
+    assert "karpenter 1.14.1" in result.stdout and "cluster-autoscaler" not in result.stdout
+
+
+def test_karpenter_beyond_its_compatibility_matrix_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pinned Karpenter's matrix ends at 1.36: a release that stopped at 1.35 blocks 1.36.
+    older = dataclasses.replace(
+        versions.CHARTS["karpenter"], kube_version=">= 1.30.0-0, < 1.36.0-0"
+    )
+    monkeypatch.setattr(
+        versions, "CHARTS", MappingProxyType({**versions.CHARTS, "karpenter": older})
+    )
+    config = copy.deepcopy(stack_config("prod"))
+    config["paved-road:cluster"]["autoscaling"] = "karpenter"
+    root = make_project(tmp_path, config, "prod")
+    report = upgrade.preflight("prod", "1.36", root)
+    assert report.blockers == [
+        "chart karpenter 1.14.1: kubeVersion '>= 1.30.0-0, < 1.36.0-0' excludes 1.36; pin a "
+        "release that supports it in versions.py"
+    ]
+
+
 def test_an_unpinned_target_blocks_and_says_what_is_missing() -> None:
     result = pavedroad("upgrade", "prod", "--to", "1.37")
     assert result.returncode == 1

@@ -26,7 +26,7 @@ from typing import Optional
 
 import pulumi
 
-from components.config import CoreConfig, MailServerConfig
+from components.config import CoreConfig, MailServerConfig, NodeAutoscaler
 from components.core import (
     autoscaling,
     certificates,
@@ -80,6 +80,8 @@ class CoreServicesArgs:
     private_subnet_ids: Optional[pulumi.Input[list[str]]] = None
     data_store_cidrs: tuple[str, ...] = ()
     cluster_security_group_id: Optional[pulumi.Input[str]] = None
+    # paved-road:cluster.autoscaling: which node autoscaler the autoscaling service runs.
+    node_autoscaler: NodeAutoscaler = "cluster-autoscaler"
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -216,6 +218,7 @@ class CoreServices(pulumi.ComponentResource):
                 autoscaling.AutoscalingArgs(
                     context,
                     config.autoscaling,
+                    node_autoscaler=args.node_autoscaler,
                     cluster_security_group_id=args.cluster_security_group_id,
                 ),
                 after_ingress,

@@ -1,5 +1,6 @@
 """Autoscaling: metrics-server feeds HorizontalPodAutoscalers; the cluster autoscaler (the default)
-or Karpenter (`nodeAutoscaler: karpenter`, components/core/karpenter.py) sizes nodes.
+or Karpenter (`paved-road:cluster.autoscaling: karpenter`, components/core/karpenter.py) sizes
+nodes.
 
 Tenants' apps come with HPAs, and an HPA without the Metrics API never scales: metrics-server
 serves it. When pods no longer fit, the Kubernetes cluster autoscaler grows the managed node
@@ -18,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.config import AutoscalingConfig, ClusterAutoscalerConfig
+from components.config import AutoscalingConfig, ClusterAutoscalerConfig, NodeAutoscaler
 from components.core.base import (
     ClusterContext,
     helm_release,
@@ -102,6 +103,7 @@ def autoscaler_policy(cluster_name: str) -> str:
 class AutoscalingArgs:
     context: ClusterContext
     config: AutoscalingConfig
+    node_autoscaler: NodeAutoscaler = "cluster-autoscaler"
     # The cluster's security group: Karpenter's nodes join it (None: Karpenter is not chosen).
     cluster_security_group_id: Optional[pulumi.Input[str]] = None
 
@@ -146,7 +148,7 @@ class Autoscaling(pulumi.ComponentResource):
         self.cluster_autoscaler = None
         outputs: dict[str, Any] = {}
         self.karpenter = None
-        if config.runs_karpenter:
+        if args.node_autoscaler == "karpenter":
             assert args.cluster_security_group_id is not None, "CoreServicesArgs"
             self.karpenter = Karpenter(
                 f"{name}-karpenter",
@@ -161,7 +163,7 @@ class Autoscaling(pulumi.ComponentResource):
                 depends_on=ordered_after(opts),
             )
             outputs["karpenterNodeRoleArn"] = self.karpenter.node_role_arn
-        if config.runs_cluster_autoscaler:
+        if args.node_autoscaler == "cluster-autoscaler" and config.cluster_autoscaler.enabled:
             role = service_role(
                 f"{name}-cluster-autoscaler",
                 context,

@@ -480,7 +480,9 @@ def node_class(context: ClusterContext, role_name: pulumi.Input[str]) -> dict[st
         "metadata": {"name": NODE_CLASS, "labels": dict(MANAGED_BY_LABELS)},
         "spec": {
             "role": role_name,
-            "amiSelectorTerms": [{"alias": versions.KARPENTER_AMI_ALIAS}],
+            "amiSelectorTerms": [
+                {"alias": versions.karpenter_ami_alias(context.kubernetes_version)}
+            ],
             "subnetSelectorTerms": selector,
             "securityGroupSelectorTerms": selector,
             "metadataOptions": {
