@@ -36,7 +36,7 @@ from components.apps_config import (
     color_workload,
     preview_service,
 )
-from components.kubernetes import DNS_PUBLISH
+from components.kubernetes import CAPACITY_TYPE_KEY, DNS_PUBLISH, SPOT_TAINT
 
 APP_LABEL = "app.kubernetes.io/name"
 COLOR_LABEL = "paved-road/color"
@@ -511,15 +511,41 @@ def _pod_template(
             **_http_probe(app.probes.liveness_path, period=10),
             "initialDelaySeconds": 10,
         }
+    spec: dict[str, Any] = {
+        "serviceAccountName": target.service_account,
+        # The IRSA token is projected by EKS; no Kubernetes API token unless asked for.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security,
+        "containers": [container],
+        "volumes": [TMP_VOLUME],
+    }
+    if app.capacity == "spot":
+        spec.update(_spot_placement())
     return {
         "metadata": {"labels": {**_labels(app, target), **(extra_labels or {})}},
-        "spec": {
-            "serviceAccountName": target.service_account,
-            # The IRSA token is projected by EKS; no Kubernetes API token unless asked for.
-            "automountServiceAccountToken": False,
-            "securityContext": pod_security,
-            "containers": [container],
-            "volumes": [TMP_VOLUME],
+        "spec": spec,
+    }
+
+
+def _spot_placement() -> dict[str, Any]:
+    """`capacity: spot`: the pod tolerates the spot pool's taint, and prefers spot nodes that are
+    already up (Karpenter weighs its spot pool first when it launches one). Without spot
+    capacity the preference is void and the pod runs on on-demand nodes."""
+    return {
+        "tolerations": [{**SPOT_TAINT, "operator": "Equal"}],
+        "affinity": {
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "preference": {
+                            "matchExpressions": [
+                                {"key": CAPACITY_TYPE_KEY, "operator": "In", "values": ["spot"]}
+                            ]
+                        },
+                    }
+                ]
+            }
         },
     }
 

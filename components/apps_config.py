@@ -30,6 +30,7 @@ from components.config_base import (
 Template = Literal["api-service", "batch-job", "kafka-consumer"]
 Strategy = Literal["canary", "blueGreen", "serviceSwitch"]
 Color = Literal["blue", "green"]
+Capacity = Literal["on-demand", "spot"]
 
 # DNS-1035 labels (Service names must start with a letter); short enough for every suffix the
 # templates add (`-preview`, `-canary`, `-green`) and for the controllers' generated names.
@@ -452,6 +453,13 @@ class AppConfig(Model):
     resources: ResourcesConfig = ResourcesConfig()
     # Opt-out, visible in the plan: most apps write only to /tmp, which is always writable.
     read_only_root_filesystem: bool = True
+    capacity: Capacity = Field(
+        default="on-demand",
+        description="Which nodes the app may run on: on-demand, or spot as well (up to 90% "
+        "cheaper, but a node can be reclaimed with two minutes' notice: for jobs that can be "
+        "retried and services with several replicas). Spot runs on the stack's spot capacity "
+        "(Karpenter's spot pool or a SPOT node group); where it has none, on on-demand nodes.",
+    )
     # For images whose USER is a name, not a number (the kubelet cannot prove it is not root).
     run_as_user: Optional[int] = Field(default=None, ge=1, le=2_147_483_647)
     # api-service, kafka-consumer
@@ -668,6 +676,7 @@ COMMON_FIELDS = {
     "resources",
     "read_only_root_filesystem",
     "run_as_user",
+    "capacity",
 }
 TEMPLATE_FIELDS: dict[str, set[str]] = {
     "api-service": {
@@ -782,6 +791,14 @@ def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
                     f"{request} is more than the limit {limit}",
                 )
             )
+    if app.capacity == "spot" and app.template != "batch-job" and app.replicas < 2:
+        found.append(
+            (
+                f"{where}.capacity",
+                f"spot needs replicas of 2 or more (it has {app.replicas}): a reclaimed spot node "
+                "would take the only copy down",
+            )
+        )
     if app.template == "api-service" and app.autoscaling.enabled:
         if app.max_replicas < app.replicas:
             found.append(

@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.config import ClusterConfig, NodeGroupConfig
 from components.iam import OidcProvider, aws_managed_policy, irsa_role, service_trust_policy
-from components.kubernetes import MANAGED_BY_LABELS
+from components.kubernetes import CAPACITY_TYPE_KEY, MANAGED_BY_LABELS, SPOT_TAINT
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -409,11 +409,8 @@ class SecureCluster(pulumi.ComponentResource):
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
-            labels=dict(group.labels),
-            taints=[
-                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.effect)
-                for t in group.taints
-            ],
+            labels={**group.labels, CAPACITY_TYPE_KEY: CAPACITY_LABELS[group.capacity_type]},
+            taints=_taints(group),
             tags=self._args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -452,3 +449,25 @@ class SecureCluster(pulumi.ComponentResource):
             allow_volume_expansion=True,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
+
+
+# Node groups say which capacity they are, as Karpenter's NodePools do: a tenant app's
+# `capacity: spot` (its toleration and preference) finds either kind of spot node.
+CAPACITY_LABELS = {"ON_DEMAND": "on-demand", "SPOT": "spot"}
+
+
+def _taints(group: NodeGroupConfig) -> list[aws.eks.NodeGroupTaintArgs]:
+    """The stack file's taints; a SPOT group also carries the spot taint, so only pods that
+    asked for spot (and can be interrupted) are scheduled onto it."""
+    taints = [
+        aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.effect)
+        for t in group.taints
+        if t.key != CAPACITY_TYPE_KEY
+    ]
+    if group.capacity_type == "SPOT":
+        taints.append(
+            aws.eks.NodeGroupTaintArgs(
+                key=SPOT_TAINT["key"], value=SPOT_TAINT["value"], effect="NO_SCHEDULE"
+            )
+        )
+    return taints

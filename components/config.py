@@ -17,6 +17,7 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components import versions
+from components.kubernetes import CAPACITY_TYPE_KEY
 from components.governance_config import (
     DomainConfig,
     GovernanceConfig,
@@ -178,6 +179,15 @@ class NetworkConfig(Model):
 # paved-road:cluster
 
 
+def _not_capacity_key(key: str) -> str:
+    if key == CAPACITY_TYPE_KEY:
+        raise ValueError(
+            f"{key!r} is set by the platform from capacityType (a SPOT group is labelled and "
+            "tainted with it, so only apps with `capacity: spot` run there)"
+        )
+    return key
+
+
 class TaintConfig(Model):
     key: str
     value: str = ""
@@ -187,7 +197,7 @@ class TaintConfig(Model):
     @classmethod
     def _key(cls, value: str) -> str:
         # Kubernetes validates a taint key as a label key (apimachinery IsQualifiedName).
-        return check_label_key(value)
+        return _not_capacity_key(check_label_key(value))
 
     @field_validator("value")
     @classmethod
@@ -230,6 +240,8 @@ class NodeGroupConfig(Model):
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            _not_capacity_key(key)
         return check_labels(value)
 
     @model_validator(mode="after")

@@ -23,3 +23,11 @@ DOMAIN_TAG = "paved-road:domain"
 # a guard: Kyverno's `restrict-ingress-hosts` holds a tenant's Ingresses to its approved names.
 DNS_PUBLISH_ANNOTATION = "paved-road/external-dns"
 DNS_PUBLISH: Mapping[str, str] = MappingProxyType({DNS_PUBLISH_ANNOTATION: "publish"})
+
+# Spot capacity (Karpenter's spot NodePool, components/core/karpenter.py) is tainted with this:
+# only pods that tolerate interruption land there, and a pod asks for it by tolerating the taint
+# (a tenant app's `capacity: spot`). Its nodes carry the same key as a label.
+CAPACITY_TYPE_KEY = "paved-road/capacity-type"
+SPOT_TAINT: Mapping[str, str] = MappingProxyType(
+    {"key": CAPACITY_TYPE_KEY, "value": "spot", "effect": "NoSchedule"}
+)

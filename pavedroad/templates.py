@@ -389,12 +389,25 @@ def _merge_pages(pages: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]
     return properties, required
 
 
+# As apps_config refuses it: one replica on spot is down whenever its node is reclaimed.
+SPOT_NEEDS_REPLICAS: dict[str, Any] = {
+    "if": {"properties": {"capacity": {"const": "spot"}}, "required": ["capacity"]},
+    "then": {"properties": {"replicas": {"minimum": 2}}},
+}
+
+
 def _app_fields(template: str) -> tuple[list[str], dict[str, Any]]:
     """The app fields a team ordering `template` is asked for, besides team, name and image."""
     names = {
-        "api-service": ["port", "replicas"],
-        "kafka-consumer": ["port", "replicas"],
-        "batch-job": ["schedule", "concurrency_policy", "backoff_limit", "active_deadline_seconds"],
+        "api-service": ["port", "replicas", "capacity"],
+        "kafka-consumer": ["port", "replicas", "capacity"],
+        "batch-job": [
+            "schedule",
+            "concurrency_policy",
+            "backoff_limit",
+            "active_deadline_seconds",
+            "capacity",
+        ],
     }[template]
     properties = {alias(AppConfig, n): model_field(AppConfig, n) for n in names}
     if template == "api-service":
@@ -432,6 +445,8 @@ def add_app(template: str, world: Landscape) -> Offering:
         ),
     }
     second = {"title": f"The {template}", "properties": details}
+    if "replicas" in details:
+        second["allOf"] = [SPOT_NEEDS_REPLICAS]
     if required_details:
         second["required"] = required_details
     pages = [first, second]
@@ -715,6 +730,8 @@ def create_app_repository(world: Landscape, settings: "CatalogSettings") -> Offe
         then: dict[str, Any] = {"properties": details}
         if required:
             then["required"] = required
+        if "replicas" in details:
+            then["allOf"] = [SPOT_NEEDS_REPLICAS]
         conditions.append(
             {
                 "if": {"properties": {"template": {"const": template}}, "required": ["template"]},

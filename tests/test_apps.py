@@ -380,6 +380,35 @@ def test_batch_job_is_a_cron_job_with_safe_defaults() -> None:
     assert settlement["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 5400
 
 
+def test_spot_apps_tolerate_the_spot_taint_and_prefer_spot_nodes() -> None:
+    from components.kubernetes import CAPACITY_TYPE_KEY, SPOT_TAINT
+
+    plan = shipped_plan("staging")
+    spot = named(plan, CRON_JOB, "settlement").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    assert spot["spec"]["tolerations"] == [{**SPOT_TAINT, "operator": "Equal"}]
+    (preferred,) = spot["spec"]["affinity"]["nodeAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert preferred["preference"]["matchExpressions"] == [
+        {"key": CAPACITY_TYPE_KEY, "operator": "In", "values": ["spot"]}
+    ]
+    # The stack's SPOT node group carries exactly the taint tolerated and the label preferred.
+    groups = {
+        g.inputs["nodeGroupNamePrefix"]: g.inputs
+        for g in plan.by_type("aws:eks/nodeGroup:NodeGroup")
+    }
+    spot_group = groups["paved-road-staging-spot-"]
+    assert spot_group["capacityType"] == "SPOT"
+    assert spot_group["labels"][CAPACITY_TYPE_KEY] == "spot"
+    assert spot_group["taints"] == [{**SPOT_TAINT, "effect": "NO_SCHEDULE"}]
+    system = groups["paved-road-staging-system-"]
+    assert system["labels"][CAPACITY_TYPE_KEY] == "on-demand" and not system.get("taints")
+    # Apps that did not ask stay off spot: no toleration anywhere else.
+    for _, name, template in pod_templates(plan):
+        if name != "settlement":
+            assert "tolerations" not in template["spec"], name
+
+
 def test_kafka_consumer_is_a_replica_weighted_canary() -> None:
     canary = rollout_strategy(shipped_plan("dev"), "ledger-consumer")["canary"]
     assert "trafficRouting" not in canary and "canaryService" not in canary
@@ -563,6 +592,12 @@ BAD_APPS: dict[str, tuple[list[dict[str, Any]], str, str]] = {
         "Service 'web-canary'",
     ),
     "privileged port": ([api(port=80)], "apps[0].port", "unprivileged"),
+    "one replica on spot": (
+        [api(replicas=1, capacity="spot", autoscaling={"enabled": False})],
+        "apps[0].capacity",
+        "replicas of 2 or more",
+    ),
+    "unknown capacity": ([api(capacity="reserved")], "apps[0].capacity", "'spot'"),
     "app name too long": ([api(name="a" * 41)], "apps[0].name", "at most 40"),
 }
 

@@ -312,6 +312,18 @@ def test_an_unknown_node_autoscaler_is_refused(tmp_path: Path) -> None:
     assert_refused(engine, FILE, "paved-road:cluster.autoscaling", "'karpenter'")
 
 
+@pytest.mark.parametrize("field", ["labels", "taints"])
+def test_the_capacity_key_is_the_platforms(tmp_path: Path, field: str) -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    value: Any = {"paved-road/capacity-type": "spot"}
+    if field == "taints":
+        value = [{"key": "paved-road/capacity-type", "value": "spot", "effect": "NO_SCHEDULE"}]
+    config["paved-road:cluster"]["nodeGroups"][0][field] = value
+    engine = PlanEngine("dev", make_project(tmp_path, config, "dev"))
+    where = "nodeGroups[0].labels" if field == "labels" else "nodeGroups[0].taints[0].key"
+    assert_refused(engine, FILE, f"paved-road:cluster.{where}", "set by the platform")
+
+
 # Policy rules ---------------------------------------------------------------------------------
 
 

@@ -177,6 +177,7 @@ APP_FIELDS = {
     "api-service": {
         "port": (AppConfig, "port"),
         "replicas": (AppConfig, "replicas"),
+        "capacity": (AppConfig, "capacity"),
         "release.strategy": (ReleaseConfig, "strategy"),
     },
     "batch-job": {
@@ -184,10 +185,12 @@ APP_FIELDS = {
         "concurrencyPolicy": (AppConfig, "concurrency_policy"),
         "backoffLimit": (AppConfig, "backoff_limit"),
         "activeDeadlineSeconds": (AppConfig, "active_deadline_seconds"),
+        "capacity": (AppConfig, "capacity"),
     },
     "kafka-consumer": {
         "port": (AppConfig, "port"),
         "replicas": (AppConfig, "replicas"),
+        "capacity": (AppConfig, "capacity"),
         "kafka.topic": (KafkaConfig, "topic"),
         "kafka.consumerGroup": (KafkaConfig, "consumer_group"),
         "kafka.maxLag": (KafkaConfig, "max_lag"),
@@ -662,6 +665,18 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
         "tenants/payments/apps/Refunds-API.yaml: name:",
     ),
     ("add-app-api-service", {"port": 80}, "dev", "tenants/payments/apps/refunds-api.yaml: port:"),
+    (
+        "add-app-api-service",
+        {"replicas": 1, "capacity": "spot"},
+        "dev",
+        "tenants/payments/apps/refunds-api.yaml: capacity:",
+    ),
+    (
+        "add-app-kafka-consumer",
+        {"replicas": 1, "capacity": "spot"},
+        "dev",
+        "tenants/payments/apps/fraud-check.yaml: capacity:",
+    ),
     (
         "add-app-api-service",
         {"release": {"strategy": "rolling"}},

@@ -28,15 +28,13 @@ from components import versions
 from components.config import KarpenterConfig, KarpenterLimitsConfig
 from components.core.base import ClusterContext, helm_release, irsa_annotation, service_role
 from components.iam import allow, aws_managed_policy, policy_document, service_trust_policy
-from components.kubernetes import MANAGED_BY_LABELS
+from components.kubernetes import CAPACITY_TYPE_KEY, MANAGED_BY_LABELS, SPOT_TAINT
 
 KARPENTER = "karpenter"
 DISCOVERY_TAG = "karpenter.sh/discovery"
 NODE_CLASS = "default"
 ON_DEMAND_POOL = "on-demand"
 SPOT_POOL = "spot"
-# The taint of the spot pool: a pod asks for spot by tolerating it.
-SPOT_TAINT = {"key": "paved-road/capacity-type", "value": "spot", "effect": "NoSchedule"}
 # The nodes' policies: the VPC CNI has its own IRSA role, so the nodes do not carry its policy.
 NODE_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
@@ -538,7 +536,7 @@ def node_pool(pool: str, limits: KarpenterLimitsConfig, config: KarpenterConfig)
         "metadata": {"name": pool, "labels": dict(MANAGED_BY_LABELS)},
         "spec": {
             "template": {
-                "metadata": {"labels": {**MANAGED_BY_LABELS, "paved-road/capacity-type": capacity}},
+                "metadata": {"labels": {**MANAGED_BY_LABELS, CAPACITY_TYPE_KEY: capacity}},
                 "spec": template_spec,
             },
             "disruption": {
