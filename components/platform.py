@@ -175,6 +175,7 @@ class Platform(pulumi.ComponentResource):
             grafana_url=config.insights.grafana_url or DEFAULT_GRAFANA_URL,
             dashboards=self.core.grafana_dashboards,
             container_log_group=self.core.container_log_group,
+            cost_records=self.core.opencost_url is not None,
             otlp_endpoint=self.core.otlp_endpoint,
             tracing_namespace=self.core.tracing_namespace,
             private_subnet_ids=self.network.private_subnet_ids,

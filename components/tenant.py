@@ -109,6 +109,8 @@ class TenantPlatform:
     # Grafana runs (a dashboard per tenant); the log group its logs links open (None: no logs).
     dashboards: bool = False
     container_log_group: Optional[str] = None
+    # OpenCost runs and the platform records cost per namespace and tenant (a "Cost" row).
+    cost_records: bool = False
     # The OpenTelemetry collector's OTLP endpoint and namespace (None: tracing off).
     otlp_endpoint: Optional[str] = None
     tracing_namespace: Optional[str] = None
@@ -790,6 +792,7 @@ class Tenant(pulumi.ComponentResource):
             region=self._context.region,
             log_group=platform.container_log_group,
             releases=release_dora.released_apps(tenant.apps, self.namespaces),
+            cost=platform.cost_records,
         )
         manifest = dashboards.config_map_manifest(spec, monitoring, self._labels)
         k8s.core.v1.ConfigMap(

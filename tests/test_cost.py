@@ -310,14 +310,11 @@ def test_cost_records_are_planned_beside_prometheus_and_pass_promtool_check(
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_cost_per_namespace_tenant_and_cost_center_from_fed_series(tmp_path: Path) -> None:
+def fed_cost_series() -> dict[str, str]:
     """Two nodes at $0.04 and $0.05 per core-hour and $0.005 per GiB-hour; payments runs a
     2-core 4GiB container on the first and a 1-core 2GiB one on the second, payments-jobs a
     1-core 1GiB one on the first; search runs 1 core on the second and carries another cost
     center; kube-system has no tenant label and reaches no tenant."""
-    from components.insight import cost
-    from tests.test_insight_anomaly_capacity import promtool_test
-
     gib = 1024**3
     series = {
         'node_cpu_hourly_cost{node="n1", instance_type="m6i.xlarge"}': "0.04x20",
@@ -347,6 +344,14 @@ def test_cost_per_namespace_tenant_and_cost_center_from_fed_series(tmp_path: Pat
             f' label_paved_road_cost_center="{center}"}}'
         ] = "1x20"
     series['kube_namespace_labels{namespace="kube-system"}'] = "1x20"
+    return series
+
+
+def test_cost_per_namespace_tenant_and_cost_center_from_fed_series(tmp_path: Path) -> None:
+    from components.insight import cost
+    from tests.test_insight_anomaly_capacity import promtool_test
+
+    series = fed_cost_series()
     # payments: 2*0.04 + 4*0.005 + 1*0.05 + 2*0.005 = 0.16; payments-jobs: 0.04 + 0.005;
     # search: 0.05 (CPU only).
     checks = [

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from components.delivery import analysis
-from components.insight import contract, dashboards, release_dora, rightsizing
+from components.insight import contract, cost, dashboards, release_dora, rightsizing
 from components.kubernetes import TENANT_LABEL
 from pavedroad.engine import PlanRun
 from tests.conftest import shipped_plan, stack_config
@@ -50,6 +50,9 @@ RECORDED = {
     rightsizing.ratio_record("cpu"),
     rightsizing.ratio_record("memory"),
     rightsizing.HEADROOM,
+    # components/insight/cost.py (OpenCost's prices)
+    cost.NAMESPACE,
+    cost.TENANT,
 }
 # The app metric contract (components/delivery/analysis.py).
 APP_METRICS = {analysis.REQUESTS, analysis.DURATION_BUCKETS}
@@ -178,6 +181,7 @@ def test_tenants_with_rollouts_get_a_releases_row_reading_their_own_records() ->
         "$app",
         dashboards.RELEASES_ROW,
         dashboards.RIGHTSIZING_ROW,
+        dashboards.COST_ROW,
     ]
     assert "repeat" not in rows[1]
     at = payments["panels"].index(rows[1])

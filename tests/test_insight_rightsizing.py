@@ -126,9 +126,9 @@ def test_every_tenant_dashboard_has_a_rightsizing_row_on_its_own_records() -> No
     for name, model in models.items():
         tenant = name.removeprefix(dashboards.CONFIG_MAP_PREFIX)
         rows = [p for p in model["panels"] if p["type"] == "row"]
-        assert rows[-1]["title"] == dashboards.RIGHTSIZING_ROW
-        at = model["panels"].index(rows[-1])
-        panels = model["panels"][at + 1 :]
+        (row,) = [r for r in rows if r["title"] == dashboards.RIGHTSIZING_ROW]
+        at = model["panels"].index(row)
+        panels = model["panels"][at + 1 : at + 4]
         assert [p["title"] for p in panels] == [
             "CPU used / requested",
             "Memory used / requested",
@@ -140,6 +140,67 @@ def test_every_tenant_dashboard_has_a_rightsizing_row_on_its_own_records() -> No
             f'{rightsizing.HEADROOM}{{tenant="{tenant}"}}',
         ]
         above = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in model["panels"][:at])
-        assert rows[-1]["gridPos"]["y"] >= above
+        assert row["gridPos"]["y"] >= above
         ids = [p["id"] for p in model["panels"]]
         assert len(ids) == len(set(ids))
+
+
+def test_every_tenant_dashboard_shows_what_its_pods_cost(tmp_path: Path) -> None:
+    """The last row, where OpenCost runs: the month's pace from the tenant's cost record and the
+    hourly cost of each of its namespaces — evaluated by promtool on the fed series of the cost
+    records' own test (payments: $0.205 per hour, so $149.65 at 730 hours a month)."""
+    from components.insight import cost, dashboards
+    from tests.test_cost import fed_cost_series
+    from tests.test_insight_dashboards import tenant_dashboards
+
+    plan = shipped_plan("dev")
+    namespaces = {
+        o["metadata"]["name"]: o["metadata"]["labels"]["paved-road/tenant"]
+        for o in kubernetes_objects(plan.resources)
+        if o["kind"] == "Namespace" and "paved-road/tenant" in o["metadata"].get("labels", {})
+    }
+    models = {meta["name"]: model for meta, model in tenant_dashboards(plan)}
+    assert models
+    for name, model in models.items():
+        tenant = name.removeprefix(dashboards.CONFIG_MAP_PREFIX)
+        row, pace, per_namespace = model["panels"][-3:]
+        assert row["type"] == "row" and row["title"] == dashboards.COST_ROW
+        assert pace["targets"][0]["expr"] == (
+            f'sum({cost.TENANT}{{tenant="{tenant}"}}) * {dashboards.HOURS_PER_MONTH}'
+        )
+        own = sorted(n for n, t in namespaces.items() if t == tenant)
+        shown = per_namespace["targets"][0]["expr"].split('namespace=~"')[1].split('"')[0]
+        assert sorted(shown.split("|")) == own
+        assert pace["gridPos"]["y"] == per_namespace["gridPos"]["y"] == row["gridPos"]["y"] + 1
+    spec = dashboards.DashboardSpec("payments", "Payments", ("payments", "payments-jobs"), (), "x")
+    queries = dashboards.cost_queries(spec)
+    pace_expr = queries["This month's pace (USD/month)"][0]
+    per_ns = queries["Per namespace (USD/hour)"][0]
+    promtool_test(
+        tmp_path,
+        cost.rule_groups(),
+        fed_cost_series(),
+        [
+            (f"round({pace_expr}, 0.01)", "5m", 149.65),
+            (f"round(sum({per_ns}), 0.0001)", "5m", 0.205),
+        ],
+        interval="1m",
+        evaluation_interval="1m",
+    )
+
+
+def test_no_cost_row_without_opencost(tmp_path: Path) -> None:
+    import copy
+
+    from components.insight import dashboards
+    from pavedroad.engine import PlanEngine
+    from tests.conftest import make_project, stack_config
+    from tests.test_insight_dashboards import tenant_dashboards
+
+    config = copy.deepcopy(stack_config("dev"))
+    config["paved-road:core"]["cost"] = {"enabled": False}
+    plan = PlanEngine("dev", make_project(tmp_path, config, "dev")).run()
+    models = [model for _, model in tenant_dashboards(plan)]
+    assert models
+    for model in models:
+        assert dashboards.COST_ROW not in {p["title"] for p in model["panels"]}

@@ -42,7 +42,7 @@ from components.core.observability import (
     GRAFANA_DASHBOARD_LABEL_VALUE,
     GRAFANA_DATASOURCE_UID,
 )
-from components.insight import rightsizing
+from components.insight import cost, rightsizing
 from components.insight.contract import (
     APP_LABEL,
     KIND_SLO,
@@ -102,6 +102,8 @@ class DashboardSpec:
     log_group: Optional[str] = None
     # (namespace, app) of the apps Argo Rollouts releases (empty: no "Releases (DORA)" row).
     releases: tuple[tuple[str, str], ...] = ()
+    # OpenCost's records exist (components/insight/cost.py): the "Cost" row.
+    cost: bool = False
 
 
 def _regex(values: tuple[str, ...]) -> str:
@@ -256,6 +258,51 @@ def _rightsizing_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[st
     return panels
 
 
+# The "Cost" row: what the team's pods cost, from OpenCost's prices (compute only: volumes, load
+# balancers and data stores are in the AWS bill, under the team's cost-allocation tag).
+COST_ROW = "Cost (pods, USD)"
+HOURS_PER_MONTH = 730
+
+
+def cost_queries(spec: DashboardSpec) -> dict[str, tuple[str, str, str]]:
+    namespaces = f'namespace=~"{_regex(spec.namespaces)}"'
+    return {
+        "This month's pace (USD/month)": (
+            f'sum({cost.TENANT}{{{TENANT_LABEL}="{spec.tenant}"}}) * {HOURS_PER_MONTH}',
+            "currencyUSD",
+            "{{tenant}}",
+        ),
+        "Per namespace (USD/hour)": (
+            f"{cost.NAMESPACE}{{{namespaces}}}",
+            "currencyUSD",
+            "{{namespace}}",
+        ),
+    }
+
+
+def _cost_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
+    """The row and its two panels: the month's pace as one number, and the hourly cost of each
+    of the team's namespaces."""
+    row = {
+        "id": first_id,
+        "title": COST_ROW,
+        "type": "row",
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
+    }
+    (pace_title, (pace, unit, legend)), (ns_title, (per_ns, ns_unit, ns_legend)) = cost_queries(
+        spec
+    ).items()
+    return [
+        row,
+        _panel(first_id + 1, pace_title, pace, "stat", unit, 0, y + 1, legend, width=8),
+        _panel(
+            first_id + 2, ns_title, per_ns, "timeseries", ns_unit, 8, y + 1, ns_legend, width=16
+        ),
+    ]
+
+
 def _releases_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
     """The row and its three stat panels, side by side, a value per app."""
     row = {
@@ -305,7 +352,10 @@ def dashboard(spec: DashboardSpec) -> dict[str, Any]:
         panels.append(_panel(index, title, exprs[title], kind, unit, x, y, legend))
     if spec.releases:
         panels += _releases_row(spec, len(panels) + 1, 13)
-    panels += _rightsizing_row(spec, len(panels) + 1, 20 if spec.releases else 13)
+    rightsizing_y = 20 if spec.releases else 13
+    panels += _rightsizing_row(spec, len(panels) + 1, rightsizing_y)
+    if spec.cost:
+        panels += _cost_row(spec, len(panels) + 1, rightsizing_y + 7)
     names = [app.name for app in spec.apps]
     links = (
         [
