@@ -229,6 +229,10 @@ def test_opencost_runs_restricted_in_a_default_deny_namespace() -> None:
     volumes = {v["name"]: v for v in values["extraVolumes"]}
     assert [m["mountPath"] for m in mounts] == ["/var/configs"]
     assert volumes[mounts[0]["name"]] == {"name": "configs", "emptyDir": {}}
+    # OpenCost writes its config where CONFIG_PATH says (some of it defaults to /models/
+    # otherwise): the writable emptyDir, the root filesystem being read-only.
+    env = {e["name"]: e["value"] for e in values["opencost"]["exporter"]["env"]}
+    assert env["CONFIG_PATH"].rstrip("/") == mounts[0]["mountPath"]
     namespace = one(
         r for r in plan.by_type(NAMESPACE) if r.inputs["metadata"]["name"] == "opencost"
     )

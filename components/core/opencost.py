@@ -39,7 +39,9 @@ CHART = CHARTS["opencost"]
 FULLNAME = "opencost"
 # The exporter's API and /metrics port (chart `opencost.exporter.apiPort`).
 API_PORT = 9003
-# Where OpenCost writes its configuration files at start (its CONFIG_PATH).
+# Where OpenCost writes its configuration files at start. Set explicitly: without CONFIG_PATH
+# some of its code (the cloud providers' pricing config) falls back to /models/, which the
+# read-only root filesystem would refuse.
 CONFIG_PATH = "/var/configs"
 # A fixed non-root user, so `restricted` admits the pod whatever the image's USER says.
 USER_ID = 1001
@@ -107,6 +109,7 @@ def opencost_values(cluster_name: str) -> dict[str, Any]:
                 "resources": resources("50m", "512Mi", "500m"),
                 "securityContext": RESTRICTED_CONTAINER,
                 "extraVolumeMounts": [{"name": "configs", "mountPath": CONFIG_PATH}],
+                "env": [{"name": "CONFIG_PATH", "value": f"{CONFIG_PATH}/"}],
                 # No credentials: AWS on-demand and spot list prices are public.
                 "aws": {"secret_access_key": "", "access_key_id": ""},
             },
