@@ -305,12 +305,15 @@ def test_analysis_args_name_the_service_under_test_and_fill_every_template_arg()
         analyses.append((rollout.inputs["metadata"]["name"], templates, args))
     by_app = {name: (templates, args) for name, templates, args in analyses}
     assert by_app["storefront-web"] == (
-        ["success-rate", "latency-p99"],
+        ["success-rate", "latency-p99", "burn-rate"],
         {
             "service-name": "storefront-web-canary",
             "namespace": "storefront",
             "threshold": "0.99",
             "threshold-ms": "500",
+            # Its SLO's availability (99.9%) as a ratio, and its tenant file's limit.
+            "objective": "0.999",
+            "max-burn-rate": "14.4",
         },
     )
     assert by_app["checkout-api"][1]["service-name"] == "checkout-api-preview"
