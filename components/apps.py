@@ -3,15 +3,17 @@
 One function per template. Every pod passes Pod Security `restricted`, has requests, limits and
 (for anything that serves) probes, runs as the tenant's `workload` service account and carries
 the tenant label. Releases are safe by default: an `api-service` is an Argo Rollouts canary
-shifting ALB traffic in steps while a background analysis watches the canary's success rate (and
-p99 latency when set); a failed analysis makes the controller abort by itself — traffic goes back
-to the stable version — without anyone watching. Names follow `components/apps_config.py`, which
-checks them for collisions before anything is registered.
+shifting ALB traffic in steps while a background analysis watches the canary's success rate (and,
+when set, its p99 latency and how fast it burns its SLO's error budget); a failed analysis makes
+the controller abort by itself — traffic goes back to the stable version — without anyone
+watching. Names follow `components/apps_config.py`, which checks them for collisions before
+anything is registered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
@@ -29,7 +31,6 @@ from components.config_base import zone_for
 from components.apps_config import (
     COLORS,
     IMAGE,
-    AnalysisConfig,
     AppConfig,
     Color,
     canary_service,
@@ -196,7 +197,7 @@ def _canary(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
     canary["steps"] = [step.manifest() for step in release.steps]
     if release.analysis.enabled:
         canary["analysis"] = {
-            **_http_analysis(release.analysis, canary_name, target.namespace),
+            **_http_analysis(app, canary_name, target.namespace),
             "startingStep": release.analysis.starting_step,
         }
     rollout = _rollout(app, target, {"canary": canary}, replicas=None, after=list(created))
@@ -219,9 +220,7 @@ def _blue_green(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
         "autoPromotionEnabled": auto_promotion,
     }
     if release.analysis.enabled:
-        blue_green["prePromotionAnalysis"] = _http_analysis(
-            release.analysis, preview_name, target.namespace
-        )
+        blue_green["prePromotionAnalysis"] = _http_analysis(app, preview_name, target.namespace)
     rollout = _rollout(
         app, target, {"blueGreen": blue_green}, replicas=None, after=[active, preview]
     )
@@ -583,8 +582,10 @@ def _http_probe(path: str, *, period: int) -> dict[str, Any]:
     }
 
 
-def _http_analysis(analysis: AnalysisConfig, service: str, namespace: str) -> dict[str, Any]:
-    """success-rate (and latency-p99 when a p99 bound is set) against one Service's series."""
+def _http_analysis(app: AppConfig, service: str, namespace: str) -> dict[str, Any]:
+    """success-rate (and latency-p99 when a p99 bound is set, burn-rate when a burn-rate limit
+    is) against one Service's series: the new version's, never the stable one's."""
+    analysis = app.release.analysis
     templates, args = ["success-rate"], {
         "service-name": service,
         "namespace": namespace,
@@ -593,7 +594,19 @@ def _http_analysis(analysis: AnalysisConfig, service: str, namespace: str) -> di
     if analysis.latency_p99_ms is not None:
         templates.append("latency-p99")
         args["threshold-ms"] = str(analysis.latency_p99_ms)
+    if analysis.burn_rate is not None:
+        slo = app.service_level
+        assert slo is not None, "apps_config refuses burnRate without an SLO"
+        templates.append("burn-rate")
+        args["objective"] = _ratio(slo.availability)
+        args["max-burn-rate"] = str(analysis.burn_rate.max)
     return _analysis(templates, args)
+
+
+def _ratio(percent: float) -> str:
+    """An SLO's percentage as the ratio the burn-rate template divides by: 99.9 → `0.999`
+    (decimal arithmetic: no `0.9990000000000001` in the manifest)."""
+    return format((Decimal(str(percent)) / 100).normalize(), "f")
 
 
 def _analysis(templates: list[str], args: dict[str, str]) -> dict[str, Any]:

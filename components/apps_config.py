@@ -260,6 +260,33 @@ CLASSIC_STEPS = (
 )
 
 
+# The fast-burn page's factor (components/insight/slo.py): 2% of a 30-day budget in an hour.
+DEFAULT_MAX_BURN_RATE = 14.4
+# 1000x lets every request fail under a 99.9% SLO and a tenth under 99.99%: no gate worth having.
+MAX_BURN_RATE = 1000
+
+
+class BurnRateConfig(Model):
+    """Gate the release on the error-budget burn rate of the new version's own traffic, against
+    the app's availability SLO (`burn-rate`, components/delivery/analysis.py)."""
+
+    max: float = Field(
+        default=DEFAULT_MAX_BURN_RATE,
+        gt=0,
+        le=MAX_BURN_RATE,
+        description="The highest burn rate the new version may show: 1 spends the SLO's error "
+        "budget exactly over its window, 14.4 spends 2% of a 30-day budget in an hour.",
+    )
+
+    @field_validator("max", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        # YAML `true` or `"14.4"` would otherwise be read as a number.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a number (expected e.g. 14.4)")
+        return value
+
+
 class AnalysisConfig(Model):
     """What the new version must show to go on: checked in the background from `startingStep`
     (canary) or before the switch (blueGreen); a failed analysis aborts the release."""
@@ -269,6 +296,15 @@ class AnalysisConfig(Model):
     success_rate: float = 0.99
     latency_p99_ms: Optional[int] = Field(default=None, ge=1, le=600_000)
     starting_step: int = Field(default=2, ge=0)
+    # Only with an SLO (checked with the app: `_release_issues`).
+    burn_rate: Optional[BurnRateConfig] = None
+
+    @field_validator("burn_rate", mode="before")
+    @classmethod
+    def _burn_rate(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (dict, BurnRateConfig)):
+            raise ValueError(f"{value!r} is not a mapping (expected e.g. {{max: 14.4}})")
+        return value
 
     @field_validator("success_rate")
     @classmethod
@@ -747,6 +783,7 @@ def _release_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
                 "blueGreen has no steps: its analysis runs before the switch",
             )
         )
+    found.extend(_burn_rate_issues(app, f"{where}.analysis.burnRate"))
     if app.template == "kafka-consumer":
         for field in ("success_rate", "latency_p99_ms"):
             if field in analysis.model_fields_set:
@@ -767,6 +804,35 @@ def _release_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
             )
         )
     return found
+
+
+def _burn_rate_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:
+    """`burnRate` is measured against the app's SLO, by an analysis that runs."""
+    analysis = app.release.analysis
+    burn_rate = analysis.burn_rate
+    if burn_rate is None:
+        return []
+    slo = app.service_level
+    if slo is None:
+        why = (
+            "this app opted out of its SLO (slo: false)"
+            if app.template == "api-service"
+            else f"a {app.template} has none (SLOs watch HTTP requests)"
+        )
+        return [(where, f"needs an SLO to measure the error budget against, and {why}")]
+    if not analysis.enabled:
+        return [(where, "the analysis is off (enabled: false), so the burn rate is never checked")]
+    budget = 1 - Decimal(str(slo.availability)) / 100
+    ceiling = 1 / budget
+    if Decimal(str(burn_rate.max)) >= ceiling:
+        return [
+            (
+                f"{where}.max",
+                f"{burn_rate.max} can never be exceeded: with availability {slo.availability}% "
+                f"even every request failing burns the budget at {float(ceiling):g}x",
+            )
+        ]
+    return []
 
 
 def _app_issues(app: AppConfig, where: str) -> list[tuple[str, str]]:

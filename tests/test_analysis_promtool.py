@@ -215,6 +215,8 @@ CHECKOUT = {"service-name": "checkout", "namespace": "shop"}
 SUCCESS = {**CHECKOUT, "threshold": "0.99"}
 LATENCY = {**CHECKOUT, "threshold-ms": "500"}
 ORDERS = {"consumer-group": "orders-worker", "topic": "orders", "max-lag": "1000"}
+# A 99.9% availability SLO (a budget of 0.1% failed requests), gated at the fast-burn rate.
+BURN = {**CHECKOUT, "objective": "0.999", "max-burn-rate": "14.4"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,6 +347,132 @@ def test_an_empty_topic_never_sums_every_topic(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# burn-rate: the canary's 5xx ratio over the SLO's error budget
+
+
+def test_a_fast_burn_fails(tmp_path: Path) -> None:
+    """5% of requests failing against a 0.1% budget: 50x, far above 14.4x."""
+    series = requests("checkout", **{"200": 95, "503": 5})
+    phase, result = measure(tmp_path, "burn-rate", BURN, series)
+    assert result == [pytest.approx(50.0)] and phase == FAILED
+
+
+def test_normal_traffic_passes(tmp_path: Path) -> None:
+    """One failure in a thousand and one requests spends the budget at about 1x."""
+    series = requests("checkout", **{"200": 1000, "500": 1})
+    phase, result = measure(tmp_path, "burn-rate", BURN, series)
+    assert result == [pytest.approx(1 / 1001 / 0.001)] and phase == SUCCESSFUL
+
+
+def test_the_limit_is_the_max_burn_rate(tmp_path: Path) -> None:
+    """1% failing is 10x (passes 14.4), 2% is 20x (fails); a stricter limit fails the first."""
+    one_percent = requests("checkout", **{"200": 99, "500": 1})
+    phase, result = measure(tmp_path, "burn-rate", BURN, one_percent)
+    assert result == [pytest.approx(10.0)] and phase == SUCCESSFUL
+    phase, _ = measure(tmp_path, "burn-rate", {**BURN, "max-burn-rate": "6"}, one_percent)
+    assert phase == FAILED
+    two_percent = requests("checkout", **{"200": 98, "500": 2})
+    phase, result = measure(tmp_path, "burn-rate", BURN, two_percent)
+    assert result == [pytest.approx(20.0)] and phase == FAILED
+
+
+def test_the_budget_is_the_objectives(tmp_path: Path) -> None:
+    """The same 1% of failures is 2x a 99.5% SLO's budget and 100x a 99.99% SLO's."""
+    series = requests("checkout", **{"200": 99, "500": 1})
+    phase, result = measure(tmp_path, "burn-rate", {**BURN, "objective": "0.995"}, series)
+    assert result == [pytest.approx(2.0)] and phase == SUCCESSFUL
+    phase, result = measure(tmp_path, "burn-rate", {**BURN, "objective": "0.9999"}, series)
+    assert result == [pytest.approx(100.0)] and phase == FAILED
+
+
+def test_without_a_single_failure_the_burn_rate_is_zero_not_missing(tmp_path: Path) -> None:
+    """No 5xx series exists at all: that is a burn rate of 0, a pass, not "no data"."""
+    phase, result = measure(tmp_path, "burn-rate", BURN, requests("checkout", **{"200": 50}))
+    assert result == [0.0] and phase == SUCCESSFUL
+
+
+def test_client_errors_do_not_burn_the_budget(tmp_path: Path) -> None:
+    """The SLO counts 5xx as failures; a 404 is the client's mistake, not the release's."""
+    series = requests("checkout", **{"200": 50, "404": 50})
+    phase, result = measure(tmp_path, "burn-rate", BURN, series)
+    assert result == [0.0] and phase == SUCCESSFUL
+
+
+def test_no_traffic_burns_nothing_and_is_inconclusive(tmp_path: Path) -> None:
+    """Series exist but nothing moved in the window: no division by zero, no NaN, no 0 — an
+    empty answer, neither a pass nor a failure."""
+    series = requests("checkout", **{"200": 0, "500": 0})
+    phase, result = measure(tmp_path, "burn-rate", BURN, series)
+    assert result == [] and phase == INCONCLUSIVE
+
+
+def test_a_canary_not_scraped_yet_is_inconclusive(tmp_path: Path) -> None:
+    phase, result = measure(tmp_path, "burn-rate", BURN, requests("search", **{"500": 10}))
+    assert result == [] and phase == INCONCLUSIVE
+
+
+def test_only_the_service_under_test_burns(tmp_path: Path) -> None:
+    """The stable version failing, or another namespace, is not the canary's burn."""
+    series = {
+        **requests("checkout", **{"200": 100}),
+        **requests("checkout-stable", **{"500": 100}),
+        **requests("checkout", namespace="staging-shop", **{"500": 100}),
+    }
+    phase, result = measure(tmp_path, "burn-rate", BURN, series)
+    assert result == [0.0] and phase == SUCCESSFUL
+
+
+def test_an_empty_service_never_judges_other_series_burn(tmp_path: Path) -> None:
+    series = {**requests("", **{"500": 100}), **requests("checkout", **{"200": 100})}
+    phase, result = measure(tmp_path, "burn-rate", {**BURN, "service-name": ""}, series)
+    assert result == [] and phase == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("objective", ["99.9", "1", "0", "-0.5"])
+def test_an_objective_that_is_not_a_ratio_below_one_never_judges(
+    tmp_path: Path, objective: str
+) -> None:
+    """A percentage where a ratio belongs would make every burn negative (a pass); an
+    objective of 1 divides by a budget of 0. Neither may reach a verdict."""
+    series = requests("checkout", **{"200": 50, "500": 50})
+    phase, _ = measure(tmp_path, "burn-rate", {**BURN, "objective": objective}, series)
+    assert phase == INCONCLUSIVE
+
+
+def test_an_empty_or_malformed_objective_or_limit_is_an_error_not_a_verdict() -> None:
+    for args in (
+        {**BURN, "objective": ""},
+        {**BURN, "objective": "99.9%"},
+        {**BURN, "max-burn-rate": ""},
+        {**BURN, "max-burn-rate": "fast"},
+    ):
+        metric = resolved_metric("burn-rate", args)
+        assert evaluate(metric, [1.0]) == ERROR, args
+
+
+def test_the_burn_rate_counts_failures_as_the_slo_rules_do(tmp_path: Path) -> None:
+    """The template's query over one Service equals the SLO's recorded 5m error ratio
+    (components/insight/slo.py) over that Service, divided by the budget: a canary gated at
+    14.4x is judged on the numbers the fast-burn page reads."""
+    from components.apps_config import SloConfig
+    from components.insight import slo
+
+    target = slo.SloTarget(
+        tenant="shop",
+        namespace="shop",
+        app="checkout",
+        services=("checkout",),
+        slo=SloConfig(availability=99.9),
+        runbook_base_url="https://runbooks.example/",
+    )
+    series = requests("checkout", **{"200": 90, "404": 7, "503": 3})
+    recorded = promql(tmp_path, slo.error_ratio_expr(target, slo.AVAILABILITY, "5m"), series)
+    query = analysis.burn_rate_query("checkout", "shop", "0.999", analysis.BURN_RATE_WINDOW)
+    assert promql(tmp_path, query, series) == [pytest.approx(recorded[0] / 0.001)]
+    assert recorded == [pytest.approx(0.03)]
+
+
+# --------------------------------------------------------------------------------------------------
 # The judge itself: it must know the traps, or the tests above prove nothing
 
 
@@ -388,6 +516,14 @@ def provider_metric(provider: str, template: str, args: dict[str, str]) -> dict[
         ("newrelic", "latency-p99", LATENCY, {"p99": {"99": None}}, INCONCLUSIVE),
         ("newrelic", "kafka-consumer-lag", ORDERS, {"lag": 10.0}, SUCCESSFUL),
         ("newrelic", "kafka-consumer-lag", {**ORDERS, "topic": ""}, {"lag": 10.0}, INCONCLUSIVE),
+        ("datadog", "burn-rate", BURN, 1.0, SUCCESSFUL),
+        ("datadog", "burn-rate", BURN, 50.0, FAILED),
+        ("datadog", "burn-rate", BURN, None, INCONCLUSIVE),
+        ("datadog", "burn-rate", {**BURN, "objective": "99.9"}, -0.5, INCONCLUSIVE),
+        ("newrelic", "burn-rate", BURN, {"burnRate": 1.0}, SUCCESSFUL),
+        ("newrelic", "burn-rate", BURN, {"burnRate": 50.0}, FAILED),
+        ("newrelic", "burn-rate", BURN, {"burnRate": None}, INCONCLUSIVE),
+        ("newrelic", "burn-rate", {**BURN, "namespace": ""}, {"burnRate": 50.0}, INCONCLUSIVE),
     ],
 )
 def test_other_providers_judge_the_same_way(

@@ -35,6 +35,7 @@ TEMPLATE_ARGS = {
     "success-rate": {"service-name", "namespace", "threshold"},
     "latency-p99": {"service-name", "namespace", "threshold-ms"},
     "kafka-consumer-lag": {"consumer-group", "topic", "max-lag"},
+    "burn-rate": {"service-name", "namespace", "objective", "max-burn-rate"},
 }
 
 
@@ -233,7 +234,7 @@ def test_rollouts_wait_for_the_delivery_layer_and_the_services_they_name() -> No
     needed = {
         r.urn for r in in_delivery if r.type in ("kubernetes:helm.sh/v3:Release", ANALYSIS_TEMPLATE)
     }
-    assert len(needed) == 4, "the release and the three analysis templates"
+    assert len(needed) == 5, "the release and the four analysis templates"
     for rollout in (r for r in app_resources(plan) if r.type == ROLLOUT):
         delivery = {urn for urn in rollout.dependencies if "$paved-road:delivery:" in urn}
         assert delivery == needed, rollout.name
@@ -304,12 +305,15 @@ def test_analysis_args_name_the_service_under_test_and_fill_every_template_arg()
         analyses.append((rollout.inputs["metadata"]["name"], templates, args))
     by_app = {name: (templates, args) for name, templates, args in analyses}
     assert by_app["storefront-web"] == (
-        ["success-rate", "latency-p99"],
+        ["success-rate", "latency-p99", "burn-rate"],
         {
             "service-name": "storefront-web-canary",
             "namespace": "storefront",
             "threshold": "0.99",
             "threshold-ms": "500",
+            # Its SLO's availability (99.9%) as a ratio, and its tenant file's limit.
+            "objective": "0.999",
+            "max-burn-rate": "14.4",
         },
     )
     assert by_app["checkout-api"][1]["service-name"] == "checkout-api-preview"

@@ -46,6 +46,7 @@ CONTRACT = {
     "success-rate": ["service-name", "namespace", "threshold"],
     "latency-p99": ["service-name", "namespace", "threshold-ms"],
     "kafka-consumer-lag": ["consumer-group", "topic", "max-lag"],
+    "burn-rate": ["service-name", "namespace", "objective", "max-burn-rate"],
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
@@ -353,7 +354,7 @@ def test_templates_validate_against_the_upstream_crd(
     require_crds()
     run = plan_with(delivery={"analysisProvider": provider})
     found = templates(run)
-    assert len(found) == 3
+    assert len(found) == 4
     for manifest in found.values():
         assert crd_errors(manifest) == [], manifest["metadata"]["name"]
         (metric,) = manifest["spec"]["metrics"]
@@ -410,7 +411,7 @@ def test_every_condition_guards_against_missing_data_and_empty_arguments(
     run = plan_with(delivery={"analysisProvider": provider})
     for name, manifest in templates(run).items():
         (metric,) = manifest["spec"]["metrics"]
-        first, second, _ = CONTRACT[name]
+        first, second, *_ = CONTRACT[name]
         for condition in (metric["successCondition"], metric["failureCondition"]):
             assert no_data in condition, (provider, name)
             assert condition.startswith(f'"{{{{args.{first}}}}}" != "" && "{{{{args.{second}}}}}"')

@@ -9,6 +9,8 @@ provider, so apps never change when the platform changes provider:
     success-rate         service-name, namespace, threshold           2xx ratio >= threshold (0-1)
     latency-p99          service-name, namespace, threshold-ms        p99 latency <= threshold-ms
     kafka-consumer-lag   consumer-group, topic, max-lag               summed lag <= max-lag
+    burn-rate            service-name, namespace, objective,          error-budget burn rate
+                         max-burn-rate                                <= max-burn-rate
 
 The traps this module is written against (Argo Rollouts `utils/evaluate` and the Prometheus
 provider, v1.9):
@@ -33,8 +35,12 @@ provider, v1.9):
   Arguments have no defaults, so a Rollout that does not pass one is rejected by the controller
   (`args.<name> was not resolved`, and for background analysis an InvalidSpec).
 - Two templates merged into one analysis must not share a metric name or give one argument two
-  meanings: the thresholds are `threshold` and `threshold-ms`, and the metric names are the
-  template names.
+  meanings: the thresholds are `threshold`, `threshold-ms` and `max-burn-rate`, and the metric
+  names are the template names.
+- `burn-rate` divides by the error budget `1 - objective`. An objective outside (0, 1) — a
+  percentage such as `99.9` where a ratio belongs, or 1, a budget of nothing — would turn the
+  division into a negative rate that always passes or into a division by zero, so its conditions
+  refuse to judge (Inconclusive) unless `0 < objective < 1`.
 
 Datadog and New Relic read the same series under the names the apps export (Datadog: the Agent's
 OpenMetrics check, Kubernetes tags `kube_namespace`/`kube_service`; New Relic: Prometheus remote
@@ -55,13 +61,16 @@ KIND = "ClusterAnalysisTemplate"
 SUCCESS_RATE = "success-rate"
 LATENCY_P99 = "latency-p99"
 KAFKA_CONSUMER_LAG = "kafka-consumer-lag"
-TEMPLATE_NAMES = (SUCCESS_RATE, LATENCY_P99, KAFKA_CONSUMER_LAG)
+BURN_RATE = "burn-rate"
+TEMPLATE_NAMES = (SUCCESS_RATE, LATENCY_P99, KAFKA_CONSUMER_LAG, BURN_RATE)
 
-# Arguments of each template, in the order the README documents them. None has a default.
+# Arguments of each template, in the order the README documents them. None has a default. The
+# first two select the series; the last is the limit a measurement is compared with.
 ARGS: Mapping[str, tuple[str, ...]] = {
     SUCCESS_RATE: ("service-name", "namespace", "threshold"),
     LATENCY_P99: ("service-name", "namespace", "threshold-ms"),
     KAFKA_CONSUMER_LAG: ("consumer-group", "topic", "max-lag"),
+    BURN_RATE: ("service-name", "namespace", "objective", "max-burn-rate"),
 }
 
 # One measurement a minute, ten in all: long enough to cover the classic 10-minute pause, and
@@ -75,11 +84,17 @@ INCONCLUSIVE_LIMIT = 2
 CONSECUTIVE_ERROR_LIMIT = 2
 # Four scrapes of kube-prometheus-stack's 30s interval: the shortest window `rate` is reliable on.
 RATE_WINDOW = "2m"
+# The short window of the SLO's fast-burn page (components/insight/slo.py: 14.4x over 1h and
+# 5m), so `max-burn-rate: 14.4` judges the canary alone the way that page's short half judges
+# the whole app. Longer than RATE_WINDOW: a canary's few requests give a steadier ratio.
+BURN_RATE_WINDOW = "5m"
 
 # What the apps and the Kafka exporter expose (Prometheus names).
 REQUESTS = "http_requests_total"
 DURATION_BUCKETS = "http_request_duration_seconds_bucket"
 CONSUMER_LAG = "kafka_consumergroup_lag"
+# What an SLO counts as a failed request (the availability SLO, components/insight/slo.py).
+SERVER_ERROR_CODES = "5.."
 
 
 def arg(name: str) -> str:
@@ -133,10 +148,36 @@ def _row(guard: str, path: tuple[str, ...], passes: str, fails: str, scale: str)
 # Prometheus
 
 
+def _exact(**values: str) -> str:
+    """Exact matchers, each paired with `!=""` so an empty value matches no series instead of
+    every series that lacks the label."""
+    return ", ".join(f'{label}="{value}", {label}!=""' for label, value in values.items())
+
+
 def _matchers(**labels: str) -> str:
-    """Exact matchers on templated values, each paired with `!=""` so an empty value matches
-    no series instead of every series that lacks the label."""
-    return ", ".join(f'{label}="{arg(name)}", {label}!=""' for label, name in labels.items())
+    """`_exact` matchers on templated values (argument names)."""
+    return _exact(**{label: arg(name) for label, name in labels.items()})
+
+
+def burn_rate_query(service: str, namespace: str, objective: str, window: str) -> str:
+    """PromQL for the error-budget burn rate of one Service's traffic over `window`.
+
+    The burn rate is the share of failed (5xx) requests divided by the error budget,
+    `1 - objective`: 1 spends the budget exactly over the SLO's window, 14.4 spends 2% of a
+    30-day budget in an hour. `service`, `namespace` and `objective` are pasted in as text, so a
+    caller passes values (`"checkout-canary"`, `"shop"`, `"0.999"`) or its engine's placeholders
+    (Argo Rollouts' `{{args.…}}`; a Flagger MetricTemplate's `{{ namespace }}`, `{{ target }}`,
+    `{{ variables.… }}`); `objective` is a ratio in (0, 1), never a percentage. `window` is a
+    PromQL duration (`5m`, or Flagger's `{{ interval }}`).
+
+    Without traffic in the window the answer is an empty vector (the denominator is kept only
+    while above 0), never NaN and never 0: no traffic is no evidence either way. With traffic and
+    no 5xx series at all it is 0, not empty.
+    """
+    app = _exact(namespace=namespace, service=service)
+    errors = f'sum(rate({REQUESTS}{{{app}, code=~"{SERVER_ERROR_CODES}"}}[{window}]))'
+    total = f"sum(rate({REQUESTS}{{{app}}}[{window}]))"
+    return f"({errors} or on() vector(0))\n/\n({total} > 0)\n/\n(1 - {objective})"
 
 
 def prometheus_queries() -> dict[str, str]:
@@ -152,6 +193,9 @@ def prometheus_queries() -> dict[str, str]:
         SUCCESS_RATE: f"({ok} or on() vector(0))\n/\n{total}",
         LATENCY_P99: f"histogram_quantile(0.99, {buckets}) * 1000",
         KAFKA_CONSUMER_LAG: f"sum({CONSUMER_LAG}{{{group}}})",
+        BURN_RATE: burn_rate_query(
+            arg("service-name"), arg("namespace"), arg("objective"), BURN_RATE_WINDOW
+        ),
     }
 
 
@@ -186,6 +230,14 @@ def _datadog(template: str) -> Measurement:
             "aggregator": "last",
             "queries": {"lag": f"sum:{CONSUMER_LAG}{{{group}}}"},
         },
+        BURN_RATE: {
+            "aggregator": "sum",
+            "queries": {
+                "errors": f"sum:{REQUESTS}{{{app},code:5*}}.as_count()",
+                "total": f"sum:{REQUESTS}{{{app}}}.as_count()",
+            },
+            "formula": f"default_zero(errors) / total / (1 - {arg('objective')})",
+        },
     }
     success, failure = _judged(template, _scalar)
     spec = {"apiVersion": "v2", "interval": "5m", **queries[template]}
@@ -213,6 +265,11 @@ def newrelic_queries() -> dict[str, str]:
             f"SELECT sum(lag) AS lag FROM (FROM Metric SELECT latest({CONSUMER_LAG}) AS lag "
             f"WHERE {group} FACET partition LIMIT MAX) {since}"
         ),
+        BURN_RATE: (
+            f"FROM Metric SELECT filter(sum({REQUESTS}), WHERE code LIKE '5%') / "
+            f"sum({REQUESTS}) / (1 - {arg('objective')}) AS burnRate WHERE {app} "
+            "SINCE 5 minutes ago"  # BURN_RATE_WINDOW
+        ),
     }
 
 
@@ -222,6 +279,7 @@ def _newrelic(template: str) -> Measurement:
         # bucketPercentile answers a map of percentile to seconds.
         LATENCY_P99: (("p99", '["99"]'), " * 1000"),
         KAFKA_CONSUMER_LAG: (("lag",), ""),
+        BURN_RATE: (("burnRate",), ""),
     }
     path, scale = fields[template]
 
@@ -238,12 +296,16 @@ def _newrelic(template: str) -> Measurement:
 
 def _judged(template: str, judge: Callable[[str, str, str], tuple[str, str]]) -> tuple[str, str]:
     """The template's pass and fail comparisons, through the provider's way of reading a result."""
-    first, second, limit = ARGS[template]
+    first, second, *_, limit = ARGS[template]
     guard = _present(first, second)
+    if template == BURN_RATE:
+        # Only a ratio strictly between 0 and 1 is an objective with a budget to burn.
+        guard += f" && {arg('objective')} > 0 && {arg('objective')} < 1"
     comparisons = {
         SUCCESS_RATE: (f">= {arg(limit)}", f"< {arg(limit)}"),
         LATENCY_P99: (f"<= {arg(limit)}", f"> {arg(limit)}"),
         KAFKA_CONSUMER_LAG: (f"<= {arg(limit)}", f"> {arg(limit)}"),
+        BURN_RATE: (f"<= {arg(limit)}", f"> {arg(limit)}"),
     }
     passes, fails = comparisons[template]
     return judge(guard, passes, fails)
