@@ -89,6 +89,9 @@ class AppTarget:
     # KEDA scales the app on a queue's depth (components/resources/keda.py): its replica count
     # is KEDA's to set.
     scaled_externally: bool = False
+    # On every Rollout: its release-notification subscriptions, or why it has none
+    # (components/insight/release_notifications.py).
+    rollout_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -279,7 +282,9 @@ def _rollout(
         _logical(target, app, "rollout"),
         api_version=ROLLOUT_API,
         kind="Rollout",
-        metadata=_metadata(app, target, app.name),
+        metadata=_metadata(
+            app, target, app.name, annotations=dict(target.rollout_annotations) or None
+        ),
         spec=spec,
         opts=_opts(target, *target.rollouts, *target.admission_policies, *after),
     )

@@ -22,6 +22,7 @@ from components.core.policy import PlatformIdentities
 from components.core.secrets import platform_secret_prefix
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
+from components.insight.release_notifications import slack_receivers
 from components.domain import Domain, DomainArgs
 from components.governance_config import DomainConfig
 from components.insight.platform_rules import platform_rules
@@ -136,6 +137,10 @@ class Platform(pulumi.ComponentResource):
                     external_secrets=self.core.external_secrets,
                     cluster_secret_store=self.core.cluster_secret_store,
                     admission_engine=self.core.admission_engine,
+                    release_notifications=(
+                        self.core.external_secrets is not None
+                        and any(_announces_releases(tenant) for tenant in config.tenants)
+                    ),
                 ),
                 opts=child,
             )
@@ -166,6 +171,9 @@ class Platform(pulumi.ComponentResource):
             load_balancer_controller=self.core.load_balancer_controller,
             rollouts=(
                 tuple(self.delivery.rollout_dependencies) if self.delivery is not None else ()
+            ),
+            release_notifications=(
+                self.delivery.release_notifications if self.delivery is not None else False
             ),
             prometheus_operator=self.core.prometheus_operator,
             # The policies that admit workloads; the delivery layer's guardrail admits none.
@@ -276,6 +284,13 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+
+def _announces_releases(tenant: TenantConfig) -> bool:
+    """The tenant has Rollouts and a Slack receiver to announce their releases to."""
+    return bool(slack_receivers(tenant.alerts.receivers)) and any(
+        app.needs_rollout for app in tenant.apps
+    )
 
 
 def _dns_names(config: PlatformConfig, tenant: TenantConfig) -> list[str]:

@@ -31,7 +31,7 @@ from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.core.tracing import OTLP_PORTS
-from components.insight import dashboards, release_dora
+from components.insight import dashboards, release_dora, release_notifications
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS, TENANT_LABEL
@@ -121,6 +121,10 @@ class TenantPlatform:
     # KEDA's release (its CRDs) and operator role: event consumers scale on queue depth.
     keda: Optional[pulumi.Resource] = None
     keda_role_arn: Optional[pulumi.Output[str]] = None
+    # The rollout controller reads release-notification configuration in tenants' namespaces
+    # (components/insight/release_notifications.py): delivery and External Secrets are on and
+    # some tenant of the stack has a Rollout and a Slack receiver.
+    release_notifications: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class Tenant(pulumi.ComponentResource):
             else None
         )
         ready: dict[str, list[pulumi.Resource]] = {}
+        stores: dict[str, pulumi.Resource] = {}
         self.namespace_objects = []
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
@@ -206,7 +211,7 @@ class Tenant(pulumi.ComponentResource):
             self._role_bindings(namespace, ns_opts)
             store = None
             if platform.external_secrets is not None:
-                store = self._secret_store(
+                store = stores[namespace] = self._secret_store(
                     namespace, self._k8s(depends_on=[ns, platform.external_secrets])
                 )
             if tenant.alerts.receivers and platform.prometheus_operator is not None:
@@ -215,8 +220,9 @@ class Tenant(pulumi.ComponentResource):
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         aliases = self._dns_names()
+        announced = self._release_notifications(ready, stores)
         for app in tenant.apps:
-            self._app(app, ready, aliases.get(app.name, ()))
+            self._app(app, ready, aliases.get(app.name, ()), announced)
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
@@ -592,6 +598,7 @@ class Tenant(pulumi.ComponentResource):
         app: AppConfig,
         ready: dict[str, list[pulumi.Resource]],
         aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = (),
+        rollout_annotations: Optional[Mapping[str, str]] = None,
     ) -> None:
         """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
         the workload role trusts exactly that service account, so apps share it rather than
@@ -623,6 +630,7 @@ class Tenant(pulumi.ComponentResource):
                     platform.keda is not None
                     and any(r.consumer == app.name for r in self._tenant.resources)
                 ),
+                rollout_annotations=rollout_annotations or {},
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -642,6 +650,54 @@ class Tenant(pulumi.ComponentResource):
                 provider=self._context.provider,
                 depends_on=[*ready[namespace][:1], platform.prometheus_operator],
             )
+
+    def _release_notifications(
+        self, ready: dict[str, list[pulumi.Resource]], stores: dict[str, pulumi.Resource]
+    ) -> dict[str, str]:
+        """The team's releases announced to its Slack receivers
+        (components/insight/release_notifications.py): in each namespace holding one of its
+        Rollouts, the notification ConfigMap and the ExternalSecret bringing the webhook URLs
+        from the team's own prefix through its own store. Returns the Rollouts' annotations:
+        the subscriptions, or why there are none."""
+        tenant, platform = self._tenant, self._platform
+        receivers = tenant.alerts.receivers
+        if not release_notifications.slack_receivers(receivers):
+            return {release_notifications.STATUS_ANNOTATION: release_notifications.NO_SLACK}
+        if platform.external_secrets is None:
+            return {release_notifications.STATUS_ANNOTATION: release_notifications.NO_SECRETS}
+        if not platform.release_notifications:
+            return {}  # no delivery layer: the config refuses apps that need a Rollout
+        released = dict.fromkeys(
+            app_namespace(app, self.namespaces) for app in tenant.apps if app.needs_rollout
+        )
+        for namespace in released:
+            manifest = release_notifications.external_secret(
+                namespace=namespace,
+                secret_prefix=secrets_prefix(self._context, tenant.name),
+                store_name=TENANT_SECRET_STORE,
+                labels=self._labels,
+                receivers=receivers,
+            )
+            k8s.apiextensions.CustomResource(
+                f"{namespace}-release-notification-secret",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=self._k8s(
+                    depends_on=[*ready[namespace], stores[namespace], platform.external_secrets]
+                ),
+            )
+            k8s.core.v1.ConfigMap(
+                f"{namespace}-release-notifications",
+                metadata=self._metadata(release_notifications.CONFIG_MAP, namespace),
+                data=release_notifications.config_map_data(receivers),
+                opts=self._k8s(depends_on=ready[namespace][:1]),
+            )
+        return {
+            **release_notifications.subscriptions(receivers),
+            release_notifications.STATUS_ANNOTATION: release_notifications.status(receivers),
+        }
 
     def _insight_rules(
         self, operator: pulumi.Resource, ready: dict[str, list[pulumi.Resource]]

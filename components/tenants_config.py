@@ -271,6 +271,30 @@ def receiver_issues(
     return issues
 
 
+# A tenant's Slack receiver also announces its releases
+# (components/insight/release_notifications.py): its name is the service in the Rollouts'
+# annotation keys `notifications.argoproj.io/subscribe.<trigger>.<name>`, whose name part
+# Kubernetes caps at 63 characters; the longest trigger, `subscribe.on-analysis-run-failed.`,
+# leaves 30.
+RELEASE_SERVICE_NAME_MAX = 30
+
+
+def release_receiver_issues(
+    receivers: list[AlertReceiverConfig], file: str, where: str
+) -> list[ConfigIssue]:
+    """A tenant's Slack receivers' names fit the annotation keys of release notifications."""
+    return [
+        ConfigIssue(
+            file,
+            f"{where}[{index}].name",
+            f"{receiver.receiver_name!r} is longer than {RELEASE_SERVICE_NAME_MAX} characters: "
+            "a slack receiver's name also names it in the Rollouts' notification subscriptions",
+        )
+        for index, receiver in enumerate(receivers)
+        if receiver.type == "slack" and len(receiver.receiver_name) > RELEASE_SERVICE_NAME_MAX
+    ]
+
+
 # Names, namespaces and IAM roles build on a tenant's name.
 TENANT_NAME_MAX = 40
 
@@ -562,6 +586,7 @@ def _parse_tenant(
             attribute(resource_issues(own.resources, own.apps, relative, place=place("resources")))
         )
         issues.extend(receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
+        issues.extend(release_receiver_issues(own.alerts.receivers, relative, "alerts.receivers"))
         if ALLOW_INTERNET_EGRESS in document:
             issues.append(
                 ConfigIssue(

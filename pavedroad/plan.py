@@ -18,6 +18,7 @@ import yaml
 
 from pavedroad.engine import PlanRun, RecordedResource
 from components.apps import SLO_ANNOTATION
+from components.insight.release_notifications import STATUS_ANNOTATION as RELEASE_NOTIFICATIONS
 from components.insight import slo
 from pavedroad.uptime import modelled_up_time, summary_lines
 
@@ -283,6 +284,7 @@ def summary(run: PlanRun) -> str:
         *_tenant_resource_lines(run),
         *_portal_lines(run),
         *_slo_lines(run),
+        *_release_notification_lines(run),
         *summary_lines(modelled_up_time(run.resources)),
     ]
     return "\n".join(lines)
@@ -433,6 +435,21 @@ def _slo_lines(run: PlanRun) -> list[str]:
     if not lines:
         return []
     return ["SLOs (README, 'Observe'):", *sorted(lines), ""]
+
+
+def _release_notification_lines(run: PlanRun) -> list[str]:
+    """Where each Rollout's release events go, or why nowhere (a team without a Slack
+    receiver hears nothing, and the plan says so)."""
+    lines = sorted(
+        f"  {_metadata_field(r, 'namespace')}/{_metadata_field(r, 'name')}: "
+        f"{(_metadata_field(r, 'annotations') or {})[RELEASE_NOTIFICATIONS]}"
+        for r in run.resources
+        if r.type == "kubernetes:argoproj.io/v1alpha1:Rollout"
+        and RELEASE_NOTIFICATIONS in (_metadata_field(r, "annotations") or {})
+    )
+    if not lines:
+        return []
+    return ["Release notifications (README, 'Release notifications'):", *lines, ""]
 
 
 def _metadata_field(resource: RecordedResource, key: str) -> Any:

@@ -125,6 +125,17 @@ def routing_dependent(urn: str, service: str) -> bool:
     )
 
 
+def notifications_dependent(urn: str, service: str) -> bool:
+    """Release notifications (components/insight/release_notifications.py) need External
+    Secrets for the teams' webhooks: their ConfigMaps and ExternalSecrets, and the controller's
+    opening to Slack, go with the secrets service."""
+    return service == "secrets" and (
+        urn.endswith("-release-notifications")
+        or urn.endswith("-release-notification-secret")
+        or urn.endswith("::delivery-namespace-allow-release-notifications")
+    )
+
+
 def tenant_dependent(urn: str, service: str) -> bool:
     if "paved-road:domains:Domain" in urn:  # a squad's AppProject, like its teams'
         return service == "gitops" and TENANT_DEPENDENTS["gitops"][0] in urn
@@ -260,6 +271,7 @@ def test_switching_a_service_off_removes_exactly_its_resources(
         or policy_dependent(urn, service)
         or rule_dependent(urn, service)
         or routing_dependent(urn, service)
+        or notifications_dependent(urn, service)
     }
 
 

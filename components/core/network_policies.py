@@ -21,7 +21,7 @@ always admits traffic from the pod's own node (aws/aws-network-policy-agent, pul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import pulumi
@@ -216,6 +216,17 @@ ROLLOUTS_INTERNET = Openings(
     egress=OPENINGS["argo-rollouts"].egress,
     why="analysis queries to Prometheus or the provider's API",
 )
+
+
+def with_release_notifications(openings: Openings) -> Openings:
+    """The rollout controller's namespace when it posts teams' release notifications to their
+    Slack incoming webhooks (components/insight/release_notifications.py): HTTPS to the
+    internet, as its own named opening, whatever else the namespace needs."""
+    return replace(
+        openings,
+        egress={**openings.egress, "allow-release-notifications": _anywhere(443)},
+        why=f"{openings.why}; release notifications to Slack",
+    )
 
 
 def policy_specs(openings: Openings) -> dict[str, dict[str, Any]]:

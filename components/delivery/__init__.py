@@ -5,7 +5,10 @@ installs the controller those Rollouts need and the platform-owned ClusterAnalys
 analysis refers to (`analysis.templates[].clusterScope: true`). It sits on the core services: the
 controller's metrics go to core's Prometheus, the templates query it (or Datadog or New Relic,
 whose API credentials arrive from Secrets Manager through core's ClusterSecretStore), and behind
-core's ALB ingress the controller checks target groups before it scales old pods down.
+core's ALB ingress the controller checks target groups before it scales old pods down. When a
+team announces its releases to Slack, the controller reads notification configuration in the
+Rollouts' own namespaces, which each tenant fills with its own
+(components/insight/release_notifications.py).
 """
 
 from __future__ import annotations
@@ -73,10 +76,17 @@ class DeliveryArgs:
     # into tenants' `edit`, so this layer adds the policy that keeps tenant analysis to the
     # platform's templates, providers and the tenant's own namespace.
     admission_engine: Optional[pulumi.Resource] = None
+    # Some tenant announces its releases to Slack and External Secrets can deliver its webhook
+    # (plain data from the platform): the controller reads notification configuration in the
+    # Rollouts' namespaces and may reach the internet over HTTPS.
+    release_notifications: bool = False
 
 
 class Delivery(pulumi.ComponentResource):
     namespace: str
+    # The controller sends notifications configured in tenants' namespaces
+    # (components/insight/release_notifications.py).
+    release_notifications: bool
     analysis_provider: str
     analysis_templates: list[str]
     # What a team's Rollout needs: the release (the Rollout CRD) and the ClusterAnalysisTemplates
@@ -91,16 +101,24 @@ class Delivery(pulumi.ComponentResource):
         self.namespace = NAMESPACE
         self.analysis_provider = config.analysis_provider
         self.analysis_templates = list(analysis.TEMPLATE_NAMES)
+        self.release_notifications = args.release_notifications
 
         # The controller calls the internet only when it must: a provider's API (Datadog, New
         # Relic), or the ELBv2 API to verify ALB target-group weights.
         calls_out = config.analysis_provider in CREDENTIALS or bool(args.ingress_class_name)
+        openings = (
+            network_policies.ROLLOUTS_INTERNET
+            if calls_out
+            else network_policies.openings_for(NAMESPACE)
+        )
+        if args.release_notifications:
+            openings = network_policies.with_release_notifications(openings)
         namespace = platform_namespace(
             f"{name}-namespace",
             NAMESPACE,
             parent=self,
             provider=context.provider,
-            openings=network_policies.ROLLOUTS_INTERNET if calls_out else None,
+            openings=openings,
         )
         role = self._target_group_role(name, context) if args.ingress_class_name else None
         if config.analysis_provider in CREDENTIALS:
@@ -119,6 +137,7 @@ class Delivery(pulumi.ComponentResource):
                 metrics=args.prometheus_url is not None,
                 alb_ingress_class=args.ingress_class_name,
                 role_arn=role.arn if role is not None else None,
+                release_notifications=args.release_notifications,
             ),
             parent=self,
             provider=context.provider,
@@ -153,6 +172,7 @@ class Delivery(pulumi.ComponentResource):
                 "analysisProvider": self.analysis_provider,
                 "analysisTemplates": self.analysis_templates,
                 "controllerRoleArn": role.arn if role is not None else None,
+                "releaseNotifications": self.release_notifications,
             }
         )
 

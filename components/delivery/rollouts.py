@@ -38,6 +38,18 @@ TARGET_GROUP_ACTIONS = (
     "elasticloadbalancing:DescribeTargetHealth",
 )
 
+# The release events teams' Rollouts subscribe to (components/insight/release_notifications.py):
+# the triggers the controller derives from its event reasons RolloutPaused, RolloutAborted,
+# RolloutCompleted and AnalysisRunFailed (utils/record/record.go, translateReasonToTrigger).
+RELEASE_TRIGGERS = (
+    "on-rollout-paused",
+    "on-rollout-aborted",
+    "on-rollout-completed",
+    "on-analysis-run-failed",
+)
+# A condition that never holds: the expr language's literal.
+NEVER = "false"
+
 RESTRICTED_POD: dict[str, Any] = {
     "runAsNonRoot": True,
     "runAsUser": IMAGE_USER,
@@ -66,6 +78,7 @@ def chart_values(
     metrics: bool,
     alb_ingress_class: Optional[str],
     role_arn: Optional[pulumi.Input[str]],
+    release_notifications: bool = False,
 ) -> dict[str, Any]:
     """Values of the `argo-rollouts` chart.
 
@@ -73,6 +86,9 @@ def chart_values(
     metrics Service and a ServiceMonitor, which the platform's Prometheus selects in any namespace.
     With an ALB ingress class the controller verifies target groups as that class's Rollouts
     shift weight; the region is passed in, as nodes answer instance metadata with a hop limit of 1.
+    With release notifications the controller reads each Rollout's notification ConfigMap and
+    Secret from the Rollout's own namespace (components/insight/release_notifications.py), and
+    its own namespace's ConfigMap (`notification_values`).
     """
     replicas = 2 if production else 1
     controller: dict[str, Any] = {
@@ -87,7 +103,10 @@ def chart_values(
             f"--alb-ingress-classes={alb_ingress_class}",
         ]
         controller["extraEnv"] = [{"name": "AWS_REGION", "value": region}]
-    return {
+    if release_notifications:
+        # `--self-service-notification-enabled` (chart values.yaml at 2.41.0).
+        controller["selfServiceNotification"] = True
+    values: dict[str, Any] = {
         "installCRDs": True,
         "keepCRDs": True,
         "clusterInstall": True,
@@ -108,6 +127,25 @@ def chart_values(
         "containerSecurityContext": RESTRICTED_CONTAINER,
         "dashboard": dashboard_values() if dashboard else {"enabled": False},
     }
+    if release_notifications:
+        values["notifications"] = notification_values()
+    return values
+
+
+def notification_values() -> dict[str, Any]:
+    """The controller's own `argo-rollouts-notification-configmap`, in its namespace: the
+    release triggers, whose condition never holds, and no service, template or secret.
+
+    v1.9.0 (notifications-engine v0.5.0) runs every subscribed trigger against each
+    configuration in play, the Rollout's namespace's and the controller's, and for each one
+    lacking the trigger logs an error and records a Warning event on the Rollout, on every
+    reconcile (notifications-engine pull request 446, argo-rollouts pull request 4833). Knowing
+    the triggers keeps that quiet; as they never hold and no service is defined here, nothing is
+    ever sent from this configuration, and no tenant could send through it: each Rollout's
+    notifications come from its own namespace's configuration only.
+    """
+    condition = f'- when: "{NEVER}"\n  send: []\n'
+    return {"triggers": {f"trigger.{trigger}": condition for trigger in RELEASE_TRIGGERS}}
 
 
 def dashboard_values() -> dict[str, Any]:
