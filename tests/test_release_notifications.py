@@ -353,6 +353,19 @@ def test_the_configmap_is_what_the_engine_parses(with_teams: PlanRun) -> None:
             assert service["headers"] == [{"name": "Content-Type", "value": "application/json"}]
 
 
+def test_a_team_cannot_edit_the_platforms_notification_configmap(with_teams: PlanRun) -> None:
+    """Edited, the ConfigMap would make the controller post wherever the team pointed it:
+    protect-platform-objects refuses tenants' changes to it, as to the other platform objects."""
+    from components.core import policy
+
+    assert "ConfigMap" in policy.GUARDED_KINDS
+    maps = notification_config_maps(with_teams)
+    assert maps
+    for config_map in maps:
+        labels = config_map["metadata"]["labels"]
+        assert labels[policy.MANAGED_BY] == "paved-road"
+
+
 def test_each_template_renders_the_slack_json_for_each_rollout(with_teams: PlanRun) -> None:
     """The body the webhook posts, rendered from the Rollout as the plan holds it, is the JSON
     a Slack incoming webhook takes: text naming the Rollout, the channel when subscribed."""

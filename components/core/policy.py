@@ -619,8 +619,11 @@ GUARDRAIL_POLICIES = (
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # What the platform creates in every tenant namespace and a tenant's `edit`/`admin` could change
 # or delete: its network policies, quota and limits, the RoleBindings that give the team its
-# access, the `workload` service account (the identity the IAM role trusts) and the SecretStore.
+# access, the `workload` service account (the identity the IAM role trusts) and the SecretStore;
+# and the ConfigMaps it writes there, such as the release-notification configuration the rollout
+# controller reads (an edited one would make the controller post wherever the team pointed it).
 GUARDED_KINDS = (
+    "ConfigMap",
     "LimitRange",
     "NetworkPolicy",
     "ResourceQuota",
@@ -751,8 +754,8 @@ def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
         category="Multi-Tenancy",
         severity="high",
         description=(
-            "Network policies, quotas, limit ranges, role bindings, the workload service account "
-            "and the SecretStore the platform created in a tenant's namespaces, and the "
+            "Network policies, quotas, limit ranges, role bindings, the workload service account, "
+            "the SecretStore and the ConfigMaps the platform created in a tenant's namespaces, and the "
             "namespaces' own labels, can be changed or deleted only by the platform's identities; "
             "only they write NetworkPolicies there."
         ),
