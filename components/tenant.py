@@ -26,6 +26,7 @@ from components.apps_config import (
     user_services,
 )
 from components.core.base import ClusterContext
+from components.flags import AppFlags, flag_set, launchdarkly_app, openfeature_app
 from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.insight.rules import prometheus_rule
@@ -119,6 +120,10 @@ class TenantPlatform:
     # KEDA's release (its CRDs) and operator role: event consumers scale on queue depth.
     keda: Optional[pulumi.Resource] = None
     keda_role_arn: Optional[pulumi.Output[str]] = None
+    # paved-road:delivery.flags, and what a tenant's flag set waits for with `openfeature`: the
+    # operator's release (CRDs, webhooks) and the guardrail on flag sources.
+    flags: str = "none"
+    flag_operator: tuple[pulumi.Resource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,9 @@ class Tenant(pulumi.ComponentResource):
             else None
         )
         ready: dict[str, list[pulumi.Resource]] = {}
+        # Per namespace: its SecretStore, and its flag set (components/flags.py).
+        self._stores: dict[str, pulumi.Resource] = {}
+        self._flag_sets: dict[str, list[pulumi.Resource]] = {}
         self.namespace_objects = []
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
@@ -206,6 +214,16 @@ class Tenant(pulumi.ComponentResource):
             if platform.external_secrets is not None:
                 store = self._secret_store(
                     namespace, self._k8s(depends_on=[ns, platform.external_secrets])
+                )
+                self._stores[namespace] = store
+            if platform.flags == "openfeature" and tenant.flags:
+                self._flag_sets[namespace] = flag_set(
+                    namespace,
+                    tenant.flags,
+                    labels=self._labels,
+                    parent=self,
+                    provider=context.provider,
+                    after=[ns, *platform.flag_operator],
                 )
             if tenant.alerts.receivers and platform.prometheus_operator is not None:
                 self._alert_routing(namespace, ns, [*ready[namespace], *filter(None, [store])])
@@ -596,6 +614,7 @@ class Tenant(pulumi.ComponentResource):
         widen the role's trust with one service account per app."""
         namespace = app_namespace(app, self.namespaces)
         platform = self._platform
+        flags = self._app_flags(app, namespace, ready[namespace]) if app.flags else None
         render_app(
             app,
             AppTarget(
@@ -612,11 +631,17 @@ class Tenant(pulumi.ComponentResource):
                 load_balancer_controller=platform.load_balancer_controller,
                 monitoring=platform.monitoring_namespace is not None,
                 prometheus_operator=platform.prometheus_operator,
-                admission_policies=platform.admission_policies,
+                # A flag-reading pod is admitted by the flag guardrail and injected by the
+                # operator's webhook: its workload waits for them, and for what it reads.
+                admission_policies=(
+                    *platform.admission_policies,
+                    *(flags.depends_on if flags is not None else ()),
+                ),
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
                 otlp_endpoint=platform.otlp_endpoint,
                 aliases=aliases,
+                flags=flags,
                 scaled_externally=(
                     platform.keda is not None
                     and any(r.consumer == app.name for r in self._tenant.resources)
@@ -640,6 +665,28 @@ class Tenant(pulumi.ComponentResource):
                 provider=self._context.provider,
                 depends_on=[*ready[namespace][:1], platform.prometheus_operator],
             )
+
+    def _app_flags(
+        self, app: AppConfig, namespace: str, ready: list[pulumi.Resource]
+    ) -> Optional[AppFlags]:
+        """What an app with `flags: true` reads its flags through (config.py refuses the
+        combinations that cannot work: no flag system, no flags, no secrets service)."""
+        platform = self._platform
+        if platform.flags == "openfeature" and namespace in self._flag_sets:
+            return openfeature_app([*self._flag_sets[namespace], *platform.flag_operator])
+        if platform.flags == "launchdarkly" and namespace in self._stores:
+            return launchdarkly_app(
+                app,
+                namespace,
+                tenant=self._tenant.name,
+                secret_prefix=secrets_prefix(self._context, self._tenant.name),
+                store_name=TENANT_SECRET_STORE,
+                labels=self._labels,
+                parent=self,
+                provider=self._context.provider,
+                after=[*ready, self._stores[namespace]],
+            )
+        return None
 
     def _insight_rules(
         self, operator: pulumi.Resource, ready: dict[str, list[pulumi.Resource]]

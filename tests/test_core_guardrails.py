@@ -110,6 +110,11 @@ def _selected(resources: dict[str, Any], request: dict[str, Any]) -> bool:
         return False
     if "operations" in resources and request["operation"] not in resources["operations"]:
         return False
+    name = (request.get("object") or request.get("oldObject") or {}).get("metadata", {})
+    if "names" in resources and not any(
+        fnmatch.fnmatchcase(name.get("name", ""), pattern) for pattern in resources["names"]
+    ):
+        return False
     selector = resources.get("namespaceSelector")
     if selector is not None:
         labels = request.get("namespaceLabels") or {}

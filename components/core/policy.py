@@ -88,6 +88,9 @@ class PolicyArgs:
     # The External Secrets release: the SecretStore and generator CRDs the tenant-store guard
     # matches (None: the secrets service is off, and so is that guard).
     external_secrets: Optional[pulumi.Resource] = None
+    # Images the platform itself injects into tenants' pods (the flagd sidecar), admitted by
+    # the registry rule exactly as pinned, never their whole registry.
+    injected_images: Sequence[str] = ()
 
 
 class PolicyEngine(pulumi.ComponentResource):
@@ -125,7 +128,7 @@ class PolicyEngine(pulumi.ComponentResource):
         baseline = [
             disallow_latest_tag(rules),
             require_requests_limits(rules),
-            restrict_image_registries(rules, registries),
+            restrict_image_registries(rules, registries, args.injected_images),
             require_tenant_label(rules),
             disallow_default_namespace(rules),
             restrict_ingress_group(rules),
@@ -389,13 +392,14 @@ def require_requests_limits(rules: RuleSettings) -> BaselinePolicy:
 
 
 def restrict_image_registries(
-    rules: RuleSettings, registries: pulumi.Output[list[str]]
+    rules: RuleSettings, registries: pulumi.Output[list[str]], injected: Sequence[str] = ()
 ) -> BaselinePolicy:
     """kyverno/policies best-practices/restrict-image-registries: one pattern of `|` alternatives
-    over containers, and init and ephemeral containers where present."""
+    over containers, and init and ephemeral containers where present; `injected` images (the
+    platform's own sidecars) are alternatives as they are, without a wildcard."""
 
     def rule(prefixes: list[str]) -> list[dict[str, Any]]:
-        allowed = " | ".join(registry_wildcard(prefix) for prefix in prefixes)
+        allowed = " | ".join([*(registry_wildcard(prefix) for prefix in prefixes), *injected])
         image = [{"image": allowed}]
         listed = ", ".join(prefixes)
         return [
@@ -615,6 +619,8 @@ GUARDRAIL_POLICIES = (
     "restrict-ingress-hosts",
     "restrict-tenant-secret-stores",
     "restrict-tenant-analysis",
+    # Built by the delivery layer with the OpenFeature operator (components/delivery/flags.py).
+    "restrict-tenant-flags",
 )
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # What the platform creates in every tenant namespace and a tenant's `edit`/`admin` could change

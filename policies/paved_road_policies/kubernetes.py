@@ -102,6 +102,11 @@ POD_SECURITY_EXCEPTIONS: Mapping[str, str] = {
     "monitoring": "node-exporter (hostNetwork, hostPID, hostPath)",
     # Fluent Bit reads every container's log files from the node's /var/log (hostPath).
     "logging": "Fluent Bit (hostPath /var/log)",
+    # No host access, but not `restricted` either: the OpenFeature operator's chart (v0.9.2)
+    # states neither a seccomp profile nor dropped capabilities for its manager and has no
+    # values to add them, so its namespace enforces `baseline` (components/delivery/flags.py).
+    "open-feature": "the OpenFeature operator's manager (no seccomp profile or dropped "
+    "capabilities in its chart)",
 }
 NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 
