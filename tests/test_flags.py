@@ -298,8 +298,9 @@ def _grants(rules: Iterable[dict[str, Any]], resource: str, verb: str) -> bool:
 
 
 # Kubernetes' own roles the platform binds tenants to: they reach custom resources only by
-# aggregation, and the operator's chart aggregates none of its roles (config/rbac
-# core_featureflag_{editor,viewer}_role.yaml carry no `aggregate-to-*` label).
+# aggregation, and no role the operator's chart installs is aggregated into them (its
+# config/rbac at v0.9.2 has no `aggregate-to-*` label; the FeatureFlag editor and viewer roles
+# are not even installed).
 BUILT_IN_ROLES = {"admin": [], "edit": [], "view": []}
 
 
