@@ -45,7 +45,9 @@ from tests.conftest import (
     stack_config,
 )
 from tests.crds import crd_errors, require_crds
+from policies.paved_road_policies.kubernetes import FEATURE_FLAG_SOURCE
 from tests.test_core_guardrails import denying_rules, request
+from tests.test_policies_aws import edited, messages, views, violations
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 OPERATOR = "paved-road:delivery:FeatureFlagOperator"
@@ -920,3 +922,28 @@ def test_the_command_line_exits_2_naming_file_and_field_without_a_traceback(
     assert result.returncode == 2, output
     assert f"tenants/bad.yaml: {field}:" in output
     assert "Traceback" not in output
+
+
+# --------------------------------------------------------------------------------------------------
+# The policy pack's rule on flag sources
+
+
+SOURCE_RULE = "k8s-flag-sources-own-namespace"
+
+
+def test_the_policy_pack_passes_the_platforms_flag_sources_and_fails_any_other() -> None:
+    resources = views("dev")
+    (source,) = [r for r in resources if r.type == FEATURE_FLAG_SOURCE]
+    assert messages(SOURCE_RULE, resources) == []
+    spec = dict(source.inputs["spec"])
+    grpc = edited(source, spec={**spec, "sources": [{"source": "flags", "provider": "grpc"}]})
+    assert messages(SOURCE_RULE, [grpc]) == ["sources[0] uses provider 'grpc', not 'file'"]
+    foreign = edited(
+        source, spec={**spec, "sources": [{"source": "payments/flags", "provider": "file"}]}
+    )
+    assert messages(SOURCE_RULE, [foreign]) == [
+        "sources[0] reads 'payments/flags', outside its own namespace"
+    ]
+    default = edited(source, spec={**spec, "defaultSyncProvider": "kubernetes"})
+    assert messages(SOURCE_RULE, [default]) == ["defaultSyncProvider is 'kubernetes', not 'file'"]
+    assert [v.level for v in violations(SOURCE_RULE, [default])] == ["mandatory"]
