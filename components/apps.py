@@ -37,6 +37,7 @@ from components.apps_config import (
     color_workload,
     preview_service,
 )
+from components.flags import AppFlags
 from components.kubernetes import CAPACITY_TYPE_KEY, DNS_PUBLISH, SPOT_TAINT
 
 APP_LABEL = "app.kubernetes.io/name"
@@ -92,6 +93,8 @@ class AppTarget:
     # On every Rollout: its release-notification subscriptions, or why it has none
     # (components/insight/release_notifications.py).
     rollout_annotations: Mapping[str, str] = field(default_factory=dict)
+    # `flags: true`: what its pods carry to read the tenant's feature flags (components/flags.py).
+    flags: Optional[AppFlags] = None
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
@@ -506,8 +509,11 @@ def _pod_template(
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     env = {**_otel_env(app, target, image), **app.env}
-    if env:
-        container["env"] = [{"name": key, "value": env[key]} for key in sorted(env)]
+    env_vars: list[dict[str, Any]] = [{"name": key, "value": env[key]} for key in sorted(env)]
+    if target.flags is not None:
+        env_vars += [var for var in target.flags.env if var["name"] not in env]
+    if env_vars:
+        container["env"] = env_vars
     if serves:
         container["ports"] = [{"name": "http", "containerPort": app.port, "protocol": "TCP"}]
         container["readinessProbe"] = _http_probe(app.probes.readiness_path, period=5)
@@ -525,10 +531,12 @@ def _pod_template(
     }
     if app.capacity == "spot":
         spec.update(_spot_placement())
-    return {
-        "metadata": {"labels": {**_labels(app, target), **(extra_labels or {})}},
-        "spec": spec,
-    }
+    metadata: dict[str, Any] = {"labels": {**_labels(app, target), **(extra_labels or {})}}
+    if target.flags is not None:
+        metadata["labels"].update(target.flags.labels)
+        if target.flags.annotations:
+            metadata["annotations"] = dict(target.flags.annotations)
+    return {"metadata": metadata, "spec": spec}
 
 
 def _spot_placement() -> dict[str, Any]:

@@ -545,6 +545,13 @@ class AppConfig(Model):
         description="The longest a run may take, in seconds, before it is stopped and counted "
         "as failed.",
     )
+    flags: bool = Field(
+        default=False,
+        description="Whether the app evaluates the team's feature flags: with OpenFeature its "
+        "pods get the flagd sidecar and the FLAGD_* settings of the OpenFeature SDK's flagd "
+        "provider; with LaunchDarkly the SDK key in LAUNCHDARKLY_SDK_KEY, from the team's "
+        "secrets.",
+    )
     # kafka-consumer
     kafka: Optional[KafkaConfig] = Field(
         default=None, description="What the consumer reads, and how far it may fall behind."
@@ -713,6 +720,7 @@ COMMON_FIELDS = {
     "read_only_root_filesystem",
     "run_as_user",
     "capacity",
+    "flags",
 }
 TEMPLATE_FIELDS: dict[str, set[str]] = {
     "api-service": {

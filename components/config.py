@@ -761,6 +761,9 @@ class DeliveryConfig(Model):
     # The Rollouts dashboard has no login of its own; it stays off unless asked for, read-only.
     dashboard: bool = False
     analysis_provider: Literal["prometheus", "datadog", "newrelic"] = "prometheus"
+    # Feature flags (components/delivery/flags.py, components/flags.py): the OpenFeature
+    # operator with flagd, LaunchDarkly's SDK key delivered to apps, or none.
+    flags: Literal["openfeature", "launchdarkly", "none"] = "none"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1008,6 +1011,7 @@ def _cross_checks(
     issues.extend(_tls_checks(config, file))
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
+    issues.extend(_flags_checks(config, file))
     issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -1468,6 +1472,66 @@ def _delivery_checks(delivery: DeliveryConfig, core: CoreConfig, file: str) -> l
     return []
 
 
+def _flags_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """What each flag system needs from the stack, and tenants' flags and `flags: true` apps
+    from the flag system the stack chose."""
+    key = f"{PROJECT}:delivery.flags"
+    mode, core = config.delivery.flags, config.core
+    issues = []
+    if mode == "openfeature" and not core.cert_manager.enabled:
+        issues.append(
+            ConfigIssue(
+                file,
+                key,
+                "'openfeature': the OpenFeature operator serves its webhooks with a certificate "
+                f"from cert-manager; enable {PROJECT}:core.certManager",
+            )
+        )
+    if mode == "launchdarkly" and not core.secrets.enabled:
+        issues.append(
+            ConfigIssue(
+                file,
+                key,
+                "'launchdarkly' delivers each app's SDK key from Secrets Manager through the "
+                f"secrets service; enable {PROJECT}:core.secrets",
+            )
+        )
+    for tenant in config.tenants:
+        if tenant.flags and mode != "openfeature":
+            where = (
+                "LaunchDarkly keeps its flags in its own projects"
+                if mode == "launchdarkly"
+                else "no flag system runs"
+            )
+            issues.append(
+                ConfigIssue(
+                    *tenant.source("flags"),
+                    f"flags are served by the OpenFeature operator, but {key} is {mode!r} in "
+                    f"{file} ({where}); remove them or ask for 'openfeature'",
+                )
+            )
+        for index, app in enumerate(tenant.apps):
+            if not app.flags:
+                continue
+            if mode == "none":
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"apps[{index}].flags"),
+                        f"app {app.name!r} reads feature flags, but {key} is 'none' in {file}; "
+                        "remove `flags: true` or ask for 'openfeature' or 'launchdarkly'",
+                    )
+                )
+            elif mode == "openfeature" and not tenant.flags:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"apps[{index}].flags"),
+                        f"app {app.name!r} reads feature flags, but the tenant declares none: "
+                        "add them under `flags:` in the tenant file",
+                    )
+                )
+    return issues
+
+
 def _project_keys() -> list[str]:
     """The project's keys the stack sets (the SDK offers lookup by key only, not a listing)."""
     from pulumi.runtime import config as runtime_config
@@ -1553,6 +1617,7 @@ def load_platform_config() -> PlatformConfig:
     # and delivery namespaces are reserved (the rest is checked once core parses).
     from components.core import platform_namespaces
     from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
+    from components.delivery.flags import NAMESPACES as FLAGS_NAMESPACES
 
     # Pulumi runs the program in the project directory, beside tenants/ and domains/.
     root = Path.cwd()
@@ -1575,6 +1640,7 @@ def load_platform_config() -> PlatformConfig:
         reserved_namespaces=[
             *(platform_namespaces(core.resolved(bool(production_raw))) if core else []),
             *DELIVERY_NAMESPACES,
+            *FLAGS_NAMESPACES,
         ],
         # Principals with a platform access entry: a tenant cannot claim them again.
         admins=platform_admins,

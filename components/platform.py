@@ -22,6 +22,8 @@ from components.core.policy import PlatformIdentities
 from components.core.secrets import platform_secret_prefix
 from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
 from components.delivery import Delivery, DeliveryArgs
+from components.delivery.flags import NAMESPACES as FLAGS_NAMESPACES
+from components.delivery.flags import FLAGD_SIDECAR, FeatureFlagOperator, FeatureFlagOperatorArgs
 from components.insight.release_notifications import slack_receivers
 from components.domain import Domain, DomainArgs
 from components.governance_config import DomainConfig
@@ -98,7 +100,11 @@ class Platform(pulumi.ComponentResource):
                 context=context,
                 config=config.core,
                 extra_platform_namespaces=(
-                    tuple(DELIVERY_NAMESPACES) if config.delivery.enabled else ()
+                    *(DELIVERY_NAMESPACES if config.delivery.enabled else ()),
+                    *(FLAGS_NAMESPACES if config.delivery.flags == "openfeature" else ()),
+                ),
+                injected_images=(
+                    (FLAGD_SIDECAR,) if config.delivery.flags == "openfeature" else ()
                 ),
                 tenant_hosts=tuple(
                     TenantHosts(
@@ -143,6 +149,20 @@ class Platform(pulumi.ComponentResource):
                     ),
                 ),
                 opts=child,
+            )
+        flag_operator: tuple[pulumi.Resource, ...] = ()
+        if config.delivery.flags == "openfeature" and self.core.cert_manager is not None:
+            flag_operator = tuple(
+                FeatureFlagOperator(
+                    "feature-flags",
+                    FeatureFlagOperatorArgs(
+                        context=context,
+                        cert_manager=self.core.cert_manager,
+                        load_balancer_controller=self.core.load_balancer_controller,
+                        admission_engine=self.core.admission_engine,
+                    ),
+                    opts=child,
+                ).dependencies
             )
         if self.core.prometheus_operator is not None and self.core.monitoring_namespace:
             platform_rules(
@@ -190,6 +210,8 @@ class Platform(pulumi.ComponentResource):
             keda=self.core.keda,
             keda_role_arn=self.core.keda_role_arn,
             data_store_cidrs=_data_store_cidrs(config),
+            flags=config.delivery.flags,
+            flag_operator=flag_operator,
         )
         self._insights(config, context)
         self.cost = Cost(

@@ -26,6 +26,7 @@ from components.apps_config import (
     user_services,
 )
 from components.core.base import ClusterContext
+from components.flags import AppFlags, flag_set, launchdarkly_app, openfeature_app
 from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
 from components.insight.rules import prometheus_rule
@@ -125,6 +126,10 @@ class TenantPlatform:
     # (components/insight/release_notifications.py): delivery and External Secrets are on and
     # some tenant of the stack has a Rollout and a Slack receiver.
     release_notifications: bool = False
+    # paved-road:delivery.flags, and what a tenant's flag set waits for with `openfeature`: the
+    # operator's release (CRDs, webhooks) and the guardrail on flag sources.
+    flags: str = "none"
+    flag_operator: tuple[pulumi.Resource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,9 @@ class Tenant(pulumi.ComponentResource):
             else None
         )
         ready: dict[str, list[pulumi.Resource]] = {}
-        stores: dict[str, pulumi.Resource] = {}
+        # Per namespace: its SecretStore, and its flag set (components/flags.py).
+        self._stores: dict[str, pulumi.Resource] = {}
+        self._flag_sets: dict[str, list[pulumi.Resource]] = {}
         self.namespace_objects = []
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
@@ -211,8 +218,17 @@ class Tenant(pulumi.ComponentResource):
             self._role_bindings(namespace, ns_opts)
             store = None
             if platform.external_secrets is not None:
-                store = stores[namespace] = self._secret_store(
+                store = self._stores[namespace] = self._secret_store(
                     namespace, self._k8s(depends_on=[ns, platform.external_secrets])
+                )
+            if platform.flags == "openfeature" and tenant.flags:
+                self._flag_sets[namespace] = flag_set(
+                    namespace,
+                    tenant.flags,
+                    labels=self._labels,
+                    parent=self,
+                    provider=context.provider,
+                    after=[ns, *platform.flag_operator],
                 )
             if tenant.alerts.receivers and platform.prometheus_operator is not None:
                 self._alert_routing(namespace, ns, [*ready[namespace], *filter(None, [store])])
@@ -220,7 +236,7 @@ class Tenant(pulumi.ComponentResource):
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         aliases = self._dns_names()
-        announced = self._release_notifications(ready, stores)
+        announced = self._release_notifications(ready, self._stores)
         for app in tenant.apps:
             self._app(app, ready, aliases.get(app.name, ()), announced)
         if platform.prometheus_operator is not None:
@@ -605,6 +621,7 @@ class Tenant(pulumi.ComponentResource):
         widen the role's trust with one service account per app."""
         namespace = app_namespace(app, self.namespaces)
         platform = self._platform
+        flags = self._app_flags(app, namespace, ready[namespace]) if app.flags else None
         render_app(
             app,
             AppTarget(
@@ -621,11 +638,17 @@ class Tenant(pulumi.ComponentResource):
                 load_balancer_controller=platform.load_balancer_controller,
                 monitoring=platform.monitoring_namespace is not None,
                 prometheus_operator=platform.prometheus_operator,
-                admission_policies=platform.admission_policies,
+                # A flag-reading pod is admitted by the flag guardrail and injected by the
+                # operator's webhook: its workload waits for them, and for what it reads.
+                admission_policies=(
+                    *platform.admission_policies,
+                    *(flags.depends_on if flags is not None else ()),
+                ),
                 dns_zones=platform.dns_zones,
                 tags=self._tags,
                 otlp_endpoint=platform.otlp_endpoint,
                 aliases=aliases,
+                flags=flags,
                 scaled_externally=(
                     platform.keda is not None
                     and any(r.consumer == app.name for r in self._tenant.resources)
@@ -698,6 +721,28 @@ class Tenant(pulumi.ComponentResource):
             **release_notifications.subscriptions(receivers),
             release_notifications.STATUS_ANNOTATION: release_notifications.status(receivers),
         }
+
+    def _app_flags(
+        self, app: AppConfig, namespace: str, ready: list[pulumi.Resource]
+    ) -> Optional[AppFlags]:
+        """What an app with `flags: true` reads its flags through (config.py refuses the
+        combinations that cannot work: no flag system, no flags, no secrets service)."""
+        platform = self._platform
+        if platform.flags == "openfeature" and namespace in self._flag_sets:
+            return openfeature_app([*self._flag_sets[namespace], *platform.flag_operator])
+        if platform.flags == "launchdarkly" and namespace in self._stores:
+            return launchdarkly_app(
+                app,
+                namespace,
+                tenant=self._tenant.name,
+                secret_prefix=secrets_prefix(self._context, self._tenant.name),
+                store_name=TENANT_SECRET_STORE,
+                labels=self._labels,
+                parent=self,
+                provider=self._context.provider,
+                after=[*ready, self._stores[namespace]],
+            )
+        return None
 
     def _insight_rules(
         self, operator: pulumi.Resource, ready: dict[str, list[pulumi.Resource]]

@@ -25,6 +25,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_
 
 from components import safe_yaml, tenant_fragments
 from components.apps_config import AppConfig, Host, app_issues, serves_ingress
+from components.flags_config import MAX_FLAGS, FlagConfig, check_flags
 from components.resources_config import ResourceConfig, resource_issues
 from components.config_base import (
     Cidr,
@@ -386,6 +387,14 @@ class TenantConfig(Model):
     )
     # Self-service infrastructure (components/resources/): databases, caches, names, triggers.
     resources: list[ResourceConfig] = Field(default_factory=list, max_length=20)
+    # Feature flags (components/flags.py): with `paved-road:delivery.flags: openfeature`, the
+    # tenant's FeatureFlag, read by its apps that set `flags: true`.
+    flags: Annotated[list[FlagConfig], AfterValidator(check_flags)] = Field(
+        default_factory=list,
+        max_length=MAX_FLAGS,
+        description="Feature flags the team's apps evaluate through OpenFeature: each a name, "
+        "its variants, the default variant and an optional targeting rule.",
+    )
     # Names outside `*.<tenant>.<zone>` the stack grants this tenant's apps (e.g. the shop's
     # apex name). Only a stack file's tenant entry may set it: a tenant cannot grant itself.
     hosts: list[Host] = Field(default_factory=list)

@@ -196,6 +196,16 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
             ),
             # Argo Rollouts: the chart carries the CRDs of its appVersion (templates/crds).
             Chart("argo-rollouts", "2.41.0", "https://argoproj.github.io/argo-helm", "v1.9.0"),
+            # The OpenFeature operator (open-feature/open-feature-operator chart/): its chart
+            # templates the CRDs of ../shared/crds/open-feature (FeatureFlag and
+            # FeatureFlagSource v1beta1 of v0.9.2) and injects the flagd sidecar (FLAGD below).
+            Chart(
+                "open-feature-operator",
+                "v0.9.2",
+                "https://open-feature.github.io/open-feature-operator",
+                "v0.9.2",
+                kube_version=">=1.29.0-0",
+            ),
             # Backstage's official chart (backstage/charts charts/backstage). It has no
             # appVersion: Backstage publishes no production image, each organisation runs its
             # own build (paved-road:core.portal.image).
@@ -224,3 +234,10 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
         )
     }
 )
+
+
+# The flagd image the OpenFeature operator injects beside apps that evaluate feature flags: the
+# chart's own default at v0.9.2 (values.yaml `sidecarConfiguration.image`), stated so the plan
+# and the registry check (components/config.py) name it.
+FLAGD_IMAGE = "ghcr.io/open-feature/flagd"
+FLAGD_VERSION = "v0.15.4"

@@ -399,14 +399,15 @@ SPOT_NEEDS_REPLICAS: dict[str, Any] = {
 def _app_fields(template: str) -> tuple[list[str], dict[str, Any]]:
     """The app fields a team ordering `template` is asked for, besides team, name and image."""
     names = {
-        "api-service": ["port", "replicas", "capacity"],
-        "kafka-consumer": ["port", "replicas", "capacity"],
+        "api-service": ["port", "replicas", "capacity", "flags"],
+        "kafka-consumer": ["port", "replicas", "capacity", "flags"],
         "batch-job": [
             "schedule",
             "concurrency_policy",
             "backoff_limit",
             "active_deadline_seconds",
             "capacity",
+            "flags",
         ],
     }[template]
     properties = {alias(AppConfig, n): model_field(AppConfig, n) for n in names}

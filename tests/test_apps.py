@@ -230,13 +230,16 @@ def test_rollouts_wait_for_the_delivery_layer_and_the_services_they_name() -> No
     (`restrict-tenant-analysis`) only refuses what tenants write themselves, and the controller's
     runs from these templates pass it whenever it arrives."""
     plan = shipped_plan("dev")
-    in_delivery = [r for r in plan.resources if r.custom and "$paved-road:delivery:" in r.urn]
+    # The rollout controller's layer; a flag-reading app also waits for the flag operator
+    # (tests/test_flags.py).
+    rollouts = "$paved-road:delivery:Delivery$"
+    in_delivery = [r for r in plan.resources if r.custom and rollouts in r.urn]
     needed = {
         r.urn for r in in_delivery if r.type in ("kubernetes:helm.sh/v3:Release", ANALYSIS_TEMPLATE)
     }
     assert len(needed) == 5, "the release and the four analysis templates"
     for rollout in (r for r in app_resources(plan) if r.type == ROLLOUT):
-        delivery = {urn for urn in rollout.dependencies if "$paved-road:delivery:" in urn}
+        delivery = {urn for urn in rollout.dependencies if rollouts in urn}
         assert delivery == needed, rollout.name
         strategy = next(iter(rollout.inputs["spec"]["strategy"].values()))
         namespace = rollout.inputs["metadata"]["namespace"]

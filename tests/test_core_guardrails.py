@@ -110,6 +110,11 @@ def _selected(resources: dict[str, Any], request: dict[str, Any]) -> bool:
         return False
     if "operations" in resources and request["operation"] not in resources["operations"]:
         return False
+    name = (request.get("object") or request.get("oldObject") or {}).get("metadata", {})
+    if "names" in resources and not any(
+        fnmatch.fnmatchcase(name.get("name", ""), pattern) for pattern in resources["names"]
+    ):
+        return False
     selector = resources.get("namespaceSelector")
     if selector is not None:
         labels = request.get("namespaceLabels") or {}
@@ -268,6 +273,37 @@ def _guarded(run: PlanRun) -> list[dict[str, Any]]:
         if m["kind"] in policy.GUARDED_KINDS
         and m["metadata"]["labels"].get(MANAGED_BY) == "paved-road"
     ]
+
+
+def test_the_release_notification_configmap_is_guarded_and_only_it(dev: PlanRun) -> None:
+    """A team could point its notification configuration anywhere the controller posts; its
+    other ConfigMaps (its own, and the flags' one the flag operator updates) stay its own."""
+    manifest = guardrail(dev, "protect-platform-objects")
+    labels = namespace_labels(dev)
+    maps = [
+        m
+        for m in tenant_objects(dev)
+        if m["kind"] == "ConfigMap"
+        and m["metadata"]["name"] == policy.RELEASE_NOTIFICATION_CONFIG_MAP
+    ]
+    assert maps, "the dev plan announces some team's releases"
+    for obj in maps:
+        ns_labels = labels[obj["metadata"]["namespace"]]
+        who = developer(ns_labels[TENANT_LABEL])
+        changed = copy.deepcopy(obj)
+        changed["data"] = {"service.webhook.elsewhere": "url: https://attacker.example"}
+        for operation, new in (("UPDATE", changed), ("DELETE", None)):
+            sent = request(operation, new, old=obj, namespace_labels=ns_labels, **who)
+            assert denying_rules(manifest, sent) == ["protect-release-notifications"]
+        other = copy.deepcopy(obj)
+        other["metadata"]["name"] = "settings"
+        sent = request("UPDATE", other, old=other, namespace_labels=ns_labels, **who)
+        assert denying_rules(manifest, sent) == []
+        # Without the platform's label (a team's own configuration) it is the team's.
+        own = copy.deepcopy(obj)
+        del own["metadata"]["labels"][MANAGED_BY]
+        sent = request("UPDATE", own, old=own, namespace_labels=ns_labels, **who)
+        assert denying_rules(manifest, sent) == []
 
 
 def test_tenants_cannot_change_or_delete_the_platforms_objects(dev: PlanRun) -> None:

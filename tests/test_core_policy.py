@@ -55,6 +55,7 @@ GUARDRAILS = {
     "restrict-ingress-hosts",
     "restrict-tenant-analysis",
     "restrict-tenant-secret-stores",
+    "restrict-tenant-flags",
 }
 ACCOUNT = "123456789012"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease"}
@@ -303,8 +304,13 @@ def test_registry_rule_allows_the_accounts_ecr_and_the_shipped_allowlist(
         .get("policy", {})
         .get("allowedRegistries", [])
     )
+    # Every shipped stack runs OpenFeature, whose flagd sidecar is admitted as pinned.
     expected = " | ".join(
-        [f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/*", *(f"{p.rstrip('/')}/*" for p in allowlist)]
+        [
+            f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/*",
+            *(f"{p.rstrip('/')}/*" for p in allowlist),
+            "ghcr.io/open-feature/flagd:v0.15.4",
+        ]
     )
     assert _registry_patterns(plan) == {
         "=(ephemeralContainers)": expected,
@@ -317,7 +323,11 @@ def test_registry_rule_uses_the_stacks_region_and_configured_prefixes(tmp_path: 
     run = plan_with(
         tmp_path, "staging", region="us-east-2", allowedRegistries=["public.ecr.aws/acme/"]
     )
-    expected = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/* | public.ecr.aws/acme/*"
+    # Staging runs OpenFeature: the flagd sidecar it injects is admitted as pinned, exactly.
+    expected = (
+        f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/* | public.ecr.aws/acme/* | "
+        "ghcr.io/open-feature/flagd:v0.15.4"
+    )
     assert set(_registry_patterns(run).values()) == {expected}
     message = rule(run, "restrict-image-registries", "validate-registries")["validate"]["message"]
     assert "public.ecr.aws/acme/" in message and "allowedRegistries" in message
@@ -410,6 +420,8 @@ def test_default_namespace_is_closed_to_workloads_but_not_to_kubernetes_itself(
 
 DELIVERY = "paved-road:delivery:Delivery"
 DELIVERY_GUARDRAIL = "restrict-tenant-analysis"
+FLAGS = "paved-road:delivery:FeatureFlagOperator"
+FLAGS_GUARDRAIL = "restrict-tenant-flags"
 
 
 def test_policies_wait_for_the_release_on_the_clusters_provider(plan: PlanRun) -> None:
@@ -431,6 +443,10 @@ def test_policies_wait_for_the_release_on_the_clusters_provider(plan: PlanRun) -
             assert resource.parent == delivery.urn
             assert resource.name == f"delivery-{name}"
             assert releases["argo-rollouts"] in resource.dependencies
+        elif name == FLAGS_GUARDRAIL:
+            assert resource.parent == one(plan.by_type(FLAGS)).urn
+            assert resource.name == f"feature-flags-{name}"
+            assert releases["open-feature-operator"] in resource.dependencies
         else:
             assert resource.parent == component.urn
             assert resource.name == f"policy-{name}"
@@ -444,16 +460,17 @@ def test_switching_policy_off_removes_exactly_its_resources(tmp_path: Path) -> N
     off = plan_with(tmp_path, "dev", enabled=False)
     before, after = {r.urn for r in base.resources}, {r.urn for r in off.resources}
     assert after <= before
-    (analysis_guard,) = [
+    delivery_guards = {
         r.urn
         for r in base.by_type(CLUSTER_POLICY)
-        if r.inputs["metadata"]["name"] == DELIVERY_GUARDRAIL
-    ]
-    assert before - after == in_component(base) | {analysis_guard}
+        if r.inputs["metadata"]["name"] in (DELIVERY_GUARDRAIL, FLAGS_GUARDRAIL)
+    }
+    assert len(delivery_guards) == 2
+    assert before - after == in_component(base) | delivery_guards
     # Component, namespace, release, all policies but the delivery layer's, and the namespace's
     # NetworkPolicies.
     network = len(policy_specs(openings_for("kyverno")))
-    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE | GUARDRAILS) - 1 + network
+    assert len(in_component(base)) == 1 + 1 + 1 + len(BASELINE | GUARDRAILS) - 2 + network
     assert "kyverno" not in off.outputs["platformNamespaces"]
 
 

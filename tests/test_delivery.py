@@ -172,6 +172,7 @@ GUARDRAILS = {
     "protect-platform-objects",
     "restrict-tenant-analysis",
     "restrict-tenant-secret-stores",
+    "restrict-tenant-flags",
 }
 
 
@@ -481,7 +482,9 @@ def test_no_credential_value_reaches_the_plan(
 def test_switching_delivery_off_removes_exactly_its_resources(
     plan_with: Callable[..., PlanRun],
 ) -> None:
-    on, off = plan_with(), plan_with(delivery={"enabled": False})
+    # Feature flags stay as dev has them: their operator is not the rollout controller's.
+    flags = stack_config("dev")["paved-road:delivery"]["flags"]
+    on, off = plan_with(), plan_with(delivery={"enabled": False, "flags": flags})
     on_urns, off_urns = {r.urn for r in on.resources}, {r.urn for r in off.resources}
     assert off_urns <= on_urns
     removed = on_urns - off_urns

@@ -32,6 +32,8 @@ RELEASES_WAITED_FOR = {
     # The portal starts with its GitHub secret, an ExternalSecret (External Secrets' CRD and
     # webhook).
     "backstage": {ALB, "external-secrets"},
+    # The OpenFeature operator's webhook certificates: cert-manager's Issuer and Certificate.
+    "open-feature-operator": {ALB, "cert-manager"},
 }
 ARGO_CD_WITH_SSO = {ALB, "external-secrets"}
 
@@ -108,10 +110,13 @@ def test_tenant_access_entries_wait_for_the_eks_cluster_not_its_node_groups(
 
 def test_tenant_workloads_are_created_after_the_baseline_policies(plan: PlanRun) -> None:
     """So they are admitted (in production: enforced) by the baseline from the first `up`. The
-    delivery layer's guardrail admits no workload, so they do not wait for it (nor for the
-    rollouts chart it waits for)."""
+    delivery layer's analysis guardrail admits no workload, so they do not wait for it (nor for
+    the rollouts chart it waits for); the flag guardrail admits flag-reading pods, which wait for
+    it (tests/test_flags.py)."""
     policies = {r.urn for r in plan.by_type(CLUSTER_POLICY) if "$paved-road:core:" in r.urn}
-    delivery = {r.urn for r in plan.by_type(CLUSTER_POLICY) if "$paved-road:core:" not in r.urn}
+    delivery = {
+        r.urn for r in plan.by_type(CLUSTER_POLICY) if "$paved-road:delivery:Delivery$" in r.urn
+    }
     assert policies and delivery
     workloads = [
         r
@@ -134,6 +139,7 @@ def test_tenant_workloads_are_created_after_the_baseline_policies(plan: PlanRun)
 GUARDRAIL_CHARTS = {
     "restrict-tenant-secret-stores": "external-secrets",
     "restrict-tenant-analysis": "argo-rollouts",
+    "restrict-tenant-flags": "open-feature-operator",
 }
 
 

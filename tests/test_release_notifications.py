@@ -358,7 +358,16 @@ def test_a_team_cannot_edit_the_platforms_notification_configmap(with_teams: Pla
     protect-platform-objects refuses tenants' changes to it, as to the other platform objects."""
     from components.core import policy
 
-    assert "ConfigMap" in policy.GUARDED_KINDS
+    assert policy.RELEASE_NOTIFICATION_CONFIG_MAP == release_notifications.CONFIG_MAP
+    (guard,) = [
+        rule
+        for rule in policy.protect_platform_objects(policy.PlatformIdentities()).rules
+        if rule["name"] == "protect-release-notifications"
+    ]
+    (matched,) = guard["match"]["any"]
+    assert matched["resources"]["kinds"] == ["ConfigMap"]
+    assert matched["resources"]["names"] == [release_notifications.CONFIG_MAP]
+    assert set(matched["resources"]["operations"]) == {"UPDATE", "DELETE"}
     maps = notification_config_maps(with_teams)
     assert maps
     for config_map in maps:

@@ -178,6 +178,7 @@ APP_FIELDS = {
         "port": (AppConfig, "port"),
         "replicas": (AppConfig, "replicas"),
         "capacity": (AppConfig, "capacity"),
+        "flags": (AppConfig, "flags"),
         "release.strategy": (ReleaseConfig, "strategy"),
     },
     "batch-job": {
@@ -186,11 +187,13 @@ APP_FIELDS = {
         "backoffLimit": (AppConfig, "backoff_limit"),
         "activeDeadlineSeconds": (AppConfig, "active_deadline_seconds"),
         "capacity": (AppConfig, "capacity"),
+        "flags": (AppConfig, "flags"),
     },
     "kafka-consumer": {
         "port": (AppConfig, "port"),
         "replicas": (AppConfig, "replicas"),
         "capacity": (AppConfig, "capacity"),
+        "flags": (AppConfig, "flags"),
         "kafka.topic": (KafkaConfig, "topic"),
         "kafka.consumerGroup": (KafkaConfig, "consumer_group"),
         "kafka.maxLag": (KafkaConfig, "max_lag"),

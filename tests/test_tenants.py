@@ -266,6 +266,8 @@ def test_a_tenant_named_like_the_prefix_of_another_cannot_read_its_secrets(
             "aws:region": "eu-west-1",
             # The shipped tenants' api-services are served at hosts in the stack's zone.
             "paved-road:core": {"dns": {"zones": [{"id": "Z0TEST", "domain": "test.example"}]}},
+            # The storefront reads feature flags (README, "Feature flags").
+            "paved-road:delivery": {"flags": "openfeature"},
             "paved-road:tenants": ["pay", "payments", "storefront"],
         },
     )

@@ -385,6 +385,8 @@ def test_hosts_acm_cannot_certify_or_served_twice_are_config_errors(tmp_path: Pa
 def test_an_api_service_needs_a_host_when_no_zone_can_name_one(tmp_path: Path) -> None:
     config = {
         "aws:region": "eu-west-1",
+        # The storefront reads feature flags (README, "Feature flags").
+        "paved-road:delivery": {"flags": "openfeature"},
         "paved-road:tenants": ["storefront"],
     }
     root = make_project(tmp_path, config, "dev")

@@ -42,7 +42,7 @@ def test_the_shipped_prod_stack_upgrades_cleanly_to_the_next_minor() -> None:
     assert order == sorted(order)
     assert "paved-road-prod-system (maxUnavailablePercentage 33)" in out
     # What the recorded dependencies say a single `pulumi up` does besides.
-    assert "the EKS add-ons aws-ebs-csi-driver and coredns, and the 14 charts" in out
+    assert "the EKS add-ons aws-ebs-csi-driver and coredns, and the 15 charts" in out
     assert 'stacks/Pulumi.prod.yaml:12\n  -     version: "1.35"\n  +     version: "1.36"' in out
     assert out.rstrip().endswith("Clean: prod can move to 1.36 in one reviewed change.")
 

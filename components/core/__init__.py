@@ -72,6 +72,9 @@ class CoreServicesArgs:
     # Each tenant's namespaces and approved host names, as plain data: admission holds tenants'
     # Ingresses to them.
     tenant_hosts: tuple[TenantHosts, ...] = ()
+    # Images the layers above inject into tenants' pods (the flagd sidecar), as plain names:
+    # the registry rule admits them as pinned.
+    injected_images: tuple[str, ...] = ()
     # Who may change platform objects in tenants' namespaces.
     identities: policy.PlatformIdentities = policy.PlatformIdentities()
     # The SMTP server of every `email` alert receiver (paved-road:insights.email).
@@ -120,6 +123,8 @@ class CoreServices(pulumi.ComponentResource):
     portal_url: Optional[str]
     # OpenCost's allocation API (None: off); its metrics are in Prometheus.
     opencost_url: Optional[str]
+    # cert-manager's release (None: off): what needs its CRDs and webhook waits for it.
+    cert_manager: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CoreServicesArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -131,6 +136,7 @@ class CoreServices(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self)
         self.ingress_class_name = self.cluster_issuer_name = None
+        self.cert_manager = None
         self.prometheus_url = self.cluster_secret_store_name = None
         # Where tenants' Prometheus scrapes come from and where their Argo CD projects live.
         self.monitoring_namespace = (
@@ -171,6 +177,7 @@ class CoreServices(pulumi.ComponentResource):
                 after_ingress,
             )
             self.cluster_issuer_name = manager.cluster_issuer_name
+            self.cert_manager = manager.release
         if config.external_dns.enabled:
             external_dns.ExternalDns(
                 "external-dns",
@@ -281,6 +288,7 @@ class CoreServices(pulumi.ComponentResource):
                     identities=args.identities,
                     external_secrets=self.external_secrets,
                     tenant_hosts=args.tenant_hosts,
+                    injected_images=args.injected_images,
                 ),
                 after_ingress,
             )

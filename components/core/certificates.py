@@ -87,6 +87,8 @@ class CertManagerArgs:
 
 class CertManager(pulumi.ComponentResource):
     cluster_issuer_name: Optional[str]
+    # The release: what needs cert-manager's CRDs and webhook (Issuers, Certificates) waits for it.
+    release: k8s.helm.v3.Release
 
     def __init__(
         self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -112,6 +114,7 @@ class CertManager(pulumi.ComponentResource):
             provider=context.provider,
             depends_on=ordered_after(opts),
         )
+        self.release = release
         if issuer:
             self._cluster_issuer(name, context, config, issuer, args.zones, release)
         self.register_outputs(

@@ -88,6 +88,9 @@ class PolicyArgs:
     # The External Secrets release: the SecretStore and generator CRDs the tenant-store guard
     # matches (None: the secrets service is off, and so is that guard).
     external_secrets: Optional[pulumi.Resource] = None
+    # Images the platform itself injects into tenants' pods (the flagd sidecar), admitted by
+    # the registry rule exactly as pinned, never their whole registry.
+    injected_images: Sequence[str] = ()
 
 
 class PolicyEngine(pulumi.ComponentResource):
@@ -125,7 +128,7 @@ class PolicyEngine(pulumi.ComponentResource):
         baseline = [
             disallow_latest_tag(rules),
             require_requests_limits(rules),
-            restrict_image_registries(rules, registries),
+            restrict_image_registries(rules, registries, args.injected_images),
             require_tenant_label(rules),
             disallow_default_namespace(rules),
             restrict_ingress_group(rules),
@@ -389,13 +392,14 @@ def require_requests_limits(rules: RuleSettings) -> BaselinePolicy:
 
 
 def restrict_image_registries(
-    rules: RuleSettings, registries: pulumi.Output[list[str]]
+    rules: RuleSettings, registries: pulumi.Output[list[str]], injected: Sequence[str] = ()
 ) -> BaselinePolicy:
     """kyverno/policies best-practices/restrict-image-registries: one pattern of `|` alternatives
-    over containers, and init and ephemeral containers where present."""
+    over containers, and init and ephemeral containers where present; `injected` images (the
+    platform's own sidecars) are alternatives as they are, without a wildcard."""
 
     def rule(prefixes: list[str]) -> list[dict[str, Any]]:
-        allowed = " | ".join(registry_wildcard(prefix) for prefix in prefixes)
+        allowed = " | ".join([*(registry_wildcard(prefix) for prefix in prefixes), *injected])
         image = [{"image": allowed}]
         listed = ", ".join(prefixes)
         return [
@@ -615,15 +619,15 @@ GUARDRAIL_POLICIES = (
     "restrict-ingress-hosts",
     "restrict-tenant-secret-stores",
     "restrict-tenant-analysis",
+    # Built by the delivery layer with the OpenFeature operator (components/delivery/flags.py).
+    "restrict-tenant-flags",
 )
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # What the platform creates in every tenant namespace and a tenant's `edit`/`admin` could change
 # or delete: its network policies, quota and limits, the RoleBindings that give the team its
-# access, the `workload` service account (the identity the IAM role trusts) and the SecretStore;
-# and the ConfigMaps it writes there, such as the release-notification configuration the rollout
-# controller reads (an edited one would make the controller post wherever the team pointed it).
+# access, the `workload` service account (the identity the IAM role trusts) and the SecretStore.
+# (ConfigMaps are guarded by name: the operator of feature flags updates the flags' ConfigMap.)
 GUARDED_KINDS = (
-    "ConfigMap",
     "LimitRange",
     "NetworkPolicy",
     "ResourceQuota",
@@ -656,6 +660,10 @@ CREDENTIAL_GENERATORS = (
     "Webhook",
 )
 WORKLOAD_SERVICE_ACCOUNT = "workload"
+# The rollout controller's fixed name for a namespace's notification configuration: where the
+# platform writes it (a tenant with a Slack receiver), an edited one would make the controller
+# post wherever the team pointed it, so it is guarded like the other platform objects.
+RELEASE_NOTIFICATION_CONFIG_MAP = "argo-rollouts-notification-configmap"
 # Analysis providers whose endpoint is not in the metric itself (Datadog's and New Relic's come
 # from the controller's own configuration Secret, in its namespace). `web` and `job` call or run
 # anything from the controller; other providers carry their own address.
@@ -709,9 +717,13 @@ def guardrail_rule(
     *,
     exclude: Sequence[dict[str, Any]] = (),
     namespaced: bool = True,
+    names: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A validate rule on `operations` of `kinds` (in tenants' namespaces), always enforced."""
+    """A validate rule on `operations` of `kinds` (in tenants' namespaces; only those `names`
+    when given), always enforced."""
     resources: dict[str, Any] = {"kinds": list(kinds), "operations": list(operations)}
+    if names:
+        resources["names"] = list(names)
     if namespaced:
         resources.update(tenant_namespaces())
     found: dict[str, Any] = {
@@ -755,11 +767,14 @@ def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
         severity="high",
         description=(
             "Network policies, quotas, limit ranges, role bindings, the workload service account, "
-            "the SecretStore and the ConfigMaps the platform created in a tenant's namespaces, and the "
+            "the SecretStore and the release-notification configuration the platform created in a "
+            "tenant's namespaces, and the "
             "namespaces' own labels, can be changed or deleted only by the platform's identities; "
             "only they write NetworkPolicies there."
         ),
-        annotations={"policies.kyverno.io/subject": ", ".join([*GUARDED_KINDS, "Namespace"])},
+        annotations={
+            "policies.kyverno.io/subject": ", ".join([*GUARDED_KINDS, "ConfigMap", "Namespace"])
+        },
         background=False,
         rules=[
             guardrail_rule(
@@ -771,6 +786,17 @@ def protect_platform_objects(identities: PlatformIdentities) -> BaselinePolicy:
                 f"tenants. {ask}",
                 {"deny": {"conditions": {"any": [managed]}}},
                 exclude=exempt,
+            ),
+            guardrail_rule(
+                "protect-release-notifications",
+                ["ConfigMap"],
+                ["UPDATE", "DELETE"],
+                "ConfigMap '{{ request.oldObject.metadata.name }}' is the platform's release-"
+                "notification configuration and cannot be changed or deleted by tenants; set "
+                f"your Slack receiver in your tenant file. {ask}",
+                {"deny": {"conditions": {"any": [managed]}}},
+                exclude=exempt,
+                names=[RELEASE_NOTIFICATION_CONFIG_MAP],
             ),
             # NetworkPolicies are additive: one allow-all policy of the tenant's would undo the
             # default deny and every egress limit of its tenant file. Its openings come from

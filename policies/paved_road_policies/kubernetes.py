@@ -1,5 +1,6 @@
 """Kubernetes: every namespace Pod Security `restricted` bar a listed few, tenant namespaces
-isolated, no privileged pods, pinned images, no public Services
+isolated, feature flags read from their own namespace, no privileged pods, pinned images, no
+public Services
 outside the platform, progressive delivery with analysis in production, and (advised) redundant
 serving workloads.
 
@@ -102,6 +103,11 @@ POD_SECURITY_EXCEPTIONS: Mapping[str, str] = {
     "monitoring": "node-exporter (hostNetwork, hostPID, hostPath)",
     # Fluent Bit reads every container's log files from the node's /var/log (hostPath).
     "logging": "Fluent Bit (hostPath /var/log)",
+    # No host access, but not `restricted` either: the OpenFeature operator's chart (v0.9.2)
+    # states neither a seccomp profile nor dropped capabilities for its manager and has no
+    # values to add them, so its namespace enforces `baseline` (components/delivery/flags.py).
+    "open-feature": "the OpenFeature operator's manager (no seccomp profile or dropped "
+    "capabilities in its chart)",
 }
 NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 
@@ -254,6 +260,41 @@ def no_tenant_cluster_role_binding(resource: Resource, context: Context) -> Iter
         if isinstance(group, str) and TENANT_GROUP.match(group):
             role = dig(resource.inputs, "roleRef", "name")
             yield f"binds tenant group {group} cluster-wide to {role!r}"
+
+
+FEATURE_FLAG_SOURCE = "kubernetes:core.openfeature.dev/v1beta1:FeatureFlagSource"
+
+
+@resource_rule(
+    name="k8s-flag-sources-own-namespace",
+    description=(
+        "Every FeatureFlagSource reads flags with flagd's `file` sync from its own namespace, "
+        "never through the API server or another namespace."
+    ),
+    remediation=(
+        "Give every source `provider: file` and a source name without '<namespace>/' (and no "
+        "other defaultSyncProvider), as components/flags.py renders them: the `kubernetes` sync "
+        "binds the pod's service account to the OpenFeature operator's cluster-wide reader of "
+        "every tenant's flags."
+    ),
+    severity=HIGH,
+    types=(FEATURE_FLAG_SOURCE,),
+)
+def flag_sources_own_namespace(resource: Resource, context: Context) -> Iterator[str]:
+    spec = resource.get("spec")
+    if is_unknown(spec) or not isinstance(spec, Mapping):
+        return
+    default = spec.get("defaultSyncProvider")
+    if default not in (None, "file") and not is_unknown(default):
+        yield f"defaultSyncProvider is {default!r}, not 'file'"
+    for index, source in enumerate(as_list(spec.get("sources"))):
+        if not isinstance(source, Mapping) or is_unknown(source):
+            continue
+        provider, name = source.get("provider"), source.get("source")
+        if not is_unknown(provider) and provider != "file":
+            yield f"sources[{index}] uses provider {provider!r}, not 'file'"
+        if isinstance(name, str) and "/" in name:
+            yield f"sources[{index}] reads {name!r}, outside its own namespace"
 
 
 def pod_spec(resource: Resource) -> Optional[Mapping[str, Any]]:
