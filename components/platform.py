@@ -20,8 +20,8 @@ from components.core.ingress_hosts import TenantHosts
 from components.core.base import ClusterContext
 from components.core.policy import PlatformIdentities
 from components.core.secrets import platform_secret_prefix
-from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
-from components.delivery import Delivery, DeliveryArgs
+from components.core import gateway
+from components.delivery import Delivery, DeliveryArgs, engine_namespaces
 from components.domain import Domain, DomainArgs
 from components.governance_config import DomainConfig
 from components.insight.platform_rules import platform_rules
@@ -91,14 +91,19 @@ class Platform(pulumi.ComponentResource):
             provider=self.cluster.provider,
             tags=config.tags,
         )
+        delivery = config.delivery
+        flagger = delivery.enabled and delivery.engine == "flagger"
         self.core = CoreServices(
             "core",
             CoreServicesArgs(
                 context=context,
                 config=config.core,
                 extra_platform_namespaces=(
-                    tuple(DELIVERY_NAMESPACES) if config.delivery.enabled else ()
+                    (*engine_namespaces(delivery.engine), *(gateway.NAMESPACES if flagger else ()))
+                    if delivery.enabled
+                    else ()
                 ),
+                gateway=flagger,
                 tenant_hosts=tuple(
                     TenantHosts(
                         tenant.name,
@@ -180,6 +185,10 @@ class Platform(pulumi.ComponentResource):
             private_subnet_ids=self.network.private_subnet_ids,
             keda=self.core.keda,
             keda_role_arn=self.core.keda_role_arn,
+            release_engine=delivery.engine if delivery.enabled else "argo-rollouts",
+            gateway_ref=self.core.gateway_ref,
+            gateway_namespace=self.core.gateway_namespace,
+            prometheus_url=self.core.prometheus_url,
             data_store_cidrs=_data_store_cidrs(config),
         )
         self._insights(config, context)

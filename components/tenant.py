@@ -32,6 +32,7 @@ from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.core.tracing import OTLP_PORTS
 from components.insight import dashboards, release_dora
+from components.delivery import flagger_tenant
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS, TENANT_LABEL
@@ -119,6 +120,13 @@ class TenantPlatform:
     # KEDA's release (its CRDs) and operator role: event consumers scale on queue depth.
     keda: Optional[pulumi.Resource] = None
     keda_role_arn: Optional[pulumi.Output[str]] = None
+    # paved-road:delivery.engine. Under Flagger: the tenants' Gateway its Canaries route on
+    # (and its namespace, whose Envoy pods reach the apps), and the Prometheus its
+    # MetricTemplates query.
+    release_engine: str = "argo-rollouts"
+    gateway_ref: Optional[Mapping[str, str]] = None
+    gateway_namespace: Optional[str] = None
+    prometheus_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,7 @@ class Tenant(pulumi.ComponentResource):
             else None
         )
         ready: dict[str, list[pulumi.Resource]] = {}
+        self._stores: dict[str, pulumi.Resource] = {}
         self.namespace_objects = []
         for namespace in self.namespaces:
             ns = self._namespace(namespace)
@@ -207,14 +216,26 @@ class Tenant(pulumi.ComponentResource):
                 store = self._secret_store(
                     namespace, self._k8s(depends_on=[ns, platform.external_secrets])
                 )
+                self._stores[namespace] = store
             if tenant.alerts.receivers and platform.prometheus_operator is not None:
                 self._alert_routing(namespace, ns, [*ready[namespace], *filter(None, [store])])
         self._access_entries()
         if platform.argo_cd is not None and platform.gitops_namespace:
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         aliases = self._dns_names()
+        release_objects: dict[str, tuple[pulumi.Resource, ...]] = {}
+        providers: tuple[str, ...] = ()
+        if platform.release_engine == "flagger":
+            release_objects, providers = self._flagger_objects(ready)
         for app in tenant.apps:
-            self._app(app, ready, aliases.get(app.name, ()))
+            namespace = app_namespace(app, self.namespaces)
+            self._app(
+                app,
+                ready,
+                aliases.get(app.name, ()),
+                release_objects.get(namespace, ()),
+                providers if namespace in release_objects else (),
+            )
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
@@ -392,6 +413,25 @@ class Tenant(pulumi.ComponentResource):
                             }
                         ],
                         "ports": [{"protocol": "TCP", "port": port} for port in OTLP_PORTS],
+                    }
+                ],
+            }
+        if platform.gateway_namespace:
+            # The tenants' Gateway: its Envoy pods forward to the apps it routes to.
+            policies["allow-gateway"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": platform.gateway_namespace
+                                    }
+                                }
+                            }
+                        ]
                     }
                 ],
             }
@@ -585,11 +625,58 @@ class Tenant(pulumi.ComponentResource):
             )
         return aliases
 
+    def _flagger_objects(
+        self, ready: dict[str, list[pulumi.Resource]]
+    ) -> tuple[dict[str, tuple[pulumi.Resource, ...]], tuple[str, ...]]:
+        """In each namespace where Flagger releases an app, what its Canaries may name (Flagger
+        admits no cross-namespace reference): the platform's MetricTemplates and, per Slack
+        receiver of the tenant, an AlertProvider (components/delivery/flagger_tenant.py)."""
+        platform, tenant = self._platform, self._tenant
+        assert platform.prometheus_url is not None, "config.py: flagger needs Prometheus"
+        released = sorted(
+            {app_namespace(app, self.namespaces) for app in tenant.apps if app.needs_rollout}
+        )
+        receivers = flagger_tenant.slack_receivers(tenant.alerts.receivers)
+        providers = (
+            tuple(flagger_tenant.provider_name(r) for r in receivers)
+            if platform.external_secrets is not None
+            else ()
+        )
+        created: dict[str, tuple[pulumi.Resource, ...]] = {}
+        for namespace in released:
+            after = [*ready[namespace], *platform.rollouts[:1]]
+            objects = flagger_tenant.metric_templates(
+                f"{namespace}-flagger",
+                namespace,
+                platform.prometheus_url,
+                labels=self._labels,
+                opts=self._k8s(depends_on=after),
+            )
+            if providers:
+                objects += flagger_tenant.alert_providers(
+                    f"{namespace}-flagger",
+                    namespace,
+                    receivers,
+                    secret_prefix=secrets_prefix(self._context, tenant.name),
+                    store_name=TENANT_SECRET_STORE,
+                    labels=self._labels,
+                    opts=self._k8s(
+                        depends_on=[
+                            *after,
+                            *filter(None, [platform.external_secrets, self._stores.get(namespace)]),
+                        ]
+                    ),
+                )
+            created[namespace] = tuple(objects)
+        return created, providers
+
     def _app(
         self,
         app: AppConfig,
         ready: dict[str, list[pulumi.Resource]],
         aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = (),
+        release_objects: tuple[pulumi.Resource, ...] = (),
+        alert_providers: tuple[str, ...] = (),
     ) -> None:
         """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
         the workload role trusts exactly that service account, so apps share it rather than
@@ -621,6 +708,10 @@ class Tenant(pulumi.ComponentResource):
                     platform.keda is not None
                     and any(r.consumer == app.name for r in self._tenant.resources)
                 ),
+                engine=platform.release_engine,
+                gateway_ref=platform.gateway_ref,
+                alert_providers=alert_providers,
+                release_objects=release_objects,
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -772,6 +863,12 @@ class Tenant(pulumi.ComponentResource):
                 parent=self,
                 provider=self._context.provider,
                 depends_on=[*after, authenticated[namespace], *platform.rollouts[:1]],
+                # Flagger's target is a Deployment (it gives the primary a copy of this object).
+                workload=(
+                    ("apps/v1", "Deployment")
+                    if platform.release_engine == "flagger"
+                    else ("argoproj.io/v1alpha1", "Rollout")
+                ),
             )
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:

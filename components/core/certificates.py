@@ -87,6 +87,8 @@ class CertManagerArgs:
 
 class CertManager(pulumi.ComponentResource):
     cluster_issuer_name: Optional[str]
+    # The ClusterIssuer (None: no issuer): what a Certificate naming it waits for.
+    cluster_issuer: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -112,8 +114,11 @@ class CertManager(pulumi.ComponentResource):
             provider=context.provider,
             depends_on=ordered_after(opts),
         )
+        self.cluster_issuer = None
         if issuer:
-            self._cluster_issuer(name, context, config, issuer, args.zones, release)
+            self.cluster_issuer = self._cluster_issuer(
+                name, context, config, issuer, args.zones, release
+            )
         self.register_outputs(
             {
                 "clusterIssuerName": self.cluster_issuer_name,

@@ -133,19 +133,23 @@ def _row(guard: str, path: tuple[str, ...], passes: str, fails: str, scale: str)
 # Prometheus
 
 
-def _matchers(**labels: str) -> str:
+def _matchers(placeholder: Callable[[str], str], **labels: str) -> str:
     """Exact matchers on templated values, each paired with `!=""` so an empty value matches
     no series instead of every series that lacks the label."""
-    return ", ".join(f'{label}="{arg(name)}", {label}!=""' for label, name in labels.items())
+    return ", ".join(
+        f'{label}="{placeholder(name)}", {label}!=""' for label, name in labels.items()
+    )
 
 
-def prometheus_queries() -> dict[str, str]:
-    """The PromQL of each template, arguments still as `{{args.…}}` placeholders."""
-    app = _matchers(namespace="namespace", service="service-name")
+def prometheus_queries(placeholder: Callable[[str], str] = arg) -> dict[str, str]:
+    """The PromQL of each template, arguments as `placeholder` spells them: Argo Rollouts'
+    `{{args.…}}` by default; Flagger's MetricTemplates (components/delivery/flagger.py) pass
+    their own, so both engines run one query."""
+    app = _matchers(placeholder, namespace="namespace", service="service-name")
     ok = f'sum(rate({REQUESTS}{{{app}, code=~"2.."}}[{RATE_WINDOW}]))'
     total = f"sum(rate({REQUESTS}{{{app}}}[{RATE_WINDOW}]))"
     buckets = f"sum by (le) (rate({DURATION_BUCKETS}{{{app}}}[{RATE_WINDOW}]))"
-    group = _matchers(consumergroup="consumer-group", topic="topic")
+    group = _matchers(placeholder, consumergroup="consumer-group", topic="topic")
     return {
         # No 2xx series at all (every request failed) counts as 0, not as "no data"; with no
         # requests the denominator is empty or 0 and the ratio is empty or NaN.
