@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,7 +20,7 @@ from components.core import gateway as gateway_module
 from components.delivery import analysis, flagger
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
-from tests.conftest import make_project, one, pavedroad, shipped_plan, stack_config
+from tests.conftest import ROOT, make_project, one, pavedroad, shipped_plan, stack_config
 from tests.crds import crd_errors, require_crds
 
 # The test stack: staging's own name and config, with the Flagger engine.
@@ -672,3 +673,30 @@ def test_an_app_named_like_another_apps_primary_is_refused(tmp_path: Path) -> No
     (issue,) = raised.value.issues
     assert (issue.file, issue.field) == ("tenants/storefront.yaml", "apps[3].name")
     assert "canary version of app 'storefront-web'" in issue.message
+
+
+def test_production_on_flagger_plans_clean_with_two_of_each_controller(tmp_path: Path) -> None:
+    """Production on Flagger, once its blue/green app promotes without a person: HA controllers
+    and data plane, and schema, CRD and policy checks (production's rules) pass."""
+    root = make_project(tmp_path, flagger_config("prod"), "prod")
+    # Production's policy options (the ECR repositories with immutable tags), as shipped.
+    shutil.copytree(ROOT / "policies" / "config", root / "policies" / "config")
+    path = root / "tenants" / "payments.yaml"
+    payments = yaml.safe_load(path.read_text())
+    payments["apps"][0]["release"]["autoPromotion"] = True
+    path.write_text(yaml.safe_dump(payments))
+    run = PlanEngine("prod", root).run()
+    values = release_values(run, "flagger")
+    assert values["leaderElection"] == {"enabled": True, "replicaCount": 2}
+    assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    assert release_values(run, "gateway-helm")["deployment"]["replicas"] == 2
+    (proxy,) = kubernetes_objects(
+        run.by_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy")
+    )
+    envoy = proxy["spec"]["provider"]["kubernetes"]
+    assert envoy["envoyDeployment"]["replicas"] == 2 and envoy["envoyPDB"] == {"minAvailable": 1}
+    for canary in kubernetes_objects(run.by_type(CANARY)):
+        assert canary["spec"]["analysis"]["metrics"], canary["metadata"]["name"]
+    result = pavedroad("plan", "prod", "-C", str(root), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No policy violations." in result.stdout
