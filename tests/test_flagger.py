@@ -19,7 +19,7 @@ import yaml
 from components.core import gateway as gateway_module
 from components.delivery import analysis, flagger
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
-from pavedroad.plan import kubernetes_objects
+from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml, render_plan_json
 from tests.conftest import ROOT, make_project, one, pavedroad, shipped_plan, stack_config
 from tests.crds import crd_errors, require_crds
 
@@ -271,6 +271,14 @@ def test_every_flagger_and_gateway_object_validates_against_its_crd(
     assert checked >= 4 + 3 * 2 + 1 + 1 + 1
     for route in routes_flagger_writes(flagger_plan):
         assert crd_errors(route) == [], route["metadata"]["name"]
+
+
+def test_two_runs_of_the_flagger_stack_are_byte_identical(
+    flagger_root: Path, flagger_plan: PlanRun
+) -> None:
+    again = PlanEngine(STACK, flagger_root).run()
+    assert render_plan_json(again) == render_plan_json(flagger_plan)
+    assert render_kubernetes_yaml(again) == render_kubernetes_yaml(flagger_plan)
 
 
 def test_the_flagger_stack_plans_clean_through_the_command_line(
