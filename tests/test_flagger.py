@@ -33,6 +33,7 @@ TEMPLATE = "kubernetes:argoproj.io/v1alpha1:ClusterAnalysisTemplate"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 GATEWAY_CLASS = "kubernetes:gateway.networking.k8s.io/v1:GatewayClass"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -264,11 +265,11 @@ def test_every_flagger_and_gateway_object_validates_against_its_crd(
 ) -> None:
     require_crds()
     checked = 0
-    for type_ in (CANARY, METRIC_TEMPLATE, ALERT_PROVIDER, GATEWAY, GATEWAY_CLASS):
+    for type_ in (CANARY, METRIC_TEMPLATE, ALERT_PROVIDER, GATEWAY, GATEWAY_CLASS, HTTP_ROUTE):
         for found in kubernetes_objects(flagger_plan.by_type(type_)):
             assert crd_errors(found) == [], (found["kind"], found["metadata"]["name"])
             checked += 1
-    assert checked >= 4 + 3 * 2 + 1 + 1 + 1
+    assert checked >= 4 + 3 * 2 + 1 + 1 + 1 + 1
     for route in routes_flagger_writes(flagger_plan):
         assert crd_errors(route) == [], route["metadata"]["name"]
 
@@ -346,7 +347,11 @@ def served_hosts(
             if "sectionName" in parent and parent["sectionName"] != listener["name"]:
                 continue
             allowed = listener["allowedRoutes"]["namespaces"]
-            assert allowed["from"] == "Selector", "every listener is bound to one tenant"
+            if allowed["from"] == "Same":
+                if route["metadata"]["namespace"] == gateway["metadata"]["namespace"]:
+                    served |= set(route["spec"].get("hostnames", ["*"]))
+                continue
+            assert allowed["from"] == "Selector", "every other listener is bound to one tenant"
             wanted = allowed["selector"]["matchLabels"]
             if any(labels.get(key) != value for key, value in wanted.items()):
                 continue
@@ -361,7 +366,11 @@ def test_a_tenants_routes_serve_only_its_own_hosts(flagger_plan: PlanRun) -> Non
         for m in kubernetes_objects(flagger_plan.by_type("kubernetes:core/v1:Namespace"))
     }
     hosts_of: dict[str, set[str]] = {}
+    (redirect,) = [x for x in gateway["spec"]["listeners"] if x["protocol"] == "HTTP"]
+    assert redirect["port"] == 80 and redirect["allowedRoutes"]["namespaces"] == {"from": "Same"}
     for listener in gateway["spec"]["listeners"]:
+        if listener is redirect:
+            continue
         tenant = listener["allowedRoutes"]["namespaces"]["selector"]["matchLabels"][TENANT_LABEL]
         hosts_of.setdefault(tenant, set()).add(listener["hostname"])
         assert listener["protocol"] == "HTTPS" and listener["port"] == 443
@@ -377,6 +386,12 @@ def test_a_tenants_routes_serve_only_its_own_hosts(flagger_plan: PlanRun) -> Non
         greedy = copy.deepcopy(route)
         greedy["spec"]["hostnames"] = sorted(set().union(*hosts_of.values()))
         assert served_hosts(gateway, greedy, namespaces) == hosts_of[tenant]
+        # Pointed at the plain-HTTP listener, it is not admitted: only the redirect is.
+        plain = copy.deepcopy(route)
+        plain["spec"]["parentRefs"] = [
+            {**ref, "sectionName": redirect["name"]} for ref in route["spec"]["parentRefs"]
+        ]
+        assert served_hosts(gateway, plain, namespaces) == set()
         # Moved to another tenant's namespace, it serves nothing of this tenant's.
         for other, labels in namespaces.items():
             if labels.get(TENANT_LABEL) not in (None, tenant):

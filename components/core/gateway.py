@@ -13,7 +13,8 @@ built on Gateway API v1.6.1. The pieces:
 - one GatewayClass and one Gateway, `tenants`, with an HTTPS listener per approved tenant host.
   A listener admits HTTPRoutes only from its tenant's namespaces (`allowedRoutes` by the tenant
   label, which only the platform sets on namespaces), so a route can serve only its own tenant's
-  names: a route naming another tenant's host attaches to no listener that would serve it;
+  names: a route naming another tenant's host attaches to no listener that would serve it. Port
+  80 only redirects to HTTPS (a route of the platform's, the only one its listener admits);
 - TLS terminated by Envoy with a certificate per tenant that cert-manager issues from the
   platform's ClusterIssuer (DNS-01 in Route 53), stored beside the Gateway: no private key ever
   leaves the gateway's namespace, and no tenant can read it.
@@ -52,6 +53,10 @@ GATEWAY_CLASS = "paved-road"
 GATEWAY_NAME = "tenants"
 ENVOY_PROXY = "tenants"
 HTTPS_PORT = 443
+HTTP_PORT = 80
+# Plain HTTP exists only to redirect to HTTPS, as on the platform's ALBs.
+REDIRECT_LISTENER = "http-redirect"
+REDIRECT_ROUTE = "https-redirect"
 # Gateway API allows at most 64 listeners on one Gateway (the CRD's `maxItems`).
 MAX_LISTENERS = 64
 # The images' own non-root user (the chart's `runAsUser` for the controller; Envoy's image).
@@ -172,8 +177,19 @@ def envoy_proxy_spec(production: bool, tags: dict[str, str]) -> dict[str, Any]:
 
 
 def listeners(tenants: Sequence[TenantHosts]) -> list[dict[str, Any]]:
-    """An HTTPS listener per approved host, admitting routes from its tenant's namespaces only."""
-    found = []
+    """An HTTPS listener per approved host, admitting routes from its tenant's namespaces only;
+    and port 80, admitting only the platform's redirect to HTTPS from the Gateway's namespace."""
+    found: list[dict[str, Any]] = [
+        {
+            "name": REDIRECT_LISTENER,
+            "port": HTTP_PORT,
+            "protocol": "HTTP",
+            "allowedRoutes": {
+                "namespaces": {"from": "Same"},
+                "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+            },
+        }
+    ]
     for tenant in sorted(tenants, key=lambda t: t.tenant):
         for index, host in enumerate(tenant.hosts):
             found.append(
@@ -198,6 +214,25 @@ def listeners(tenants: Sequence[TenantHosts]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def redirect_route_spec() -> dict[str, Any]:
+    """Every plain-HTTP request, on any host, answered with a permanent redirect to HTTPS."""
+    return {
+        "parentRefs": [
+            {"name": GATEWAY_NAME, "namespace": NAMESPACE, "sectionName": REDIRECT_LISTENER}
+        ],
+        "rules": [
+            {
+                "filters": [
+                    {
+                        "type": "RequestRedirect",
+                        "requestRedirect": {"scheme": "https", "statusCode": 301},
+                    }
+                ]
+            }
+        ],
+    }
 
 
 class TenantGateway(pulumi.ComponentResource):
@@ -273,6 +308,16 @@ class TenantGateway(pulumi.ComponentResource):
                 parent=self,
                 provider=context.provider,
                 depends_on=[release, gateway_class, *certificates],
+            ),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-https-redirect",
+            api_version=GATEWAY_API,
+            kind="HTTPRoute",
+            metadata=self._metadata(REDIRECT_ROUTE, NAMESPACE),
+            spec=redirect_route_spec(),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=context.provider, depends_on=[self.gateway]
             ),
         )
         self.register_outputs(

@@ -214,9 +214,9 @@ OPENINGS: Mapping[str, Openings] = {
         control_plane_ports=(9443,),
         ingress={
             # The NLB forwards to the Envoy pods by IP from its interfaces in the VPC's subnets,
-            # on the container port of listener 443 (Envoy Gateway shifts ports below 1024 by
-            # 10000: internal/gatewayapi/translator.go, `wellKnownPortShift`).
-            "allow-load-balancer": _private(10443),
+            # on the container ports of listeners 443 and 80 (Envoy Gateway shifts ports below
+            # 1024 by 10000: internal/gatewayapi/translator.go, `wellKnownPortShift`).
+            "allow-load-balancer": _private(10443, 10080),
         },
         egress={
             # Envoy forwards to the apps' pods in tenants' namespaces (each carries its tenant
