@@ -1012,7 +1012,7 @@ def _cross_checks(
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
     if config.delivery.enabled and config.delivery.engine == "flagger":
-        issues.extend(_flagger_app_checks(config))
+        issues.extend(_flagger_app_checks(config, file))
     issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -1446,11 +1446,17 @@ def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
-def _flagger_app_checks(config: PlatformConfig) -> list[ConfigIssue]:
+def _flagger_app_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     """Each release a tenant file asks for, as Flagger would run it: what it cannot express is
     refused with the tenant file and field, so the file never half-means something else."""
     from components.apps_config import app_namespace
-    from components.flagger_config import flagger_issues, flagger_names
+    from components.flagger_config import (
+        GATEWAY_MAX_LISTENERS,
+        GATEWAY_SHARED_LISTENERS,
+        flagger_issues,
+        flagger_names,
+    )
+    from components.resources_config import dns_hosts
 
     issues = [
         ConfigIssue(*tenant.source(f"apps[{index}].{field}"), message)
@@ -1458,6 +1464,32 @@ def _flagger_app_checks(config: PlatformConfig) -> list[ConfigIssue]:
         for index, app in enumerate(tenant.apps)
         for field, message in flagger_issues(app, production=config.production)
     ]
+    # One Gateway listener per approved host (the Gateway's as the platform builds it).
+    domain = config.core.dns.zones[0].domain if config.core.dns.zones else None
+    hosts = sum(
+        len(
+            {
+                *tenant.approved_hosts,
+                *(
+                    host
+                    for names in (
+                        dns_hosts(list(tenant.resources), tenant.name, domain) if domain else {}
+                    ).values()
+                    for host in names
+                ),
+            }
+        )
+        for tenant in config.tenants
+    )
+    if hosts + GATEWAY_SHARED_LISTENERS > GATEWAY_MAX_LISTENERS:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{PROJECT}:delivery.engine",
+                f"the tenants' {hosts} approved hosts need {hosts + GATEWAY_SHARED_LISTENERS} "
+                f"listeners on the Gateway, which holds at most {GATEWAY_MAX_LISTENERS}",
+            )
+        )
     for tenant in config.tenants:
         # Flagger names the primary's Deployment and Services after the app: no other app of
         # the namespace may already be called that.

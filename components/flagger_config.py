@@ -31,6 +31,11 @@ from typing import Optional
 
 from components.apps_config import DURATION, AppConfig, Step
 
+# Gateway API holds a Gateway to 64 listeners (the CRD's `maxItems`): one redirects plain HTTP,
+# each of the others serves one approved tenant host (components/core/gateway.py).
+GATEWAY_MAX_LISTENERS = 64
+GATEWAY_SHARED_LISTENERS = 1
+
 # What analysis.py's templates measure: ten one-minute measurements (kept here as numbers to
 # spare the config package an import of the delivery layer; test_flagger.py holds them equal).
 BLUE_GREEN_INTERVAL = "1m"

@@ -723,3 +723,16 @@ def test_production_on_flagger_plans_clean_with_two_of_each_controller(tmp_path:
     result = pavedroad("plan", "prod", "-C", str(root), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No policy violations." in result.stdout
+
+
+def test_more_hosts_than_a_gateway_has_listeners_are_refused(tmp_path: Path) -> None:
+    config = flagger_config()
+    granted = [f"shop{n}.staging.paved-road.example" for n in range(60)]
+    config["paved-road:tenants"] = [
+        {"name": "storefront", "hosts": granted} if t == "storefront" else t
+        for t in config["paved-road:tenants"]
+    ]
+    issues = refused(tmp_path, config)
+    (issue,) = [i for i in issues if i.field == "paved-road:delivery.engine"]
+    assert issue.file == "stacks/Pulumi.staging.yaml"
+    assert "which holds at most 64" in issue.message

@@ -57,8 +57,6 @@ HTTP_PORT = 80
 # Plain HTTP exists only to redirect to HTTPS, as on the platform's ALBs.
 REDIRECT_LISTENER = "http-redirect"
 REDIRECT_ROUTE = "https-redirect"
-# Gateway API allows at most 64 listeners on one Gateway (the CRD's `maxItems`).
-MAX_LISTENERS = 64
 # The images' own non-root user (the chart's `runAsUser` for the controller; Envoy's image).
 CONTROLLER_USER = 65532
 ENVOY_USER = 65532
