@@ -37,6 +37,7 @@ from components.apps import (
 from components.apps_config import AppConfig
 from components.delivery import analysis, flagger
 from components.flagger_config import FlaggerSchedule, flagger_schedule
+from components.kubernetes import DNS_PUBLISH
 
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
@@ -136,6 +137,9 @@ def _canary(
         assert app.host is not None and target.gateway_ref is not None, "config.py"
         service["hosts"] = [app.host, *(host for host, _ in target.aliases)]
         service["gatewayRefs"] = [dict(target.gateway_ref)]
+        # Flagger copies the apex metadata onto the HTTPRoute it writes: external-dns publishes
+        # the route's hosts (approved for this tenant, as its Gateway listeners are).
+        service["apex"] = {"annotations": dict(DNS_PUBLISH)}
     else:
         provider = flagger.NO_ROUTING
     spec: dict[str, Any] = {

@@ -310,7 +310,11 @@ def routes_flagger_writes(run: PlanRun) -> list[dict[str, Any]]:
             {
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "HTTPRoute",
-                "metadata": {"name": name, "namespace": canary["metadata"]["namespace"]},
+                "metadata": {
+                    "name": name,
+                    "namespace": canary["metadata"]["namespace"],
+                    "annotations": spec["service"]["apex"]["annotations"],
+                },
                 "spec": {
                     "parentRefs": spec["service"]["gatewayRefs"],
                     "hostnames": spec["service"]["hosts"],
@@ -736,3 +740,22 @@ def test_more_hosts_than_a_gateway_has_listeners_are_refused(tmp_path: Path) -> 
     (issue,) = [i for i in issues if i.field == "paved-road:delivery.engine"]
     assert issue.file == "stacks/Pulumi.staging.yaml"
     assert "which holds at most 64" in issue.message
+
+
+def test_the_gateways_routes_are_published_in_dns(
+    rollouts_plan: PlanRun, flagger_plan: PlanRun
+) -> None:
+    """external-dns reads the tenants' Gateway's HTTPRoutes, only those carrying the platform's
+    annotation, which Flagger copies from each Canary's apex metadata."""
+    values = release_values(flagger_plan, "external-dns")
+    assert values["sources"] == ["ingress", "gateway-httproute"]
+    assert {
+        "--gateway-name=tenants",
+        f"--gateway-namespace={gateway_module.NAMESPACE}",
+        "--ignore-hostname-annotation",
+    } <= set(values["extraArgs"])
+    assert values["annotationFilter"] == "paved-road/external-dns=publish"
+    for route in routes_flagger_writes(flagger_plan):
+        assert route["metadata"]["annotations"] == {"paved-road/external-dns": "publish"}
+    # Argo Rollouts' stacks keep publishing Ingresses only.
+    assert release_values(rollouts_plan, "external-dns")["sources"] == ["ingress"]

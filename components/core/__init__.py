@@ -198,7 +198,16 @@ class CoreServices(pulumi.ComponentResource):
         if config.external_dns.enabled:
             external_dns.ExternalDns(
                 "external-dns",
-                external_dns.ExternalDnsArgs(context, config.external_dns, list(config.dns.zones)),
+                external_dns.ExternalDnsArgs(
+                    context,
+                    config.external_dns,
+                    list(config.dns.zones),
+                    gateway=(
+                        (gateway.GATEWAY_NAME, gateway.NAMESPACE)
+                        if self.gateway_ref is not None
+                        else None
+                    ),
+                ),
                 after_ingress,
             )
         if config.observability.enabled:
