@@ -18,7 +18,7 @@ import yaml
 
 from components.core import gateway as gateway_module
 from components.delivery import analysis, flagger
-from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
+from pavedroad.engine import PlanEngine, PlanRun
 from pavedroad.plan import kubernetes_objects, render_kubernetes_yaml, render_plan_json
 from tests.conftest import ROOT, make_project, one, pavedroad, shipped_plan, stack_config
 from tests.crds import crd_errors, require_crds
@@ -61,11 +61,6 @@ def flagger_plan(flagger_root: Path) -> PlanRun:
 @pytest.fixture(scope="module")
 def rollouts_plan() -> PlanRun:
     return shipped_plan("staging")
-
-
-def manifest(resource: RecordedResource) -> dict[str, Any]:
-    (found,) = kubernetes_objects([resource])
-    return found
 
 
 def by_name(run: PlanRun, type_: str) -> dict[tuple[str, str], dict[str, Any]]:
