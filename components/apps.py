@@ -13,7 +13,6 @@ anything is registered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
@@ -28,6 +27,7 @@ from components.alb import (
     ingress_group,
 )
 from components.config_base import zone_for
+from components.delivery import analysis as analysis_templates
 from components.apps_config import (
     COLORS,
     IMAGE,
@@ -95,9 +95,21 @@ class AppTarget:
     rollout_annotations: Mapping[str, str] = field(default_factory=dict)
     # `flags: true`: what its pods carry to read the tenant's feature flags (components/flags.py).
     flags: Optional[AppFlags] = None
+    # paved-road:delivery.engine: who releases the app's canary and blue/green versions. Under
+    # Flagger (components/apps_flagger.py) they are Deployments with a Canary, routed on the
+    # tenants' Gateway (`gateway_ref`), alerting the tenant's Slack `alert_providers`.
+    engine: str = "argo-rollouts"
+    gateway_ref: Optional[Mapping[str, str]] = None
+    alert_providers: tuple[str, ...] = ()
+    # The namespace's MetricTemplates and AlertProviders: a Canary is created after them.
+    release_objects: tuple[pulumi.Resource, ...] = ()
 
 
 def render_app(app: AppConfig, target: AppTarget) -> list[pulumi.Resource]:
+    if target.engine == "flagger" and app.needs_rollout:
+        from components.apps_flagger import flagger_app
+
+        return flagger_app(app, target)
     templates: dict[str, Callable[[AppConfig, AppTarget], list[pulumi.Resource]]] = {
         "api-service": api_service,
         "batch-job": batch_job,
@@ -401,14 +413,20 @@ def _ingress(
 
 
 def _autoscaler(
-    app: AppConfig, target: AppTarget, kind: str, name: str, workload: pulumi.Resource
+    app: AppConfig,
+    target: AppTarget,
+    kind: str,
+    name: str,
+    workload: pulumi.Resource,
+    role: Optional[str] = None,
 ) -> list[pulumi.Resource]:
     """CPU-based scaling between `replicas` and `maxReplicas`; none when switched off (the
     workload then keeps `replicas`)."""
     if not app.autoscaling.enabled:
         return []
     api_version = ROLLOUT_API if kind == "Rollout" else "apps/v1"
-    role = "hpa" if kind == "Rollout" else f"{name.removeprefix(app.name + '-')}-hpa"
+    if role is None:
+        role = "hpa" if kind == "Rollout" else f"{name.removeprefix(app.name + '-')}-hpa"
     autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
         _logical(target, app, role),
         metadata=_metadata(app, target, name),
@@ -434,7 +452,9 @@ def _autoscaler(
     return [autoscaler]
 
 
-def _pod_disruption_budget(app: AppConfig, target: AppTarget) -> k8s.policy.v1.PodDisruptionBudget:
+def _pod_disruption_budget(
+    app: AppConfig, target: AppTarget, selector: Optional[dict[str, Any]] = None
+) -> k8s.policy.v1.PodDisruptionBudget:
     """One pod at a time may be evicted (node drains, upgrades), across every version and color;
     pods that are not running well may always be evicted so they never block a drain."""
     return k8s.policy.v1.PodDisruptionBudget(
@@ -442,14 +462,16 @@ def _pod_disruption_budget(app: AppConfig, target: AppTarget) -> k8s.policy.v1.P
         metadata=_metadata(app, target, app.name),
         spec={
             "maxUnavailable": 1,
-            "selector": {"matchLabels": {APP_LABEL: app.name}},
+            "selector": selector or {"matchLabels": {APP_LABEL: app.name}},
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
         opts=_opts(target),
     )
 
 
-def _service_monitor(app: AppConfig, target: AppTarget) -> k8s.apiextensions.CustomResource:
+def _service_monitor(
+    app: AppConfig, target: AppTarget, selector: Optional[dict[str, Any]] = None
+) -> k8s.apiextensions.CustomResource:
     """Prometheus scrapes `/metrics` on the app port of every Service of the app; each series
     gets the `namespace` and `service` labels the analysis queries filter on."""
     monitoring = [target.prometheus_operator] if target.prometheus_operator is not None else []
@@ -461,7 +483,7 @@ def _service_monitor(app: AppConfig, target: AppTarget) -> k8s.apiextensions.Cus
         kind="ServiceMonitor",
         metadata=_metadata(app, target, app.name, annotations=opted_out),
         spec={
-            "selector": {"matchLabels": {APP_LABEL: app.name}},
+            "selector": selector or {"matchLabels": {APP_LABEL: app.name}},
             "namespaceSelector": {"matchNames": [target.namespace]},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
         },
@@ -611,15 +633,9 @@ def _http_analysis(app: AppConfig, service: str, namespace: str) -> dict[str, An
         slo = app.service_level
         assert slo is not None, "apps_config refuses burnRate without an SLO"
         templates.append("burn-rate")
-        args["objective"] = _ratio(slo.availability)
+        args["objective"] = analysis_templates.objective_ratio(slo.availability)
         args["max-burn-rate"] = str(analysis.burn_rate.max)
     return _analysis(templates, args)
-
-
-def _ratio(percent: float) -> str:
-    """An SLO's percentage as the ratio the burn-rate template divides by: 99.9 → `0.999`
-    (decimal arithmetic: no `0.9990000000000001` in the manifest)."""
-    return format((Decimal(str(percent)) / 100).normalize(), "f")
 
 
 def _analysis(templates: list[str], args: dict[str, str]) -> dict[str, Any]:

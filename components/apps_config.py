@@ -2,7 +2,7 @@
 
 A team names an app, picks a template (`api-service`, `batch-job`, `kafka-consumer`) and an image;
 everything else has a safe default. An `api-service` with nothing but those three fields is a
-canary that moves 20% → pause 5m → 50% → pause 10m → 100% behind a 99% success-rate analysis from
+canary that moves 20% → pause 10m → 50% → pause 10m → 100% behind a 99% success-rate analysis from
 step 2, so the paved road is also the safe road. Mistakes that would only surface in the cluster
 (a mutable image tag, a weight of 120, a pause of '5min' that the controller reads as invalid, an
 analysis that starts after the last step, two apps rendering the same Service) are reported here,
@@ -251,9 +251,12 @@ class Step(Model):
         return {"setWeight": self.set_weight}
 
 
+# Each weight held equally long: a schedule both release engines express (Flagger holds every
+# weight for one analysis interval, components/flagger_config.py), 10 minutes being what the
+# analysis templates measure (ten one-minute measurements).
 CLASSIC_STEPS = (
     Step(set_weight=20),
-    Step(pause=Pause(duration="5m")),
+    Step(pause=Pause(duration="10m")),
     Step(set_weight=50),
     Step(pause=Pause(duration="10m")),
     Step(set_weight=100),

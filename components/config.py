@@ -751,13 +751,16 @@ class CoreConfig(Model):
 
 
 class DeliveryConfig(Model):
-    """Argo Rollouts and the cluster-wide analysis templates.
+    """The release engine and the analysis every release is gated by.
 
     The analysis provider answers the templates' queries; the template names and arguments stay
-    the same whichever it is, so apps never change when the platform changes provider.
+    the same whichever it is, so apps never change when the platform changes provider. The
+    engine is Argo Rollouts (the default) or Flagger: a tenant file's `release:` block means the
+    same under both (components/flagger_config.py says what Flagger cannot express).
     """
 
     enabled: bool = True
+    engine: Literal["argo-rollouts", "flagger"] = "argo-rollouts"
     # The Rollouts dashboard has no login of its own; it stays off unless asked for, read-only.
     dashboard: bool = False
     analysis_provider: Literal["prometheus", "datadog", "newrelic"] = "prometheus"
@@ -1012,6 +1015,8 @@ def _cross_checks(
     issues.extend(_host_checks(config, file, entry_of or {}))
     issues.extend(_delivery_checks(config.delivery, config.core, file))
     issues.extend(_flags_checks(config, file))
+    if config.delivery.enabled and config.delivery.engine == "flagger":
+        issues.extend(_flagger_app_checks(config, file))
     issues.extend(_resource_checks(config, file))
     if not config.delivery.enabled:
         for tenant in config.tenants:
@@ -1445,10 +1450,108 @@ def _resource_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
     return issues
 
 
+def _flagger_app_checks(config: PlatformConfig, file: str) -> list[ConfigIssue]:
+    """Each release a tenant file asks for, as Flagger would run it: what it cannot express is
+    refused with the tenant file and field, so the file never half-means something else."""
+    from components.apps_config import app_namespace
+    from components.flagger_config import (
+        GATEWAY_MAX_LISTENERS,
+        GATEWAY_SHARED_LISTENERS,
+        flagger_issues,
+        flagger_names,
+    )
+    from components.resources_config import dns_hosts
+
+    issues = [
+        ConfigIssue(*tenant.source(f"apps[{index}].{field}"), message)
+        for tenant in config.tenants
+        for index, app in enumerate(tenant.apps)
+        for field, message in flagger_issues(app, production=config.production)
+    ]
+    # One Gateway listener per approved host (the Gateway's as the platform builds it).
+    domain = config.core.dns.zones[0].domain if config.core.dns.zones else None
+    hosts = sum(
+        len(
+            {
+                *tenant.approved_hosts,
+                *(
+                    host
+                    for names in (
+                        dns_hosts(list(tenant.resources), tenant.name, domain) if domain else {}
+                    ).values()
+                    for host in names
+                ),
+            }
+        )
+        for tenant in config.tenants
+    )
+    if hosts + GATEWAY_SHARED_LISTENERS > GATEWAY_MAX_LISTENERS:
+        issues.append(
+            ConfigIssue(
+                file,
+                f"{PROJECT}:delivery.engine",
+                f"the tenants' {hosts} approved hosts need {hosts + GATEWAY_SHARED_LISTENERS} "
+                f"listeners on the Gateway, which holds at most {GATEWAY_MAX_LISTENERS}",
+            )
+        )
+    for tenant in config.tenants:
+        # Flagger names the primary's Deployment and Services after the app: no other app of
+        # the namespace may already be called that.
+        made = {
+            (app_namespace(app, tenant.namespace_names), name): app.name
+            for app in tenant.apps
+            for name in flagger_names(app)
+        }
+        for index, app in enumerate(tenant.apps):
+            owner = made.get((app_namespace(app, tenant.namespace_names), app.name))
+            if owner is not None:
+                issues.append(
+                    ConfigIssue(
+                        *tenant.source(f"apps[{index}].name"),
+                        f"{app.name!r} is taken: Flagger gives that name to the primary or "
+                        f"canary version of app {owner!r} in the same namespace; choose another "
+                        "name",
+                    )
+                )
+    return issues
+
+
+def _flagger_checks(core: CoreConfig, file: str) -> list[ConfigIssue]:
+    """Flagger shifts traffic on a Gateway (components/core/gateway.py): its load balancer is the
+    AWS Load Balancer Controller's, its listeners' certificates cert-manager's, and its analysis
+    queries the platform's Prometheus."""
+    field = f"{PROJECT}:delivery.engine"
+    needs = [
+        (core.ingress.enabled, f"{PROJECT}:core.ingress (its load balancer)"),
+        (
+            core.cert_manager.enabled and core.cert_manager.issuer != "none",
+            f"{PROJECT}:core.certManager with an issuer (its listeners' certificates)",
+        ),
+        (core.observability.enabled, f"{PROJECT}:core.observability (its analysis queries)"),
+    ]
+    return [
+        ConfigIssue(file, field, f"'flagger' needs {what}; enable it or use 'argo-rollouts'")
+        for enabled, what in needs
+        if not enabled
+    ]
+
+
 def _delivery_checks(delivery: DeliveryConfig, core: CoreConfig, file: str) -> list[ConfigIssue]:
     """The analysis provider needs what answers its queries or holds its credentials."""
     if not delivery.enabled:
         return []
+    if delivery.engine == "flagger":
+        issues = _flagger_checks(core, file)
+        if delivery.analysis_provider != "prometheus":
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"{PROJECT}:delivery.analysisProvider",
+                    f"{delivery.analysis_provider!r} is not available with engine 'flagger': its "
+                    "MetricTemplates query the platform's Prometheus; use 'prometheus'",
+                )
+            )
+        return issues
     field = f"{PROJECT}:delivery.analysisProvider"
     provider = delivery.analysis_provider
     if provider == "prometheus" and not core.observability.enabled:

@@ -20,8 +20,8 @@ from components.core.ingress_hosts import TenantHosts
 from components.core.base import ClusterContext
 from components.core.policy import PlatformIdentities
 from components.core.secrets import platform_secret_prefix
-from components.delivery import NAMESPACES as DELIVERY_NAMESPACES
-from components.delivery import Delivery, DeliveryArgs
+from components.core import gateway
+from components.delivery import Delivery, DeliveryArgs, engine_namespaces
 from components.delivery.flags import NAMESPACES as FLAGS_NAMESPACES
 from components.delivery.flags import FLAGD_SIDECAR, FeatureFlagOperator, FeatureFlagOperatorArgs
 from components.insight.release_notifications import slack_receivers
@@ -94,18 +94,28 @@ class Platform(pulumi.ComponentResource):
             provider=self.cluster.provider,
             tags=config.tags,
         )
+        delivery = config.delivery
+        flagger = delivery.enabled and delivery.engine == "flagger"
         self.core = CoreServices(
             "core",
             CoreServicesArgs(
                 context=context,
                 config=config.core,
                 extra_platform_namespaces=(
-                    *(DELIVERY_NAMESPACES if config.delivery.enabled else ()),
+                    *(
+                        (
+                            *engine_namespaces(delivery.engine),
+                            *(gateway.NAMESPACES if flagger else ()),
+                        )
+                        if delivery.enabled
+                        else ()
+                    ),
                     *(FLAGS_NAMESPACES if config.delivery.flags == "openfeature" else ()),
                 ),
                 injected_images=(
                     (FLAGD_SIDECAR,) if config.delivery.flags == "openfeature" else ()
                 ),
+                gateway=flagger,
                 tenant_hosts=tuple(
                     TenantHosts(
                         tenant.name,
@@ -143,8 +153,11 @@ class Platform(pulumi.ComponentResource):
                     external_secrets=self.core.external_secrets,
                     cluster_secret_store=self.core.cluster_secret_store,
                     admission_engine=self.core.admission_engine,
+                    # Argo Rollouts' notifications; Flagger's Canaries alert through their
+                    # AlertProviders instead (components/delivery/flagger_tenant.py).
                     release_notifications=(
-                        self.core.external_secrets is not None
+                        not flagger
+                        and self.core.external_secrets is not None
                         and any(_announces_releases(tenant) for tenant in config.tenants)
                     ),
                 ),
@@ -209,6 +222,10 @@ class Platform(pulumi.ComponentResource):
             private_subnet_ids=self.network.private_subnet_ids,
             keda=self.core.keda,
             keda_role_arn=self.core.keda_role_arn,
+            release_engine=delivery.engine if delivery.enabled else "argo-rollouts",
+            gateway_ref=self.core.gateway_ref,
+            gateway_namespace=self.core.gateway_namespace,
+            prometheus_url=self.core.prometheus_url,
             data_store_cidrs=_data_store_cidrs(config),
             flags=config.delivery.flags,
             flag_operator=flag_operator,

@@ -33,6 +33,7 @@ from components.insight.rules import prometheus_rule
 from components.insight.slo import SloTarget, slo_rule
 from components.core.tracing import OTLP_PORTS
 from components.insight import dashboards, release_dora, release_notifications
+from components.delivery import flagger_tenant
 from components.insight.routing import RoutingTarget, build_tenant_routing
 from components.iam import OidcProvider, allow, irsa_trust_policy, policy_document
 from components.kubernetes import DOMAIN_LABEL, DOMAIN_TAG, MANAGED_BY_LABELS, TENANT_LABEL
@@ -130,6 +131,13 @@ class TenantPlatform:
     # operator's release (CRDs, webhooks) and the guardrail on flag sources.
     flags: str = "none"
     flag_operator: tuple[pulumi.Resource, ...] = ()
+    # paved-road:delivery.engine. Under Flagger: the tenants' Gateway its Canaries route on
+    # (and its namespace, whose Envoy pods reach the apps), and the Prometheus its
+    # MetricTemplates query.
+    release_engine: str = "argo-rollouts"
+    gateway_ref: Optional[Mapping[str, str]] = None
+    gateway_namespace: Optional[str] = None
+    prometheus_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -237,8 +245,20 @@ class Tenant(pulumi.ComponentResource):
             self._app_project(platform.gitops_namespace, platform.argo_cd)
         aliases = self._dns_names()
         announced = self._release_notifications(ready, self._stores)
+        release_objects: dict[str, tuple[pulumi.Resource, ...]] = {}
+        providers: tuple[str, ...] = ()
+        if platform.release_engine == "flagger":
+            release_objects, providers = self._flagger_objects(ready)
         for app in tenant.apps:
-            self._app(app, ready, aliases.get(app.name, ()), announced)
+            namespace = app_namespace(app, self.namespaces)
+            self._app(
+                app,
+                ready,
+                aliases.get(app.name, ()),
+                announced,
+                release_objects.get(namespace, ()),
+                providers if namespace in release_objects else (),
+            )
         if platform.prometheus_operator is not None:
             self._insight_rules(platform.prometheus_operator, ready)
         if platform.dashboards and platform.monitoring_namespace:
@@ -416,6 +436,25 @@ class Tenant(pulumi.ComponentResource):
                             }
                         ],
                         "ports": [{"protocol": "TCP", "port": port} for port in OTLP_PORTS],
+                    }
+                ],
+            }
+        if platform.gateway_namespace:
+            # The tenants' Gateway: its Envoy pods forward to the apps it routes to.
+            policies["allow-gateway"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": platform.gateway_namespace
+                                    }
+                                }
+                            }
+                        ]
                     }
                 ],
             }
@@ -609,12 +648,59 @@ class Tenant(pulumi.ComponentResource):
             )
         return aliases
 
+    def _flagger_objects(
+        self, ready: dict[str, list[pulumi.Resource]]
+    ) -> tuple[dict[str, tuple[pulumi.Resource, ...]], tuple[str, ...]]:
+        """In each namespace where Flagger releases an app, what its Canaries may name (Flagger
+        admits no cross-namespace reference): the platform's MetricTemplates and, per Slack
+        receiver of the tenant, an AlertProvider (components/delivery/flagger_tenant.py)."""
+        platform, tenant = self._platform, self._tenant
+        assert platform.prometheus_url is not None, "config.py: flagger needs Prometheus"
+        released = sorted(
+            {app_namespace(app, self.namespaces) for app in tenant.apps if app.needs_rollout}
+        )
+        receivers = flagger_tenant.slack_receivers(tenant.alerts.receivers)
+        providers = (
+            tuple(flagger_tenant.provider_name(r) for r in receivers)
+            if platform.external_secrets is not None
+            else ()
+        )
+        created: dict[str, tuple[pulumi.Resource, ...]] = {}
+        for namespace in released:
+            after = [*ready[namespace], *platform.rollouts[:1]]
+            objects = flagger_tenant.metric_templates(
+                f"{namespace}-flagger",
+                namespace,
+                platform.prometheus_url,
+                labels=self._labels,
+                opts=self._k8s(depends_on=after),
+            )
+            if providers:
+                objects += flagger_tenant.alert_providers(
+                    f"{namespace}-flagger",
+                    namespace,
+                    receivers,
+                    secret_prefix=secrets_prefix(self._context, tenant.name),
+                    store_name=TENANT_SECRET_STORE,
+                    labels=self._labels,
+                    opts=self._k8s(
+                        depends_on=[
+                            *after,
+                            *filter(None, [platform.external_secrets, self._stores.get(namespace)]),
+                        ]
+                    ),
+                )
+            created[namespace] = tuple(objects)
+        return created, providers
+
     def _app(
         self,
         app: AppConfig,
         ready: dict[str, list[pulumi.Resource]],
         aliases: tuple[tuple[str, Optional[pulumi.Output[str]]], ...] = (),
         rollout_annotations: Optional[Mapping[str, str]] = None,
+        release_objects: tuple[pulumi.Resource, ...] = (),
+        alert_providers: tuple[str, ...] = (),
     ) -> None:
         """An app from the tenant file, in its namespace, as the tenant's `workload` identity:
         the workload role trusts exactly that service account, so apps share it rather than
@@ -654,6 +740,10 @@ class Tenant(pulumi.ComponentResource):
                     and any(r.consumer == app.name for r in self._tenant.resources)
                 ),
                 rollout_annotations=rollout_annotations or {},
+                engine=platform.release_engine,
+                gateway_ref=platform.gateway_ref,
+                alert_providers=alert_providers,
+                release_objects=release_objects,
             ),
         )
         if app.service_level is not None and platform.prometheus_operator is not None:
@@ -875,6 +965,12 @@ class Tenant(pulumi.ComponentResource):
                 parent=self,
                 provider=self._context.provider,
                 depends_on=[*after, authenticated[namespace], *platform.rollouts[:1]],
+                # Flagger's target is a Deployment (it gives the primary a copy of this object).
+                workload=(
+                    ("apps/v1", "Deployment")
+                    if platform.release_engine == "flagger"
+                    else ("argoproj.io/v1alpha1", "Rollout")
+                ),
             )
 
     def _dashboard(self, monitoring: str, stack: Optional[pulumi.Resource]) -> None:

@@ -206,6 +206,26 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
                 "v0.9.2",
                 kube_version=">=1.29.0-0",
             ),
+            # Flagger, the delivery engine `paved-road:delivery.engine: flagger` installs instead
+            # of Argo Rollouts (fluxcd/flagger charts/flagger): its crds/ are those of
+            # ../shared/crds/flagger (Canary, MetricTemplate, AlertProvider of v1.44.0).
+            Chart(
+                "flagger",
+                "1.44.0",
+                "https://flagger.app",
+                "1.44.0",
+                kube_version=">=1.19.0-0",
+            ),
+            # Envoy Gateway (envoyproxy/gateway charts/gateway-helm, an OCI chart): the Gateway
+            # API implementation Flagger's `gatewayapi:v1` provider shifts weight on. v1.9.0 is
+            # built on, and its crds subchart installs, Gateway API v1.6.1 (../shared/crds/
+            # gateway-api). Its Chart.yaml sets no kubeVersion.
+            Chart(
+                "gateway-helm",
+                "v1.9.0",
+                "oci://docker.io/envoyproxy",
+                "v1.9.0",
+            ),
             # Backstage's official chart (backstage/charts charts/backstage). It has no
             # appVersion: Backstage publishes no production image, each organisation runs its
             # own build (paved-road:core.portal.image).

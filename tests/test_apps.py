@@ -433,7 +433,7 @@ def test_name_template_and_image_alone_give_the_classic_analysed_canary(tmp_path
     canary = rollout["strategy"]["canary"]
     assert canary["steps"] == [
         {"setWeight": 20},
-        {"pause": {"duration": "5m"}},
+        {"pause": {"duration": "10m"}},
         {"setWeight": 50},
         {"pause": {"duration": "10m"}},
         {"setWeight": 100},

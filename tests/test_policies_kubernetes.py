@@ -373,6 +373,42 @@ def test_shipped_production_rollouts_pass_and_fail_without_analysis() -> None:
     assert violation.urn == first.urn and violation.mandatory
 
 
+CANARY = "kubernetes:flagger.app/v1beta1:Canary"
+SUCCESS_METRIC = {
+    "name": "success-rate",
+    "templateRef": {"name": "success-rate"},
+    "thresholdRange": {"min": 0.99},
+}
+
+
+@pytest.mark.parametrize(
+    "analysis, analysed",
+    [
+        ({"interval": "10m", "stepWeights": [20, 50], "metrics": [SUCCESS_METRIC]}, True),
+        ({"interval": "1m", "iterations": 10, "metrics": [SUCCESS_METRIC]}, True),
+        ({"interval": "10m", "stepWeights": [20, 50]}, False),
+        ({"interval": "10m", "stepWeights": [20, 50], "metrics": []}, False),
+    ],
+)
+def test_production_flagger_canaries_run_analysis(analysis: dict[str, Any], analysed: bool) -> None:
+    """Under the Flagger engine the same rule holds the Canary: a promotion is gated by checks."""
+    manifest = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "checkout", "namespace": "payments"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+            "service": {"port": 80},
+            "analysis": {"threshold": 3, **analysis},
+        },
+    }
+    assert crd_errors(manifest) == []
+    candidate = k8s_object(views(PROD), CANARY, "payments/checkout/canary", manifest)
+    found = messages("k8s-rollout-analysis-in-production", [candidate], production=True)
+    assert (found == []) is analysed, found
+    assert messages("k8s-rollout-analysis-in-production", [candidate], production=False) == []
+
+
 def test_the_pack_config_can_declare_a_stack_production() -> None:
     resources = views(DEV)
     candidate = k8s_object(resources, ROLLOUT, "checkout", rollout({"canary": {"steps": STEPS}}))

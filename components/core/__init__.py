@@ -31,6 +31,7 @@ from components.core import (
     autoscaling,
     certificates,
     external_dns,
+    gateway,
     gitops,
     load_balancer,
     observability,
@@ -85,6 +86,8 @@ class CoreServicesArgs:
     cluster_security_group_id: Optional[pulumi.Input[str]] = None
     # paved-road:cluster.autoscaling: which node autoscaler the autoscaling service runs.
     node_autoscaler: NodeAutoscaler = "cluster-autoscaler"
+    # The tenants' Gateway (Envoy Gateway), which the Flagger release engine routes on.
+    gateway: bool = False
 
 
 class CoreServices(pulumi.ComponentResource):
@@ -121,6 +124,11 @@ class CoreServices(pulumi.ComponentResource):
     admission_engine: Optional[pulumi.Resource]
     # The developer portal's address (None: off).
     portal_url: Optional[str]
+    # The tenants' Gateway: what a Canary's `service.gatewayRefs` names, and the Gateway
+    # resource apps' routes attach to (None: no Gateway).
+    gateway_ref: Optional[dict[str, str]]
+    gateway: Optional[pulumi.Resource]
+    gateway_namespace: Optional[str]
     # OpenCost's allocation API (None: off); its metrics are in Prometheus.
     opencost_url: Optional[str]
     # cert-manager's release (None: off): what needs its CRDs and webhook waits for it.
@@ -158,6 +166,7 @@ class CoreServices(pulumi.ComponentResource):
         self.admission_engine = None
         self.portal_url = None
         self.opencost_url = None
+        self.gateway_ref = self.gateway = self.gateway_namespace = None
 
         # Every chart below creates Services: each waits for the controller's release.
         services_admitted: list[pulumi.Resource] = []
@@ -178,10 +187,34 @@ class CoreServices(pulumi.ComponentResource):
             )
             self.cluster_issuer_name = manager.cluster_issuer_name
             self.cert_manager = manager.release
+            if args.gateway:
+                assert manager.cluster_issuer_name, "config.py: the Gateway needs an issuer"
+                tenants_gateway = gateway.TenantGateway(
+                    "gateway",
+                    gateway.GatewayArgs(
+                        context,
+                        args.tenant_hosts,
+                        manager.cluster_issuer_name,
+                        manager.cluster_issuer,
+                    ),
+                    after_ingress,
+                )
+                self.gateway_ref = tenants_gateway.gateway_ref
+                self.gateway = tenants_gateway.gateway
+                self.gateway_namespace = tenants_gateway.namespace
         if config.external_dns.enabled:
             external_dns.ExternalDns(
                 "external-dns",
-                external_dns.ExternalDnsArgs(context, config.external_dns, list(config.dns.zones)),
+                external_dns.ExternalDnsArgs(
+                    context,
+                    config.external_dns,
+                    list(config.dns.zones),
+                    gateway=(
+                        (gateway.GATEWAY_NAME, gateway.NAMESPACE)
+                        if self.gateway_ref is not None
+                        else None
+                    ),
+                ),
                 after_ingress,
             )
         if config.observability.enabled:

@@ -89,6 +89,8 @@ class CertManager(pulumi.ComponentResource):
     cluster_issuer_name: Optional[str]
     # The release: what needs cert-manager's CRDs and webhook (Issuers, Certificates) waits for it.
     release: k8s.helm.v3.Release
+    # The ClusterIssuer (None: no issuer): what a Certificate naming it waits for.
+    cluster_issuer: Optional[pulumi.Resource]
 
     def __init__(
         self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -115,8 +117,11 @@ class CertManager(pulumi.ComponentResource):
             depends_on=ordered_after(opts),
         )
         self.release = release
+        self.cluster_issuer = None
         if issuer:
-            self._cluster_issuer(name, context, config, issuer, args.zones, release)
+            self.cluster_issuer = self._cluster_issuer(
+                name, context, config, issuer, args.zones, release
+            )
         self.register_outputs(
             {
                 "clusterIssuerName": self.cluster_issuer_name,

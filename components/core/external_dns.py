@@ -88,6 +88,9 @@ class ExternalDnsArgs:
     context: ClusterContext
     config: ExternalDnsConfig
     zones: list[HostedZoneConfig]
+    # The tenants' Gateway (name, namespace), when there is one: its HTTPRoutes are published
+    # too (components/core/gateway.py).
+    gateway: Optional[tuple[str, str]] = None
 
 
 class ExternalDns(pulumi.ComponentResource):
@@ -114,7 +117,7 @@ class ExternalDns(pulumi.ComponentResource):
             f"{name}-release",
             CHARTS["external-dns"],
             namespace=namespace.metadata.name,
-            values=chart_values(context, config, zones, role.arn),
+            values=chart_values(context, config, zones, role.arn, args.gateway),
             parent=self,
             provider=context.provider,
             depends_on=ordered_after(opts),
@@ -127,14 +130,24 @@ def chart_values(
     config: ExternalDnsConfig,
     zones: Sequence[HostedZoneConfig],
     role_arn: pulumi.Input[str],
+    gateway: Optional[tuple[str, str]] = None,
 ) -> dict[str, Any]:
     """Values of the kubernetes-sigs `external-dns` chart. It runs one replica on purpose:
     external-dns has no leader election, and two instances would race on the same records
     (so there is no PodDisruptionBudget either). The region is set explicitly because the
-    nodes' IMDS hop limit of 1 hides the instance metadata from pods."""
+    nodes' IMDS hop limit of 1 hides the instance metadata from pods.
+
+    With the tenants' Gateway it also publishes HTTPRoutes (`gateway-httproute`), only those
+    carrying the platform's annotation (Flagger copies it from the Canary's apex metadata) and
+    attached to that one Gateway, whose listeners admit a tenant's routes for its own approved
+    hosts only: external-dns publishes a route's hostnames where a listener accepted it."""
+    sources = [*SOURCES, *(["gateway-httproute"] if gateway is not None else [])]
+    gateway_args = (
+        [f"--gateway-name={gateway[0]}", f"--gateway-namespace={gateway[1]}"] if gateway else []
+    )
     return {
         "provider": {"name": "aws"},
-        "sources": list(SOURCES),
+        "sources": sources,
         "policy": config.policy,
         "registry": "txt",
         "txtOwnerId": context.prefix,
@@ -146,6 +159,7 @@ def chart_values(
             # tenant's approved names), never from its `external-dns.alpha.kubernetes.io/hostname`
             # annotation, which would publish any name past that check.
             "--ignore-hostname-annotation",
+            *gateway_args,
         ],
         "env": [{"name": "AWS_DEFAULT_REGION", "value": context.region}],
         "serviceAccount": {

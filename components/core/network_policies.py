@@ -208,6 +208,43 @@ OPENINGS: Mapping[str, Openings] = {
         },
         why="OTLP from tenants' apps; AWS X-Ray",
     ),
+    "envoy-gateway-system": Openings(
+        # The topology injector's webhook on the controller (chart
+        # envoy-proxy-topology-injector-webhook.yaml, port 9443).
+        control_plane_ports=(9443,),
+        ingress={
+            # The NLB forwards to the Envoy pods by IP from its interfaces in the VPC's subnets,
+            # on the container ports of listeners 443 and 80 (Envoy Gateway shifts ports below
+            # 1024 by 10000: internal/gatewayapi/translator.go, `wellKnownPortShift`).
+            "allow-load-balancer": _private(10443, 10080),
+        },
+        egress={
+            # Envoy forwards to the apps' pods in tenants' namespaces (each carries its tenant
+            # label), on whatever port the app serves.
+            "allow-tenant-apps": {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+                        }
+                    }
+                ]
+            },
+        },
+        why="the NLB to Envoy; Envoy to tenants' apps; the topology webhook",
+    ),
+    "flagger-system": Openings(
+        # Alert providers: Slack's incoming webhooks over HTTPS.
+        internet_ports=(443,),
+        egress={
+            # MetricTemplates' queries to the platform's Prometheus.
+            "allow-prometheus-queries": {
+                "to": [_namespace(MONITORING)],
+                "ports": _tcp(9090),
+            },
+        },
+        why="analysis queries to Prometheus; Slack alert providers",
+    ),
 }
 
 # Analysis providers that answer from the internet (Datadog, New Relic APIs over HTTPS).

@@ -30,22 +30,27 @@ from components.core.base import (
 from components.core import network_policies
 from components.core.policy import cluster_policy, restrict_tenant_analysis
 from components.core.secrets import platform_secret_prefix
-from components.delivery import analysis
+from components.core import gateway
+from components.delivery import analysis, flagger
 from components.delivery.rollouts import (
     NAMESPACE,
-    NAMESPACES,
     RELEASE_NAME,
     SERVICE_ACCOUNT,
     chart_values,
     target_group_policy,
 )
+from components.delivery.rollouts import NAMESPACES as ROLLOUTS_NAMESPACES
 
 from components.kubernetes import MANAGED_BY_LABELS
 from components.versions import CHARTS
 
-__all__ = ["Delivery", "DeliveryArgs", "NAMESPACES"]
+__all__ = ["Delivery", "DeliveryArgs", "NAMESPACES", "engine_namespaces"]
 
+# Reserved for the platform whichever engine runs, so switching engines never meets a team's
+# namespace: each engine's controller, and the Gateway Flagger routes on.
+NAMESPACES = (*ROLLOUTS_NAMESPACES, *flagger.NAMESPACES, *gateway.NAMESPACES)
 CHART = CHARTS["argo-rollouts"]
+FLAGGER_CHART = CHARTS["flagger"]
 EXTERNAL_SECRET_API_VERSION = "external-secrets.io/v1"
 # The Secret each provider reads from the controller's namespace, and the keys it reads
 # (Argo Rollouts docs, analysis/datadog.md and analysis/newrelic.md). The same keys are the
@@ -54,6 +59,11 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
     "datadog": ("address", "api-key", "app-key"),
     "newrelic": ("personal-api-key", "account-id"),
 }
+
+
+def engine_namespaces(engine: str) -> tuple[str, ...]:
+    """The namespaces the engine's controller runs in (the Gateway's is core's)."""
+    return flagger.NAMESPACES if engine == "flagger" else ROLLOUTS_NAMESPACES
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class DeliveryArgs:
 
 
 class Delivery(pulumi.ComponentResource):
+    # paved-road:delivery.engine: argo-rollouts or flagger.
+    engine: str
     namespace: str
     # The controller sends notifications configured in tenants' namespaces
     # (components/insight/release_notifications.py).
@@ -98,6 +110,10 @@ class Delivery(pulumi.ComponentResource):
     ) -> None:
         super().__init__("paved-road:delivery:Delivery", name, None, opts)
         context, config = args.context, args.config
+        self.engine = config.engine
+        if config.engine == "flagger":
+            self._flagger(name, context, args)
+            return
         self.namespace = NAMESPACE
         self.analysis_provider = config.analysis_provider
         self.analysis_templates = list(analysis.TEMPLATE_NAMES)
@@ -173,6 +189,79 @@ class Delivery(pulumi.ComponentResource):
                 "analysisTemplates": self.analysis_templates,
                 "controllerRoleArn": role.arn if role is not None else None,
                 "releaseNotifications": self.release_notifications,
+            }
+        )
+
+    def _flagger(self, name: str, context: ClusterContext, args: DeliveryArgs) -> None:
+        """Flagger instead of Argo Rollouts: no ClusterAnalysisTemplates (its MetricTemplates
+        live in each tenant namespace, see flagger.py) and no AWS permissions."""
+        if args.prometheus_url is None:
+            raise ValueError("config.py: the flagger engine needs the platform's Prometheus")
+        self.namespace = flagger.NAMESPACE
+        self.analysis_provider = "prometheus"
+        self.analysis_templates = list(analysis.TEMPLATE_NAMES)
+        namespace = platform_namespace(
+            f"{name}-namespace", flagger.NAMESPACE, parent=self, provider=context.provider
+        )
+        # Prometheus admits the queries of the controllers that gate releases: Flagger's too.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-flagger-queries",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="allow-flagger-queries",
+                namespace=network_policies.MONITORING,
+                labels=dict(MANAGED_BY_LABELS),
+            ),
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": flagger.NAMESPACE
+                                    }
+                                }
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": 9090}],
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=context.provider,
+                depends_on=_present(args.prometheus_operator),
+            ),
+        )
+        release = helm_release(
+            f"{name}-flagger",
+            FLAGGER_CHART,
+            namespace=namespace.metadata.name,
+            values=flagger.chart_values(
+                production=context.production,
+                prometheus_url=args.prometheus_url,
+                metrics=True,
+                cluster_name=context.cluster_name,
+            ),
+            parent=self,
+            provider=context.provider,
+            depends_on=[
+                namespace,
+                *_present(args.load_balancer_controller, args.prometheus_operator),
+            ],
+            release_name=flagger.RELEASE_NAME,
+        )
+        self.rollout_dependencies = [release]
+        self.register_outputs(
+            {
+                "engine": self.engine,
+                "namespace": self.namespace,
+                "chartVersion": FLAGGER_CHART.version,
+                "analysisProvider": self.analysis_provider,
+                "analysisTemplates": self.analysis_templates,
+                "controllerRoleArn": None,
             }
         )
 

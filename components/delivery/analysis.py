@@ -51,6 +51,7 @@ nil means no data and is Inconclusive like an empty vector.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Literal, Mapping, Optional
 
 Provider = Literal["prometheus", "datadog", "newrelic"]
@@ -154,9 +155,15 @@ def _exact(**values: str) -> str:
     return ", ".join(f'{label}="{value}", {label}!=""' for label, value in values.items())
 
 
-def _matchers(**labels: str) -> str:
-    """`_exact` matchers on templated values (argument names)."""
-    return _exact(**{label: arg(name) for label, name in labels.items()})
+def _matchers(placeholder: Callable[[str], str], **labels: str) -> str:
+    """`_exact` matchers on templated values (argument names, as `placeholder` spells them)."""
+    return _exact(**{label: placeholder(name) for label, name in labels.items()})
+
+
+def objective_ratio(percent: float) -> str:
+    """An SLO's percentage as the ratio the burn-rate query divides by: 99.9 → `0.999`
+    (decimal arithmetic: no `0.9990000000000001` in the manifest)."""
+    return format((Decimal(str(percent)) / 100).normalize(), "f")
 
 
 def burn_rate_query(service: str, namespace: str, objective: str, window: str) -> str:
@@ -180,13 +187,15 @@ def burn_rate_query(service: str, namespace: str, objective: str, window: str) -
     return f"({errors} or on() vector(0))\n/\n({total} > 0)\n/\n(1 - {objective})"
 
 
-def prometheus_queries() -> dict[str, str]:
-    """The PromQL of each template, arguments still as `{{args.…}}` placeholders."""
-    app = _matchers(namespace="namespace", service="service-name")
+def prometheus_queries(placeholder: Callable[[str], str] = arg) -> dict[str, str]:
+    """The PromQL of each template, arguments as `placeholder` spells them: Argo Rollouts'
+    `{{args.…}}` by default; Flagger's MetricTemplates (components/delivery/flagger.py) pass
+    their own, so both engines run one query."""
+    app = _matchers(placeholder, namespace="namespace", service="service-name")
     ok = f'sum(rate({REQUESTS}{{{app}, code=~"2.."}}[{RATE_WINDOW}]))'
     total = f"sum(rate({REQUESTS}{{{app}}}[{RATE_WINDOW}]))"
     buckets = f"sum by (le) (rate({DURATION_BUCKETS}{{{app}}}[{RATE_WINDOW}]))"
-    group = _matchers(consumergroup="consumer-group", topic="topic")
+    group = _matchers(placeholder, consumergroup="consumer-group", topic="topic")
     return {
         # No 2xx series at all (every request failed) counts as 0, not as "no data"; with no
         # requests the denominator is empty or 0 and the ratio is empty or NaN.
@@ -194,7 +203,10 @@ def prometheus_queries() -> dict[str, str]:
         LATENCY_P99: f"histogram_quantile(0.99, {buckets}) * 1000",
         KAFKA_CONSUMER_LAG: f"sum({CONSUMER_LAG}{{{group}}})",
         BURN_RATE: burn_rate_query(
-            arg("service-name"), arg("namespace"), arg("objective"), BURN_RATE_WINDOW
+            placeholder("service-name"),
+            placeholder("namespace"),
+            placeholder("objective"),
+            BURN_RATE_WINDOW,
         ),
     }
 

@@ -53,8 +53,10 @@ def scaled_object(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
+    workload: tuple[str, str] = ("argoproj.io/v1alpha1", "Rollout"),
 ) -> k8s.apiextensions.CustomResource:
-    """The consumer's Rollout scaled on its queues' depth (visible and in-flight messages)."""
+    """The consumer's workload (its Rollout, or under Flagger its Deployment: apiVersion and
+    kind) scaled on its queues' depth (visible and in-flight messages)."""
     triggers: list[dict[str, Any]] = [
         {
             "type": "aws-sqs-queue",
@@ -73,11 +75,7 @@ def scaled_object(
         kind="ScaledObject",
         metadata={"name": app, "namespace": namespace, "labels": dict(labels)},
         spec={
-            "scaleTargetRef": {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Rollout",
-                "name": app,
-            },
+            "scaleTargetRef": {"apiVersion": workload[0], "kind": workload[1], "name": app},
             "minReplicaCount": min_replicas,
             "maxReplicaCount": max_replicas,
             "triggers": triggers,

@@ -45,6 +45,7 @@ CLUSTER_ROLE_BINDINGS = (
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBindingPatch",
 )
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+CANARY = "kubernetes:flagger.app/v1beta1:Canary"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 # The AWS Load Balancer Controller's annotations (docs/guide/ingress/annotations.md, v2.13).
 ALB = "alb.ingress.kubernetes.io/"
@@ -497,13 +498,16 @@ def _has_templates(analysis: Any) -> bool:
 
 @resource_rule(
     name="k8s-rollout-analysis-in-production",
-    description="In production every Argo Rollout runs analysis before it promotes.",
+    description=(
+        "In production every Argo Rollout (or Flagger Canary) runs analysis before it promotes."
+    ),
     remediation=(
         "Give the canary strategy `analysis` (background) or `analysis` steps, or the blue-green "
-        "strategy `prePromotionAnalysis`/`postPromotionAnalysis`, with at least one template."
+        "strategy `prePromotionAnalysis`/`postPromotionAnalysis`, with at least one template; "
+        "give a Flagger Canary at least one `analysis.metrics` entry."
     ),
     severity=HIGH,
-    types=(ROLLOUT,),
+    types=(ROLLOUT, CANARY),
     options={
         "production": {
             "type": "boolean",
@@ -515,6 +519,14 @@ def _has_templates(analysis: Any) -> bool:
 )
 def rollout_analysis_in_production(resource: Resource, context: Context) -> Iterator[str]:
     if not context.production:
+        return
+    if resource.type == CANARY:
+        metrics = resource.get("spec", "analysis", "metrics")
+        if is_unknown(metrics):
+            return
+        checks = [m for m in as_list(metrics) if isinstance(m, Mapping)]
+        if not any(m.get("templateRef") or m.get("query") for m in checks):
+            yield "the Canary's analysis has no metrics, so nothing gates a promotion"
         return
     strategy = resource.get("spec", "strategy")
     if is_unknown(strategy):
