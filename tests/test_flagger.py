@@ -171,6 +171,11 @@ def test_every_rollout_has_an_equivalent_canary(
                 "consumerGroup": args["consumer-group"],
                 "topic": args["topic"],
             }
+        if "max-burn-rate" in args:
+            assert bounds[analysis.BURN_RATE] == {"max": float(args["max-burn-rate"])}
+            (burn,) = [m for m in spec["analysis"]["metrics"] if m["name"] == analysis.BURN_RATE]
+            assert burn["templateVariables"] == {"objective": args["objective"]}
+            assert burn["interval"] == analysis.BURN_RATE_WINDOW
         # Served apps keep their hosts, now on the tenants' Gateway.
         if key in ingresses:
             hosts = [rule["host"] for rule in ingresses[key]["spec"]["rules"]]
@@ -220,6 +225,7 @@ def test_metric_templates_run_the_analysis_templates_queries(
         "service-name": "checkout-api-canary",
         "consumer-group": "ledger-writer",
         "topic": "payments.ledger",
+        "objective": "0.999",
     }
     (argo,) = [
         m
@@ -235,6 +241,7 @@ def test_metric_templates_run_the_analysis_templates_queries(
         "{{ target }}": "checkout-api",
         "{{ variables.consumerGroup }}": "ledger-writer",
         "{{ variables.topic }}": "payments.ledger",
+        "{{ variables.objective }}": "0.999",
     }
     templates = by_name(flagger_plan, METRIC_TEMPLATE)
     namespaces = {namespace for namespace, name in templates if name == template}
@@ -754,3 +761,13 @@ def test_the_gateways_routes_are_published_in_dns(
         assert route["metadata"]["annotations"] == {"paved-road/external-dns": "publish"}
     # Argo Rollouts' stacks keep publishing Ingresses only.
     assert release_values(rollouts_plan, "external-dns")["sources"] == ["ingress"]
+
+
+def test_the_burn_rate_gate_carries_over_with_the_slos_objective(flagger_plan: PlanRun) -> None:
+    """storefront-web gates its canary on its SLO's burn rate: under Flagger the same limit,
+    with the objective as the MetricTemplate's variable."""
+    canary = by_name(flagger_plan, CANARY)[("storefront", "storefront-web")]
+    (burn,) = [m for m in canary["spec"]["analysis"]["metrics"] if m["name"] == analysis.BURN_RATE]
+    assert burn["thresholdRange"] == {"max": 14.4}
+    assert burn["templateVariables"] == {"objective": "0.999"}
+    assert burn["templateRef"] == {"name": analysis.BURN_RATE}

@@ -111,13 +111,14 @@ class Delivery(pulumi.ComponentResource):
         super().__init__("paved-road:delivery:Delivery", name, None, opts)
         context, config = args.context, args.config
         self.engine = config.engine
+        # Argo Rollouts' notifications; under Flagger the Canaries' AlertProviders alert instead.
+        self.release_notifications = args.release_notifications and config.engine != "flagger"
         if config.engine == "flagger":
             self._flagger(name, context, args)
             return
         self.namespace = NAMESPACE
         self.analysis_provider = config.analysis_provider
         self.analysis_templates = list(analysis.TEMPLATE_NAMES)
-        self.release_notifications = args.release_notifications
 
         # The controller calls the internet only when it must: a provider's API (Datadog, New
         # Relic), or the ELBv2 API to verify ALB target-group weights.
