@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kubernetes
 from components.apps_config import AppConfig
 from components.delivery.flags import (
     ENABLED_ANNOTATION,
@@ -44,7 +45,6 @@ from components.delivery.flags import (
 from components.flags_config import FlagConfig
 
 FEATURE_FLAG_API = "core.openfeature.dev/v1beta1"
-EXTERNAL_SECRET_API = "external-secrets.io/v1"
 # One flag set per namespace: the FeatureFlag, its ConfigMap and the FeatureFlagSource.
 FLAG_SET = "flags"
 LAUNCHDARKLY_SECRET = "launchdarkly"
@@ -153,29 +153,27 @@ def launchdarkly_app(
     app's namespace; the pod reads it by reference. `after`: the namespace's SecretStore (and
     what it needs)."""
     name = launchdarkly_secret_name(app)
+    manifest = kubernetes.external_secret(
+        name,
+        namespace,
+        labels,
+        store_name=store_name,
+        data=[
+            {
+                "secretKey": LAUNCHDARKLY_KEY,
+                "remoteRef": {
+                    "key": f"{secret_prefix}{LAUNCHDARKLY_SECRET}",
+                    "property": LAUNCHDARKLY_KEY,
+                },
+            }
+        ],
+    )
     external_secret = k8s.apiextensions.CustomResource(
         f"{tenant}/{app.name}/launchdarkly-sdk-key",
-        api_version=EXTERNAL_SECRET_API,
-        kind="ExternalSecret",
-        metadata={"name": name, "namespace": namespace, "labels": dict(labels)},
-        spec={
-            "refreshInterval": "1h",
-            "secretStoreRef": {"name": store_name, "kind": "SecretStore"},
-            "target": {
-                "name": name,
-                "creationPolicy": "Owner",
-                "template": {"metadata": {"labels": dict(labels)}},
-            },
-            "data": [
-                {
-                    "secretKey": LAUNCHDARKLY_KEY,
-                    "remoteRef": {
-                        "key": f"{secret_prefix}{LAUNCHDARKLY_SECRET}",
-                        "property": LAUNCHDARKLY_KEY,
-                    },
-                }
-            ],
-        },
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(after)),
     )
     return AppFlags(

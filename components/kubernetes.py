@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 MANAGED_BY = "paved-road"
 MANAGED_BY_LABELS: Mapping[str, str] = MappingProxyType(
@@ -31,3 +31,36 @@ CAPACITY_TYPE_KEY = "paved-road/capacity-type"
 SPOT_TAINT: Mapping[str, str] = MappingProxyType(
     {"key": CAPACITY_TYPE_KEY, "value": "spot", "effect": "NoSchedule"}
 )
+
+
+# External Secrets' served API (only v1 is, from 2.x on).
+EXTERNAL_SECRET_API_VERSION = "external-secrets.io/v1"
+
+
+def external_secret(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    *,
+    store_name: str,
+    data: Sequence[Mapping[str, Any]],
+    store_kind: str = "SecretStore",
+) -> dict[str, Any]:
+    """An ExternalSecret as the platform writes them: the Secret `name` in `namespace`, owned by
+    it and labelled like it, filled hourly from `store_name` with `data` (secretKey/remoteRef
+    pairs). The value never passes through the plan or the state."""
+    return {
+        "apiVersion": EXTERNAL_SECRET_API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": store_name, "kind": store_kind},
+            "target": {
+                "name": name,
+                "creationPolicy": "Owner",
+                "template": {"metadata": {"labels": dict(labels)}},
+            },
+            "data": [dict(entry) for entry in data],
+        },
+    }

@@ -17,7 +17,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.delivery import analysis, flagger
-from components.insight.routing import EXTERNAL_SECRET_API_VERSION, remote_key
+from components import kubernetes
+from components.insight.routing import remote_key
 from components.tenants_config import AlertReceiverConfig
 
 # The Secret key Flagger reads a provider's webhook URL from (pkg/controller/events.go).
@@ -72,21 +73,19 @@ def alert_providers(
         remote = {"key": remote_key(secret_prefix, receiver.secret_name)}
         if receiver.key:
             remote["property"] = receiver.key
+        manifest = kubernetes.external_secret(
+            provider,
+            namespace,
+            labels,
+            store_name=store_name,
+            data=[{"secretKey": ADDRESS_KEY, "remoteRef": remote}],
+        )
         secret = k8s.apiextensions.CustomResource(
             f"{name}-{provider}-secret",
-            api_version=EXTERNAL_SECRET_API_VERSION,
-            kind="ExternalSecret",
-            metadata={"name": provider, "namespace": namespace, "labels": dict(labels)},
-            spec={
-                "refreshInterval": "1h",
-                "secretStoreRef": {"name": store_name, "kind": "SecretStore"},
-                "target": {
-                    "name": provider,
-                    "creationPolicy": "Owner",
-                    "template": {"metadata": {"labels": dict(labels)}},
-                },
-                "data": [{"secretKey": ADDRESS_KEY, "remoteRef": remote}],
-            },
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
             opts=opts,
         )
         created.append(secret)

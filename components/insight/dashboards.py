@@ -213,6 +213,18 @@ def _panel(
     }
 
 
+def _row(panel_id: int, title: str, y: int) -> dict[str, Any]:
+    """A full-width, expanded row header at height `y`; its panels follow it."""
+    return {
+        "id": panel_id,
+        "title": title,
+        "type": "row",
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
+    }
+
+
 # The "Rightsizing" row: title → (query of the tenant's records, unit, legend). Requests the
 # pods do not use over a week are the cheapest saving; the headroom is what the quota still allows.
 RIGHTSIZING_ROW = "Rightsizing (7d)"
@@ -242,14 +254,7 @@ def rightsizing_queries(spec: DashboardSpec) -> dict[str, tuple[str, str, str]]:
 def _rightsizing_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
     """The row and its three panels: a week's usage over requests (CPU, memory) and the quota's
     headroom, one series per namespace."""
-    row = {
-        "id": first_id,
-        "title": RIGHTSIZING_ROW,
-        "type": "row",
-        "collapsed": False,
-        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-        "panels": [],
-    }
+    row = _row(first_id, RIGHTSIZING_ROW, y)
     panels = [row]
     for index, (title, (expr, unit, legend)) in enumerate(rightsizing_queries(spec).items()):
         panels.append(
@@ -283,14 +288,7 @@ def cost_queries(spec: DashboardSpec) -> dict[str, tuple[str, str, str]]:
 def _cost_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
     """The row and its two panels: the month's pace as one number, and the hourly cost of each
     of the team's namespaces."""
-    row = {
-        "id": first_id,
-        "title": COST_ROW,
-        "type": "row",
-        "collapsed": False,
-        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-        "panels": [],
-    }
+    row = _row(first_id, COST_ROW, y)
     (pace_title, (pace, unit, legend)), (ns_title, (per_ns, ns_unit, ns_legend)) = cost_queries(
         spec
     ).items()
@@ -305,14 +303,7 @@ def _cost_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]
 
 def _releases_row(spec: DashboardSpec, first_id: int, y: int) -> list[dict[str, Any]]:
     """The row and its three stat panels, side by side, a value per app."""
-    row = {
-        "id": first_id,
-        "title": RELEASES_ROW,
-        "type": "row",
-        "collapsed": False,
-        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-        "panels": [],
-    }
+    row = _row(first_id, RELEASES_ROW, y)
     panels = [row]
     exprs = release_queries(spec)
     for index, (title, (_, unit, no_value)) in enumerate(RELEASE_PANELS.items()):

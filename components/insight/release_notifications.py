@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from components import kubernetes
 from components.delivery.rollouts import RELEASE_TRIGGERS
 from components.tenants_config import AlertReceiverConfig, RELEASE_SERVICE_NAME_MAX
 
@@ -52,7 +53,6 @@ from components.tenants_config import AlertReceiverConfig, RELEASE_SERVICE_NAME_
 # NotificationSecret), in the Rollout's namespace under self-service.
 CONFIG_MAP = "argo-rollouts-notification-configmap"
 SECRET = "argo-rollouts-notification-secret"
-EXTERNAL_SECRET_API_VERSION = "external-secrets.io/v1"
 SUBSCRIBE_PREFIX = "notifications.argoproj.io/subscribe."
 # What a Rollout's releases are announced to, or why nowhere: in the plan and on the object.
 STATUS_ANNOTATION = "paved-road/release-notifications"
@@ -176,18 +176,4 @@ def external_secret(
         if receiver.key:
             remote["property"] = receiver.key
         data.append({"secretKey": service_name(receiver), "remoteRef": remote})
-    return {
-        "apiVersion": EXTERNAL_SECRET_API_VERSION,
-        "kind": "ExternalSecret",
-        "metadata": {"name": SECRET, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"name": store_name, "kind": "SecretStore"},
-            "target": {
-                "name": SECRET,
-                "creationPolicy": "Owner",
-                "template": {"metadata": {"labels": dict(labels)}},
-            },
-            "data": data,
-        },
-    }
+    return kubernetes.external_secret(SECRET, namespace, labels, store_name=store_name, data=data)

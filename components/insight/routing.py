@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kubernetes
 from components.core.observability import (
     ALERT_RECEIVER_SECRET,
     ALERT_ROUTING_LABEL,
@@ -39,7 +40,6 @@ from components.insight.contract import (
 from components.tenants_config import AlertReceiverConfig
 
 ALERTMANAGER_CONFIG_API_VERSION = "monitoring.coreos.com/v1alpha1"
-EXTERNAL_SECRET_API_VERSION = "external-secrets.io/v1"
 # The Secret each namespace's receivers' credentials are delivered into.
 RECEIVER_SECRET = ALERT_RECEIVER_SECRET
 TENANT_CONFIG_NAME = "tenant-alerts"
@@ -103,25 +103,14 @@ def external_secret(
         if prop:
             remote["property"] = prop
         data.append({"secretKey": key, "remoteRef": remote})
-    return {
-        "apiVersion": EXTERNAL_SECRET_API_VERSION,
-        "kind": "ExternalSecret",
-        "metadata": {
-            "name": RECEIVER_SECRET,
-            "namespace": target.namespace,
-            "labels": dict(target.labels),
-        },
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"name": target.store_name, "kind": target.store_kind},
-            "target": {
-                "name": RECEIVER_SECRET,
-                "creationPolicy": "Owner",
-                "template": {"metadata": {"labels": dict(target.labels)}},
-            },
-            "data": data,
-        },
-    }
+    return kubernetes.external_secret(
+        RECEIVER_SECRET,
+        target.namespace,
+        target.labels,
+        store_name=target.store_name,
+        store_kind=target.store_kind,
+        data=data,
+    )
 
 
 def _configs(receivers: Sequence[AlertReceiverConfig]) -> dict[str, list[dict[str, Any]]]:
