@@ -9,6 +9,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from components import versions
 from pavedroad.engine import PlanEngine, PlanRun
@@ -81,13 +82,17 @@ def certificate_dependent(urn: str, service: str) -> bool:
 
 # What the delivery layer builds on a service: the rollout controller's ALB check role (ingress).
 DELIVERY = "paved-road:delivery:Delivery"
+FLAG_OPERATOR = "paved-road:delivery:FeatureFlagOperator"
 
 
 def delivery_dependent(urn: str, service: str) -> bool:
     """The rollout controller's ALB check role and its opening to the AWS APIs on the internet
     (ingress: without ALBs no target-group weights are verified); its Kyverno policy (policy)."""
     if service == "policy":
-        return under(urn, DELIVERY) and urn.endswith("::delivery-restrict-tenant-analysis")
+        # The guardrails the delivery layer adds: on analysis templates, and on flag sources.
+        return (under(urn, DELIVERY) and urn.endswith("::delivery-restrict-tenant-analysis")) or (
+            under(urn, FLAG_OPERATOR) and urn.endswith("::feature-flags-restrict-tenant-flags")
+        )
     return (
         under(urn, DELIVERY)
         and service == "ingress"
@@ -156,7 +161,11 @@ def _dev_with(service: str) -> dict[str, Any]:
     Rollout) going with it."""
     config = copy.deepcopy(stack_config("dev"))
     if service == "observability":
-        config["paved-road:delivery"] = {"analysisProvider": "datadog"}
+        config.setdefault("paved-road:delivery", {})["analysisProvider"] = "datadog"
+    if service == "certManager":
+        # The OpenFeature operator's webhooks need cert-manager's certificates: the base runs no
+        # flag system (and its tenants declare no flags, see _project).
+        config.setdefault("paved-road:delivery", {})["flags"] = "none"
     if service in PORTAL_NEEDS:
         config["paved-road:core"]["portal"]["enabled"] = False
     return config
@@ -233,6 +242,18 @@ def test_the_summary_names_each_service_with_version_and_namespace(tmp_path: Pat
         assert line in result.stdout
 
 
+def _project(root: Path, service: str) -> Path:
+    """Without cert-manager no flag system runs: the base's tenants declare no flags either."""
+    if service == "certManager":
+        for path in sorted((root / "tenants").glob("*.yaml")):
+            document = yaml.safe_load(path.read_text())
+            if document.pop("flags", None) is not None:
+                for app in document.get("apps", []):
+                    app.pop("flags", None)
+                path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return root
+
+
 def _dev_without(service: str) -> dict[str, Any]:
     config = _dev_with(service)
     section = config.setdefault("paved-road:core", {}).setdefault(service, {})
@@ -251,8 +272,10 @@ def test_switching_a_service_off_removes_exactly_its_resources(
 ) -> None:
     (tmp_path / "base").mkdir()
     (tmp_path / "variant").mkdir()
-    base_root = make_project(tmp_path / "base", _dev_with(service), "dev")
-    variant_root = make_project(tmp_path / "variant", _dev_without(service), "dev")
+    base_root = _project(make_project(tmp_path / "base", _dev_with(service), "dev"), service)
+    variant_root = _project(
+        make_project(tmp_path / "variant", _dev_without(service), "dev"), service
+    )
     base = {r.urn for r in PlanEngine("dev", base_root).run().resources}
     variant = {r.urn for r in PlanEngine("dev", variant_root).run().resources}
     removed = base - variant

@@ -78,7 +78,7 @@ def config_with(observability: dict[str, Any]) -> dict[str, Any]:
     if observability.get("enabled") is False:
         # Delivery's analysis queries this Prometheus, OpenCost reads it: switching it off
         # means all three.
-        config["paved-road:delivery"] = {"enabled": False}
+        config.setdefault("paved-road:delivery", {})["enabled"] = False
         config["paved-road:core"]["cost"] = {"enabled": False}
     return config
 

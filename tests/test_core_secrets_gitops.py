@@ -22,6 +22,7 @@ from components.core import secrets as secrets_module
 from components.core import tracing as tracing_module
 from components.core import opencost as opencost_module
 from components import delivery as delivery_module
+from components.delivery import flags as flags_module
 from pavedroad.engine import PlanEngine, PlanRun, RecordedResource
 from pavedroad.plan import kubernetes_objects
 from tests.conftest import (
@@ -71,6 +72,7 @@ PLATFORM_SERVICE_NAMESPACES = {
         portal_module,
         opencost_module,
         delivery_module,  # the rollout controller's namespace is the platform's too
+        flags_module,  # and the OpenFeature operator's
     )
     for ns in module.NAMESPACES
 }
