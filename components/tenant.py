@@ -26,6 +26,7 @@ from components.apps_config import (
     user_services,
 )
 from components.core.base import ClusterContext
+from components.core.network_policies import namespace_peer
 from components.flags import AppFlags, flag_set, launchdarkly_app, openfeature_app
 from components.insight import anomaly, capacity
 from components.insight.contract import DEFAULT_GRAFANA_URL
@@ -373,9 +374,7 @@ class Tenant(pulumi.ComponentResource):
                     {
                         "to": [
                             {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                                },
+                                **namespace_peer("kube-system"),
                                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                             }
                         ],
@@ -406,11 +405,7 @@ class Tenant(pulumi.ComponentResource):
                     {
                         "from": [
                             {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": platform.monitoring_namespace
-                                    }
-                                },
+                                **namespace_peer(platform.monitoring_namespace),
                                 "podSelector": {
                                     "matchLabels": {"app.kubernetes.io/name": "prometheus"}
                                 },
@@ -426,15 +421,7 @@ class Tenant(pulumi.ComponentResource):
                 "policyTypes": ["Egress"],
                 "egress": [
                     {
-                        "to": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": platform.tracing_namespace
-                                    }
-                                }
-                            }
-                        ],
+                        "to": [namespace_peer(platform.tracing_namespace)],
                         "ports": [{"protocol": "TCP", "port": port} for port in OTLP_PORTS],
                     }
                 ],
@@ -444,19 +431,7 @@ class Tenant(pulumi.ComponentResource):
             policies["allow-gateway"] = {
                 "podSelector": {},
                 "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": platform.gateway_namespace
-                                    }
-                                }
-                            }
-                        ]
-                    }
-                ],
+                "ingress": [{"from": [namespace_peer(platform.gateway_namespace)]}],
             }
         if tenant.network.allow_from:
             policies["allow-from-tenants"] = {

@@ -40,7 +40,8 @@ def _tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": port} for port in ports]
 
 
-def _namespace(name: str) -> dict[str, Any]:
+def namespace_peer(name: str) -> dict[str, Any]:
+    """A NetworkPolicy peer: every pod of the namespace `name`."""
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
 
@@ -141,12 +142,12 @@ OPENINGS: Mapping[str, Openings] = {
         ingress={
             # Release analysis: the Argo Rollouts controller queries Prometheus.
             "allow-rollouts-queries": {
-                "from": [_namespace("argo-rollouts")],
+                "from": [namespace_peer("argo-rollouts")],
                 "ports": _tcp(9090),
             },
             # Cost allocation: OpenCost reads usage from Prometheus.
             "allow-opencost-queries": {
-                "from": [_namespace("opencost")],
+                "from": [namespace_peer("opencost")],
                 "ports": _tcp(9090),
             },
         },
@@ -158,7 +159,7 @@ OPENINGS: Mapping[str, Openings] = {
         egress={
             # Analysis queries (the prometheus provider).
             "allow-prometheus-queries": {
-                "to": [_namespace(MONITORING)],
+                "to": [namespace_peer(MONITORING)],
                 "ports": _tcp(9090),
             },
         },
@@ -183,7 +184,7 @@ OPENINGS: Mapping[str, Openings] = {
         egress={
             # Usage and allocation queries (kube-state-metrics, cAdvisor series).
             "allow-prometheus-queries": {
-                "to": [_namespace(MONITORING)],
+                "to": [namespace_peer(MONITORING)],
                 "ports": _tcp(9090),
             },
         },
@@ -239,7 +240,7 @@ OPENINGS: Mapping[str, Openings] = {
         egress={
             # MetricTemplates' queries to the platform's Prometheus.
             "allow-prometheus-queries": {
-                "to": [_namespace(MONITORING)],
+                "to": [namespace_peer(MONITORING)],
                 "ports": _tcp(9090),
             },
         },
@@ -277,7 +278,7 @@ def policy_specs(openings: Openings) -> dict[str, dict[str, Any]]:
                 {
                     "to": [
                         {
-                            **_namespace("kube-system"),
+                            **namespace_peer("kube-system"),
                             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                         }
                     ],
@@ -303,7 +304,7 @@ def policy_specs(openings: Openings) -> dict[str, dict[str, Any]]:
                 {
                     "from": [
                         {
-                            **_namespace(MONITORING),
+                            **namespace_peer(MONITORING),
                             "podSelector": {
                                 "matchLabels": {"app.kubernetes.io/name": "prometheus"}
                             },

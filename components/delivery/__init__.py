@@ -217,15 +217,7 @@ class Delivery(pulumi.ComponentResource):
                 "policyTypes": ["Ingress"],
                 "ingress": [
                     {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": flagger.NAMESPACE
-                                    }
-                                }
-                            }
-                        ],
+                        "from": [network_policies.namespace_peer(flagger.NAMESPACE)],
                         "ports": [{"protocol": "TCP", "port": 9090}],
                     }
                 ],
