@@ -153,11 +153,10 @@ class Platform(pulumi.ComponentResource):
                     external_secrets=self.core.external_secrets,
                     cluster_secret_store=self.core.cluster_secret_store,
                     admission_engine=self.core.admission_engine,
-                    # Argo Rollouts' notifications; Flagger's Canaries alert through their
-                    # AlertProviders instead (components/delivery/flagger_tenant.py).
+                    # Argo Rollouts' notifications (off under Flagger, whose Canaries alert
+                    # through their AlertProviders: the Delivery component decides).
                     release_notifications=(
-                        not flagger
-                        and self.core.external_secrets is not None
+                        self.core.external_secrets is not None
                         and any(_announces_releases(tenant) for tenant in config.tenants)
                     ),
                 ),
